@@ -1,0 +1,138 @@
+"""One benchmark run end to end: selection -> dataset -> cells -> results file."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from harness import datasets, devices, environment, plan, registry
+from harness.atomic import write_json_atomic
+from harness.profiles import get_profile
+from harness.records import Cell, RunResult
+from harness.runner import Observer, WorkerJob, run_cells
+
+RUNS_DIR = Path("results") / "runs"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the user asked for, before validation (the CLI's ``run`` options)."""
+
+    plugins: list[str] = field(default_factory=list)
+    backends: list[str] = field(default_factory=list)
+    device: str = "auto"
+    dataset: str = "auto"
+    data_dir: str | None = None
+    profile: str = "quick"
+    epochs: int | None = None
+    batch_size: int | None = None
+    jit_compile: str = "auto"
+    dtype_policy: str = "float32"
+    threads: int | None = None
+    seed: int = 0
+    timeout_s: float | None = None
+    plugin_paths: list[str] = field(default_factory=list)
+    out: Path | None = None
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """A validated request: the cells to run and the settings they share."""
+
+    request: RunRequest
+    cells: list[Cell]
+    settings: plan.RunSettings
+
+
+def prepare(request: RunRequest) -> PreparedRun:
+    """Validate every choice before any worker starts (a usage error costs nothing)."""
+    profile = get_profile(request.profile)
+    found = registry.discover(request.plugin_paths)
+    plugins = registry.select(found, request.plugins)
+    backends = plan.select_backends(request.backends)
+    device_list = devices.resolve_devices(request.device)
+    settings = plan.RunSettings(
+        profile=profile.name,
+        epochs=request.epochs or profile.epochs,
+        batch_size=request.batch_size,
+        jit_compile=request.jit_compile,
+        dtype_policy=request.dtype_policy,
+        threads=request.threads,
+        seed=request.seed,
+        timeout_s=request.timeout_s or profile.timeout_s,
+        predict_repeats=profile.predict_repeats,
+        timing=profile.timing,
+    )
+    return PreparedRun(request, plan.expand(plugins, backends, device_list), settings)
+
+
+def load_data(prepared: PreparedRun) -> datasets.Dataset:
+    """The dataset the run will use, cut to the profile's size."""
+    request = prepared.request
+    profile = get_profile(request.profile)
+    data = datasets.load_dataset(request.dataset, data_dir=request.data_dir, seed=request.seed)
+    return data.subset(profile.train_limit, profile.test_limit)
+
+
+def execute(
+    prepared: PreparedRun, data: datasets.Dataset, observe: Observer | None = None
+) -> RunResult:
+    """Run every cell (one worker each) and assemble the run's record."""
+    request = prepared.request
+    with tempfile.TemporaryDirectory(prefix="kbench-run-") as tmp:
+        data_path = Path(tmp) / f"{data.name}.npz"
+        datasets.save_npz(data, data_path)
+        job = WorkerJob(data_path, data.name, prepared.settings, tuple(request.plugin_paths))
+        results = run_cells(prepared.cells, job, observe)
+    config = {
+        **prepared.settings.to_dict(),
+        "plugins": list(dict.fromkeys(c.plugin for c in prepared.cells)),
+        "backends": list(dict.fromkeys(c.backend for c in prepared.cells)),
+        "devices": list(dict.fromkeys(c.device for c in prepared.cells)),
+        "dataset": {
+            "requested": request.dataset,
+            "used": data.name,
+            "source": data.source,
+            "n_train": len(data.x_train),
+            "n_test": len(data.x_test),
+        },
+        "plugin_paths": request.plugin_paths,
+    }
+    return RunResult(_now(), environment.collect(), config, results)
+
+
+def save(run: RunResult, out: Path | None) -> Path:
+    """Write the run atomically to ``out`` or ``results/runs/<time>-<profile>.json``."""
+    if out is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = RUNS_DIR / f"{stamp}-{run.config['profile']}.json"
+    return write_json_atomic(out, run.to_dict())
+
+
+def load(path: Path) -> RunResult:
+    """Read a results file, with a clear error for a missing or foreign file."""
+    import json
+
+    from harness.errors import HarnessError
+    from harness.records import SCHEMA_VERSION
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"Results file not found. Received: path='{path}'") from None
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"Results file is not readable JSON: {path} ({error})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise HarnessError(
+            f"Not a kbench results file of schema version {SCHEMA_VERSION}. Received: path='{path}'"
+        )
+    try:
+        return RunResult.from_dict(data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise HarnessError(f"Results file {path} is malformed: {error!r}") from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,208 @@
+"""``kbench``: list plugins and backends, run the benchmark, show a results file.
+
+Exit codes: 0 every cell ok, 1 some cell not ok, 2 a usage error (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness import bench, datasets, devices, plan, registry
+from harness.errors import HarnessError
+from harness.plan import DTYPE_POLICIES, JIT_CHOICES
+from harness.profiles import PROFILES
+from harness.records import CellResult, RunResult
+from harness.table import describe_cell, problems_table, results_table
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        error_console.print(
+            f"{self.prog}: error: {escape(message)}", highlight=False, soft_wrap=True
+        )
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    listing = sub.add_parser("list", help="plugins, backends with versions, devices")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
+    _add_run_options(sub.add_parser("run", help="run the benchmark matrix"))
+    show = sub.add_parser("show", help="print the table of a results file")
+    show.add_argument("results", type=Path, metavar="RESULTS.json")
+    return parser
+
+
+def _add_run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("-p", "--plugin", action="append", help="plugin name(s); default all")
+    run.add_argument("-b", "--backend", action="append", help="jax, tensorflow, torch; default all")
+    run.add_argument("--device", default="auto", choices=["cpu", "gpu", "auto"])
+    run.add_argument("--dataset", default="auto", choices=datasets.DATASET_NAMES)
+    run.add_argument(
+        "--data-dir", help=f"folder with the Fashion-MNIST CSVs (or ${datasets.FASHION_DIR_ENV})"
+    )
+    run.add_argument("--profile", default="quick", choices=list(PROFILES))
+    run.add_argument("--epochs", type=_positive_int, help="override the profile's epochs")
+    run.add_argument("--batch-size", type=_positive_int, help="override the plugins' batch size")
+    run.add_argument("--jit-compile", default="auto", choices=JIT_CHOICES)
+    run.add_argument(
+        "--dtype", default="float32", choices=DTYPE_POLICIES, help="Keras dtype policy"
+    )
+    run.add_argument("--threads", type=_positive_int, help="intra-op threads for every backend")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--timeout", type=_positive_float, help="per-cell timeout in seconds")
+    run.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
+    run.add_argument("--out", type=Path, help="results file (default results/runs/<time>.json)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"list": cmd_list, "run": cmd_run, "show": cmd_show}[args.command](args)
+    except HarnessError as error:
+        error_console.print(f"kbench: error: {escape(str(error))}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        error_console.print("kbench: interrupted")
+        return 130
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    found = registry.discover(args.plugin_path)
+    info = {
+        "plugins": [
+            {
+                "name": r.plugin.name,
+                "family": r.plugin.family,
+                "input": r.plugin.input_kind,
+                "description": r.plugin.description,
+                "origin": r.origin,
+            }
+            for r in found.values()
+        ],
+        "backends": {b: devices.backend_version(b) for b in devices.BACKENDS},
+        "devices": ["cpu", *[f"gpu: {name}" for name in devices.gpu_names()]],
+        "datasets": list(datasets.DATASET_NAMES),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    table = Table(title="Plugins")
+    for column in ("name", "family", "input", "description"):
+        table.add_column(column)
+    for p in info["plugins"]:
+        table.add_row(*(escape(str(p[c])) for c in ("name", "family", "input", "description")))
+    console.print(table)
+    for backend, version in info["backends"].items():
+        console.print(f"backend {backend}: {version or '[yellow]not installed[/]'}")
+    console.print(f"devices: {', '.join(info['devices'])}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    request = bench.RunRequest(
+        plugins=plan.parse_selection(args.plugin),
+        backends=plan.parse_selection(args.backend),
+        device=args.device,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        profile=args.profile,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        jit_compile=args.jit_compile,
+        dtype_policy=args.dtype,
+        threads=args.threads,
+        seed=args.seed,
+        timeout_s=args.timeout,
+        plugin_paths=args.plugin_path,
+        out=args.out,
+    )
+    prepared = bench.prepare(request)
+    data = bench.load_data(prepared)
+    console.print(f"dataset: {escape(data.summary())}")
+    console.print(
+        f"{len(prepared.cells)} cells, profile {prepared.settings.profile}, "
+        f"jit_compile={prepared.settings.jit_compile}, dtype={prepared.settings.dtype_policy}"
+    )
+    run = _run_with_progress(prepared, data)
+    path = bench.save(run, request.out)
+    _print_run(run)
+    console.print(f"results written to [bold]{escape(str(path))}[/]")
+    return 0 if run.all_ok else 1
+
+
+def _run_with_progress(prepared: bench.PreparedRun, data: datasets.Dataset) -> RunResult:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, refresh_per_second=2) as progress:
+        task = progress.add_task("starting", total=len(prepared.cells))
+
+        def observe(cell, result: CellResult | None) -> None:
+            if result is None:
+                progress.update(task, description=f"running {escape(cell.key)}")
+                return
+            progress.console.print(describe_cell(result))
+            progress.advance(task)
+
+        return bench.execute(prepared, data, observe)
+
+
+def _print_run(run: RunResult) -> None:
+    console.print(results_table(run))
+    problems = problems_table(run)
+    if problems is not None:
+        console.print(problems)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    run = bench.load(args.results)
+    dataset = run.config.get("dataset", {})
+    console.print(
+        f"run of {escape(run.created)} on {escape(str(run.environment.get('cpu')))}, "
+        f"dataset {escape(str(dataset.get('used')))}, "
+        f"profile {escape(str(run.config.get('profile')))}"
+    )
+    _print_run(run)
+    return 0 if run.all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The timing method and per-process step-time statistics (pure: no Keras, no clocks).
+
+Method. All three backends dispatch work asynchronously, so a timer around each batch
+measures dispatch, not work, and a per-batch callback would itself force a sync every
+step (Keras turns off async callback dispatch when ``on_train_batch_end`` is
+overridden). Each ``fit`` call also has a fixed cost (callbacks, data adapter, iterator
+and, on TensorFlow, a tf.data pipeline) that an epoch-level timer would spread over the
+steps. So the worker calls ``model.fit`` exactly as users do, with no callback, on a
+*short* set of N steps and a *long* set of 2N steps, alternating their order, each call
+closed by a device barrier (``backends.sync``). One pair gives one sample of the marginal
+cost of a step, ``(T(2N) - T(N)) / N``, in which the fixed cost cancels. The first pairs
+(warm-up) are dropped; pairs continue until both ``min_windows`` and ``min_seconds`` (of
+timed steady-state work) are reached. Raw fit times are kept with the statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """How many steps per timed window (N) and when to stop timing."""
+
+    target_window_s: float = 0.25
+    min_windows: int = 5
+    min_seconds: float = 2.0
+    warmup_windows: int = 1
+    max_windows: int = 50
+    min_window_steps: int = 2
+    max_window_steps: int = 500
+
+    def window_steps(self, estimated_step_s: float) -> int:
+        """Steps N so that N steps last about ``target_window_s``."""
+        if estimated_step_s <= 0 or math.isnan(estimated_step_s):
+            return self.max_window_steps
+        steps = round(self.target_window_s / estimated_step_s)
+        return max(self.min_window_steps, min(self.max_window_steps, steps))
+
+    def enough(self, marginal_seconds: Sequence[float]) -> bool:
+        """True once the kept samples reach both the minimum count and timed duration."""
+        kept = marginal_seconds[self.warmup_windows :]
+        return len(kept) >= self.min_windows and sum(kept) >= self.min_seconds
+
+    def exhausted(self, marginal_seconds: Sequence[float]) -> bool:
+        """True once the most pairs this plan allows have run."""
+        return len(marginal_seconds) >= self.warmup_windows + self.max_windows
+
+
+@dataclass(frozen=True)
+class StepTimeStats:
+    """Steady-state step time in milliseconds, from alternating N / 2N-step fits.
+
+    ``median`` is the marginal cost of a step from the medians of the kept fits,
+    ``(median(T(2N)) - median(T(N))) / N``: robust when whole fits run in a slow mode
+    (seen with TensorFlow's default thread pools on 2 cores), where a slow short fit
+    beside a fast long one would make a single pair's difference meaningless. The
+    per-pair differences (``samples``) give the spread: stdev, IQR, CV, min, max.
+    """
+
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    iqr: float
+    cv: float
+    n_windows: int
+    window_steps: int
+    warmup_windows: int
+    fit_overhead_ms: float
+    samples: list[float]
+    short_fit_s: list[float]
+    long_fit_s: list[float]
+
+    @classmethod
+    def from_fits(
+        cls,
+        short_fit_s: Sequence[float],
+        long_fit_s: Sequence[float],
+        window_steps: int,
+        warmup_windows: int,
+    ) -> StepTimeStats:
+        """Per-pair marginal ms/step after the warm-up pairs, with the raw fit times."""
+        pairs = list(zip(short_fit_s, long_fit_s, strict=True))[warmup_windows:]
+        if not pairs:
+            raise ValueError("No timed pairs left after the warm-up pairs.")
+        kept = [(long - short) * 1000.0 / window_steps for short, long in pairs]
+        overheads = [(2 * short - long) * 1000.0 for short, long in pairs]
+        shorts, longs = zip(*pairs, strict=True)
+        marginal_ms = marginal_step_cost(shorts, longs, window_steps) * 1000.0
+        q1, _, q3 = statistics.quantiles(kept, n=4) if len(kept) > 1 else (kept[0],) * 3
+        mean = statistics.fmean(kept)
+        stdev = statistics.stdev(kept) if len(kept) > 1 else 0.0
+        return cls(
+            median=marginal_ms,
+            mean=mean,
+            stdev=stdev,
+            min=min(kept),
+            max=max(kept),
+            iqr=q3 - q1,
+            cv=stdev / abs(mean) if mean else 0.0,
+            n_windows=len(kept),
+            window_steps=window_steps,
+            warmup_windows=warmup_windows,
+            fit_overhead_ms=statistics.median(overheads),
+            samples=kept,
+            short_fit_s=list(short_fit_s),
+            long_fit_s=list(long_fit_s),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepTimeStats:
+        return cls(**data)
+
+
+def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:
+    """Cost of one more step: (median time of 2N steps - median of N steps) / N, in seconds."""
+    return (statistics.median(seconds_2n) - statistics.median(seconds_n)) / n

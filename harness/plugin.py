@@ -1,0 +1,88 @@
+"""THE extension point: what a model plugin is. Read this file first.
+
+A plugin only *describes* a model. The harness owns everything else: it imports Keras
+(in a fresh worker process, after choosing the backend), calls ``build``, compiles with
+``training``, trains, times and evaluates. Hence two rules for plugin modules:
+
+* never import keras (or a backend) at module level: import it inside ``build`` and
+  inside the ``callbacks`` factory, because plugins are discovered in the parent
+  process, which never imports Keras;
+* keep ``build`` deterministic for a given seed (the harness seeds every worker with
+  ``keras.utils.set_random_seed`` before calling it).
+
+Expose plugins as module-level :class:`ModelPlugin` objects (or a ``PLUGINS`` list).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.errors import PluginError
+
+InputKind = Literal["flat", "image"]
+INPUT_SHAPES: dict[str, tuple[int, ...]] = {"flat": (784,), "image": (28, 28, 1)}
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """How the harness compiles and fits the model unless the user overrides it.
+
+    ``optimizer`` and ``loss`` are Keras identifiers or zero-argument factories (called
+    in the worker, after Keras is imported). ``callbacks`` is a zero-argument factory
+    returning a list of Keras callbacks, e.g. ``lambda: [keras.callbacks.EarlyStopping()]``.
+    """
+
+    optimizer: str | Callable[[], Any] = "adam"
+    loss: str | Callable[..., Any] = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    batch_size: int = 32
+    epochs: int = 10
+    validation_split: float = 0.2
+    callbacks: Callable[[], list[Any]] | None = None
+
+
+@dataclass(frozen=True)
+class ModelPlugin:
+    """One benchmarkable model.
+
+    Members:
+        name: unique lower_snake_case id used on the command line (``--plugin NAME``).
+        family: a group name for listings (e.g. ``"dense"``, ``"cnn"``).
+        description: one line saying what the model is.
+        input_kind: ``"flat"`` (784 features) or ``"image"`` (28x28x1).
+        build: ``build(input_shape, num_classes) -> keras.Model``, uncompiled.
+        training: compile/fit defaults (:class:`TrainingDefaults`).
+    """
+
+    name: str
+    family: str
+    description: str
+    input_kind: InputKind
+    build: Callable[[tuple[int, ...], int], Any]
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise PluginError(f"Plugin {self.name!r} is malformed: {'; '.join(problems)}")
+
+    def _problems(self) -> Sequence[str]:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            yield f"name must be lower_snake_case. Received: name={self.name!r}"
+        if self.input_kind not in INPUT_SHAPES:
+            yield f"input_kind must be one of {sorted(INPUT_SHAPES)}. Received: {self.input_kind!r}"
+        if not callable(self.build):
+            yield "build must be callable as build(input_shape, num_classes)"
+        if not isinstance(self.training, TrainingDefaults):
+            yield "training must be a TrainingDefaults"
+        elif self.training.batch_size < 1 or self.training.epochs < 1:
+            yield "training.batch_size and training.epochs must be >= 1"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample as the model receives it."""
+        return INPUT_SHAPES[self.input_kind]

@@ -1,0 +1,130 @@
+"""Result records: a Status per cell, the cell's record and the run's, with a schema version."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from harness.measure import StepTimeStats
+
+SCHEMA_VERSION = 1
+
+
+class Status(str, enum.Enum):
+    """Every cell ends in exactly one of these; none raises into the run."""
+
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a plugin under one backend on one device."""
+
+    plugin: str
+    backend: str
+    device: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.plugin}/{self.backend}/{self.device}"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameter counts as Keras reports them."""
+
+    total: int
+    trainable: int
+    non_trainable: int
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What one worker measured (or why it could not)."""
+
+    plugin: str
+    backend: str
+    device: str
+    dataset: str
+    status: Status
+    error: str | None = None
+    params: Params | None = None
+    step_time_ms: StepTimeStats | None = None
+    samples_per_s: float | None = None
+    predict_ms_per_batch: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    fairness: dict[str, Any] = field(default_factory=dict)
+    memory_mb: dict[str, float | None] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    log_tail: str | None = None
+    duration_s: float | None = None
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.plugin, self.backend, self.device)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellResult:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["status"] = Status(values["status"])
+        if values.get("params") is not None:
+            values["params"] = Params(**values["params"])
+        if values.get("step_time_ms") is not None:
+            values["step_time_ms"] = StepTimeStats.from_dict(values["step_time_ms"])
+        return cls(**values)
+
+    @classmethod
+    def not_run(cls, cell: Cell, dataset: str, status: Status, reason: str) -> CellResult:
+        """A cell that never produced measurements (unavailable, timeout, crash)."""
+        return cls(cell.plugin, cell.backend, cell.device, dataset, status, error=reason)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One benchmark run: where, with what settings, and every cell's result."""
+
+    created: str
+    environment: dict[str, Any]
+    config: dict[str, Any]
+    cells: list[CellResult]
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def all_ok(self) -> bool:
+        return all(c.ok for c in self.cells)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "created": self.created,
+            "environment": self.environment,
+            "config": self.config,
+            "cells": [c.to_dict() for c in self.cells],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        return cls(
+            created=data["created"],
+            environment=data["environment"],
+            config=data["config"],
+            cells=[CellResult.from_dict(c) for c in data["cells"]],
+            schema_version=data["schema_version"],
+        )

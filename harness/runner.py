@@ -1,0 +1,136 @@
+"""Parent process: cells -> one worker process each -> records. Never imports Keras.
+
+Cells run one at a time (timed cells must not compete for the CPU), each in a fresh
+``python -m harness.worker`` with the backend chosen through its environment. The parent
+waits by blocking on a pidfd with a timeout, not by polling. Whatever happens to a
+worker (crash, timeout, hang), the cell gets a status and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness import devices
+from harness.atomic import write_json_atomic
+from harness.plan import RunSettings
+from harness.records import Cell, CellResult, Status
+
+LOG_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything a worker needs besides its cell."""
+
+    dataset_path: Path
+    dataset_name: str
+    settings: RunSettings
+    plugin_paths: tuple[str, ...] = ()
+
+
+Observer = Callable[[Cell, CellResult | None], None]
+
+
+def run_cells(
+    cells: Sequence[Cell], job: WorkerJob, observe: Observer | None = None
+) -> list[CellResult]:
+    """Run every cell in turn; ``observe(cell, None)`` before and ``(cell, result)`` after."""
+    results = []
+    for cell in cells:
+        if observe:
+            observe(cell, None)
+        result = run_cell(cell, job)
+        results.append(result)
+        if observe:
+            observe(cell, result)
+    return results
+
+
+def run_cell(cell: Cell, job: WorkerJob) -> CellResult:
+    """One cell in a fresh worker process, or the reason it could not run."""
+    if not devices.backend_installed(cell.backend):
+        reason = (
+            f"{cell.backend} is not installed (pip install 'keras-backend-bench[{cell.backend}]')"
+        )
+        return CellResult.not_run(cell, job.dataset_name, Status.UNAVAILABLE, reason)
+    if cell.device == "gpu" and not devices.gpu_names():
+        return CellResult.not_run(cell, job.dataset_name, Status.UNAVAILABLE, "no GPU detected")
+    with tempfile.TemporaryDirectory(prefix="kbench-cell-") as tmp:
+        return _run_worker(cell, job, Path(tmp))
+
+
+def _run_worker(cell: Cell, job: WorkerJob, tmp: Path) -> CellResult:
+    spec, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
+    write_json_atomic(spec, _spec(cell, job))
+    env = {**os.environ, **devices.worker_env(cell.backend, cell.device, job.settings.threads)}
+    command = [sys.executable, "-m", "harness.worker", str(spec), str(result)]
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        finished = wait_blocking(proc, job.settings.timeout_s)
+        if not finished:
+            _kill_group(proc)
+    tail = _tail(log)
+    if not finished:
+        reason = f"no result within the {job.settings.timeout_s:g} s cell timeout"
+        return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.TIMEOUT, reason), tail)
+    if not result.exists():
+        reason = f"worker exited with code {proc.returncode} without a result"
+        return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason), tail)
+    record = CellResult.from_dict(json.loads(result.read_text()))
+    return record if record.ok else _with_tail(record, tail)
+
+
+def _spec(cell: Cell, job: WorkerJob) -> dict:
+    return {
+        "cell": {"plugin": cell.plugin, "backend": cell.backend, "device": cell.device},
+        "dataset_path": str(job.dataset_path),
+        "plugin_paths": list(job.plugin_paths),
+        "settings": job.settings.to_dict(),
+    }
+
+
+def wait_blocking(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Block until ``proc`` exits or ``timeout_s`` passes; True when it exited."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # no pidfd (non-Linux, old kernel): Popen's own wait
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout_s)
+    finally:
+        os.close(pidfd)
+    if ready:
+        proc.wait()
+    return bool(ready)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return "\n".join(lines[-LOG_TAIL_LINES:])
+
+
+def _with_tail(record: CellResult, tail: str) -> CellResult:
+    return replace(record, log_tail=tail or None)

@@ -1,0 +1,110 @@
+"""Rich renderings of a run: pure functions from records to renderables."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from harness.records import CellResult, RunResult
+
+WIDE_CV = 0.10
+_SHORT = {"tensorflow": "tf"}
+
+
+def groups(run: RunResult) -> list[tuple[str, str]]:
+    """The (backend, device) column groups, in run order."""
+    return list(dict.fromkeys((c.backend, c.device) for c in run.cells))
+
+
+def results_table(run: RunResult) -> Table:
+    """A row per plugin; per backend x device: median ms/step (+-CV) and test accuracy.
+
+    Parameter counts get one column: they must be equal on every backend, and a row
+    whose backends disagree says so in red with each backend's count.
+    """
+    table = Table(
+        title="Median step time (ms/step) and test accuracy",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=f"tf = tensorflow; * fastest of the row; ~ CV across windows above {WIDE_CV:.0%}",
+    )
+    table.add_column("plugin", style="bold", no_wrap=True, min_width=9)
+    table.add_column("params", justify="right", no_wrap=True, min_width=7)
+    for backend, device in groups(run):
+        label = f"{_SHORT.get(backend, backend)}/{device}"
+        table.add_column(f"{label}\nms", justify="right", no_wrap=True, min_width=7)
+        table.add_column("\nacc", justify="right", no_wrap=True, min_width=5)
+    by_key = {(c.plugin, c.backend, c.device): c for c in run.cells}
+    for plugin in dict.fromkeys(c.plugin for c in run.cells):
+        row = [c for (p, _, _), c in by_key.items() if p == plugin]
+        fastest = _fastest(row)
+        cells: list[Text | str] = [escape(plugin), params_text(row)]
+        for backend, device in groups(run):
+            cell = by_key.get((plugin, backend, device))
+            cells += _group_cells(cell, cell is not None and cell is fastest)
+        table.add_row(*cells)
+    return table
+
+
+def _fastest(row: list[CellResult]) -> CellResult | None:
+    timed = [c for c in row if c.ok and c.step_time_ms is not None]
+    return min(timed, key=lambda c: c.step_time_ms.median) if len(timed) > 1 else None
+
+
+def params_text(row: list[CellResult]) -> Text:
+    """The row's total parameter count, or every backend's count in red when they differ."""
+    counts = {f"{c.backend}/{c.device}": c.params.total for c in row if c.params is not None}
+    if len(set(counts.values())) <= 1:
+        return Text(f"{next(iter(counts.values())):,}" if counts else "")
+    return Text(" ".join(f"{k}={v:,}" for k, v in counts.items()), style="bold red")
+
+
+def _group_cells(cell: CellResult | None, fastest: bool) -> list[Text | str]:
+    if cell is None:
+        return ["", ""]
+    if not cell.ok or cell.step_time_ms is None:
+        return [Text(cell.status.value, style=_STATUS_STYLE.get(cell.status.value, "")), ""]
+    step = cell.step_time_ms
+    mark, style = ("*", "bold green") if fastest else ("", "")
+    if step.cv > WIDE_CV:
+        mark, style = f"~{mark}", "yellow"
+    timing = Text(f"{mark}{step.median:.2f}", style=style)
+    accuracy = cell.metrics.get("test_accuracy")
+    return [timing, f"{accuracy:.3f}" if accuracy is not None else ""]
+
+
+_STATUS_STYLE = {"failed": "bold red", "timeout": "red", "unavailable": "yellow", "skipped": "dim"}
+
+
+def problems_table(run: RunResult) -> Table | None:
+    """The cells that did not finish, with their reasons (None when all are ok)."""
+    bad = [c for c in run.cells if not c.ok]
+    if not bad:
+        return None
+    table = Table(title="Cells that did not run to the end", show_lines=False)
+    table.add_column("cell")
+    table.add_column("status")
+    table.add_column("reason", overflow="fold")
+    for cell in bad:
+        style = _STATUS_STYLE.get(cell.status.value, "")
+        table.add_row(
+            escape(cell.cell.key), Text(cell.status.value, style=style), escape(cell.error or "")
+        )
+    return table
+
+
+def describe_cell(cell: CellResult) -> str:
+    """One line of markup for the progress log."""
+    if not cell.ok or cell.step_time_ms is None:
+        style = _STATUS_STYLE.get(cell.status.value, "")
+        return (
+            f"[{style}]{cell.status.value}[/] {escape(cell.cell.key)}: {escape(cell.error or '')}"
+        )
+    accuracy = cell.metrics.get("test_accuracy", float("nan"))
+    first = cell.timings_s.get("first_step", float("nan"))
+    return (
+        f"[green]ok[/] {escape(cell.cell.key)}: {cell.step_time_ms.median:.2f} ms/step, "
+        f"first step {first:.2f} s, test acc {accuracy:.3f} ({cell.duration_s or 0:.0f} s)"
+    )

@@ -1,0 +1,49 @@
+"""Sessions: ``nox -s bench`` (the main job), ``nox -s tests``, ``nox -s lint``.
+
+Every session installs the project with the backends pinned in ``constraints/cpu.txt``
+(``torch==2.13.0`` is the CPU build; a looser spec pulls a multi-GB CUDA build).
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+CONSTRAINTS = ("-c", "constraints/cpu.txt")
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install("-e", f".[{extras}]", *CONSTRAINTS)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The built-in models x every installed backend on CPU (and GPU where present).
+
+    Extra arguments go to ``kbench run``, e.g. ``nox -s bench -- --profile full``.
+    """
+    _install(session, "all")
+    session.run("kbench", "run", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite against all three real backends (slow tests excluded by default)."""
+    _install(session, "all,test")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session(default=False)
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(default=False)
+def validate_timing(session: nox.Session) -> None:
+    """The step-time honesty check: harness median vs the marginal cost of a step."""
+    _install(session, "all")
+    session.run("python", "benchmarks/step_time_validation.py", *session.posargs)

@@ -1,0 +1,64 @@
+"""The course's two convolutional networks (28x28x1 image input)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.plugin import ModelPlugin
+
+
+def build_cnn(input_shape: tuple[int, ...], num_classes: int) -> Any:
+    """Conv 32,32 -> MaxPool -> Conv 64,64 (3x3, valid) -> GAP -> Dense 256 -> softmax."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dense(256, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+
+
+def build_cnn_bn(input_shape: tuple[int, ...], num_classes: int) -> Any:
+    """Three BN conv blocks (32/64/128, same padding) and a BN dense head 256/128/64."""
+    import keras
+    from keras import layers
+
+    stack: list[Any] = [keras.Input(shape=input_shape)]
+    for block, filters in enumerate((32, 64, 128)):
+        for _ in range(2):
+            stack += [layers.Conv2D(filters, 3, padding="same", activation="relu")]
+            stack += [layers.BatchNormalization()]
+        if block < 2:
+            stack += [layers.MaxPooling2D(), layers.Dropout(0.25)]
+    stack += [layers.GlobalAveragePooling2D(), layers.Dropout(0.25)]
+    for units in (256, 128, 64):
+        stack += [layers.Dense(units, activation="relu")]
+        stack += [layers.BatchNormalization(), layers.Dropout(0.25)]
+    stack += [layers.Dense(num_classes, activation="softmax")]
+    return keras.Sequential(stack)
+
+
+CNN = ModelPlugin(
+    name="cnn",
+    family="cnn",
+    description="Conv 32,32 / pool / Conv 64,64, GAP, Dense 256 (the course's CNN)",
+    input_kind="image",
+    build=build_cnn,
+)
+
+CNN_BN = ModelPlugin(
+    name="cnn_bn",
+    family="cnn",
+    description="Conv blocks 32/64/128 with BatchNorm and Dropout, BN dense head 256/128/64",
+    input_kind="image",
+    build=build_cnn_bn,
+)

@@ -1,0 +1,54 @@
+"""The pure timing statistics and window planning."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.measure import StepTimeStats, WindowPlan, marginal_step_cost
+
+
+def test_pairs_cancel_the_fixed_cost_of_a_fit():
+    step, overhead, n = 0.002, 0.050, 100
+    short = [overhead + n * step] * 4
+    long = [overhead + 2 * n * step] * 4
+    stats = StepTimeStats.from_fits(short, long, window_steps=n, warmup_windows=1)
+    assert stats.median == pytest.approx(2.0)
+    assert stats.fit_overhead_ms == pytest.approx(50.0)
+    assert stats.n_windows == 3
+    assert stats.cv == pytest.approx(0.0)
+
+
+def test_warmup_pairs_are_dropped_and_samples_kept():
+    short = [5.0, 0.1, 0.1, 0.1]
+    long = [9.0, 0.3, 0.2, 0.25]
+    stats = StepTimeStats.from_fits(short, long, window_steps=10, warmup_windows=1)
+    assert stats.samples == pytest.approx([20.0, 10.0, 15.0])
+    assert stats.median == pytest.approx(15.0)
+    assert stats.short_fit_s == short
+    assert StepTimeStats.from_dict(stats.to_dict()) == stats
+
+
+def test_no_pairs_after_warmup_is_an_error():
+    with pytest.raises(ValueError, match="No timed pairs"):
+        StepTimeStats.from_fits([0.1], [0.2], window_steps=10, warmup_windows=1)
+
+
+def test_window_steps_targets_a_duration_within_bounds():
+    plan = WindowPlan(target_window_s=0.2, min_window_steps=2, max_window_steps=100)
+    assert plan.window_steps(0.01) == 20
+    assert plan.window_steps(1.0) == 2
+    assert plan.window_steps(1e-6) == 100
+    assert plan.window_steps(float("nan")) == 100
+
+
+def test_enough_needs_both_count_and_duration():
+    plan = WindowPlan(min_windows=3, min_seconds=1.0, warmup_windows=1, max_windows=5)
+    assert not plan.enough([9.0, 0.5, 0.5])  # two kept samples
+    assert not plan.enough([9.0, 0.1, 0.1, 0.1])  # too little timed work
+    assert plan.enough([9.0, 0.4, 0.4, 0.4])
+    assert plan.exhausted([0.1] * 6)
+    assert not plan.exhausted([0.1] * 5)
+
+
+def test_marginal_step_cost_uses_medians():
+    assert marginal_step_cost([1.0, 1.1, 5.0], [2.0, 2.1, 9.0], 100) == pytest.approx(0.01)

@@ -1,0 +1,136 @@
+"""The parent side: real worker processes per cell, failure isolation, blocking waits."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from harness import bench, datasets, devices, runner
+from harness.devices import BACKENDS
+from harness.records import Cell, Status
+
+
+def test_every_backend_cell_runs_in_its_own_backend(smoke_run):
+    cells = {c.cell.key: c for c in smoke_run.cells}
+    for backend in BACKENDS:
+        cell = cells[f"dense_mlp/{backend}/cpu"]
+        assert cell.status is Status.OK, cell.error
+        assert cell.versions["keras_backend"] == backend
+        assert backend in cell.versions  # the framework's own version, as imported
+
+
+def test_ok_cell_records_what_the_schema_promises(smoke_run):
+    cell = next(c for c in smoke_run.cells if c.ok)
+    assert cell.params.total == 472_042
+    step = cell.step_time_ms
+    assert step.median > 0
+    assert step.n_windows == len(step.samples) >= 3
+    assert len(step.short_fit_s) == len(step.long_fit_s) == step.n_windows + step.warmup_windows
+    assert cell.samples_per_s == pytest.approx(32 / (step.median / 1000))
+    assert 0.0 <= cell.metrics["test_accuracy"] <= 1.0
+    assert set(cell.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert {"import", "build", "first_step", "train", "evaluate"} <= set(cell.timings_s)
+    assert cell.fairness["jit_compile_requested"] == "auto"
+    assert cell.fairness["dtype_policy"] == "float32"
+    assert cell.memory_mb["peak_rss"] > 0
+
+
+def test_jit_compile_auto_resolves_per_backend(smoke_run):
+    used = {c.backend: c.fairness["jit_compile_used"] for c in smoke_run.cells if c.ok}
+    assert used == {"jax": True, "tensorflow": False, "torch": False}
+
+
+def test_crashing_plugin_fails_alone(smoke_run):
+    crashed = next(c for c in smoke_run.cells if c.plugin == "crashing")
+    assert crashed.status is Status.FAILED
+    assert "crashes on purpose" in crashed.error
+    assert "Traceback" in crashed.log_tail
+    assert sum(c.ok for c in smoke_run.cells) == 3
+
+
+def test_nan_loss_marks_the_cell_failed(smoke_run):
+    cell = next(c for c in smoke_run.cells if c.plugin == "nan_loss")
+    assert cell.status is Status.FAILED
+    assert "nan" in cell.error.lower()
+
+
+def test_results_file_round_trips(smoke_run, tmp_path):
+    path = bench.save(smoke_run, tmp_path / "run.json")
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 1
+    assert {"environment", "config", "cells"} <= set(data)
+    assert data["environment"]["packages"]["keras"]
+    assert bench.load(path).to_dict() == smoke_run.to_dict()
+
+
+def test_hanging_cell_times_out_and_is_killed(user_plugins, tmp_path):
+    prepared = bench.prepare(bench.RunRequest(dataset="synthetic", profile="smoke"))
+    data = bench.load_data(prepared)
+    data_path = tmp_path / "synthetic.npz"
+    datasets.save_npz(data, data_path)
+    settings = replace(prepared.settings, timeout_s=4.0)
+    job = runner.WorkerJob(data_path, data.name, settings, (str(user_plugins),))
+    result = runner.run_cell(Cell("sleepy", "torch", "cpu"), job)
+    assert result.status is Status.TIMEOUT
+    assert "4 s" in result.error
+
+
+def test_uninstalled_backend_is_unavailable_without_a_process(monkeypatch, tmp_path):
+    monkeypatch.setattr(devices, "backend_installed", lambda backend: False)
+    settings = bench.prepare(bench.RunRequest(profile="smoke")).settings
+    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", settings)
+    result = runner.run_cell(Cell("dense_mlp", "torch", "cpu"), job)
+    assert result.status is Status.UNAVAILABLE
+    assert "not installed" in result.error
+
+
+@pytest.mark.skipif(bool(devices.gpu_names()), reason="this machine has a GPU")
+def test_gpu_cell_without_gpu_is_unavailable(tmp_path):
+    settings = bench.prepare(bench.RunRequest(profile="smoke")).settings
+    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", settings)
+    result = runner.run_cell(Cell("dense_mlp", "jax", "gpu"), job)
+    assert result.status is Status.UNAVAILABLE
+
+
+def test_wait_blocking_returns_on_exit_and_on_timeout():
+    quick = subprocess.Popen(["sleep", "0.1"])
+    assert runner.wait_blocking(quick, 30.0) is True
+    assert quick.returncode == 0
+    slow = subprocess.Popen(["sleep", "30"])
+    assert runner.wait_blocking(slow, 0.2) is False
+    slow.kill()
+    slow.wait()
+
+
+def test_wait_blocking_does_not_spin():
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    proc = subprocess.Popen(["sleep", "1"])
+    runner.wait_blocking(proc, 30.0)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 0.1  # a polling loop would burn CPU for the whole second
+
+
+def test_parent_side_never_imports_a_framework():
+    code = (
+        "import sys; import harness.cli, harness.bench, harness.runner, harness.registry;"
+        "harness.registry.discover();"
+        "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_worker_env_sets_backend_and_hides_gpus_on_cpu():
+    env = devices.worker_env("jax", "cpu", threads=2)
+    assert env["KERAS_BACKEND"] == "jax"
+    assert env["JAX_PLATFORMS"] == "cpu"
+    assert env["CUDA_VISIBLE_DEVICES"] == ""
+    assert env["OMP_NUM_THREADS"] == "2"
+    assert devices.worker_env("torch", "gpu", None)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
