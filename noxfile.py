@@ -35,6 +35,28 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+@nox.parametrize("backend", [nox.param(b, id=b) for b in ("jax", "tensorflow", "torch")])
+def compat(session: nox.Session, backend: str) -> None:
+    """One backend alone: its tests, a smoke run and parity for what it can check."""
+    _install(session, f"{backend},test")
+    session.run("pytest", "-m", "backend and not slow", "-k", backend, *session.posargs)
+    runs = "results/runs"
+    session.run(
+        "kbench",
+        "run",
+        "-b",
+        backend,
+        "--profile",
+        "smoke",
+        "--dataset",
+        "synthetic",
+        "--out",
+        f"{runs}/compat-{backend}.json",
+    )
+    session.run("kbench", "parity", "-b", backend, "--json", f"{runs}/parity-{backend}.json")
+
+
+@nox.session(default=False)
 def lint(session: nox.Session) -> None:
     """ruff check and format check."""
     session.install("ruff")

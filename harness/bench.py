@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from harness import datasets, devices, environment, plan, registry
 from harness.atomic import write_json_atomic
+from harness.errors import HarnessError
 from harness.profiles import get_profile
-from harness.records import Cell, RunResult
+from harness.records import SCHEMA_VERSION, Cell, RunResult
 from harness.runner import Observer, WorkerJob, run_cells
 
 RUNS_DIR = Path("results") / "runs"
@@ -44,6 +46,7 @@ class PreparedRun:
     request: RunRequest
     cells: list[Cell]
     settings: plan.RunSettings
+    skips: dict[str, str] = field(default_factory=dict)
 
 
 def prepare(request: RunRequest) -> PreparedRun:
@@ -65,7 +68,8 @@ def prepare(request: RunRequest) -> PreparedRun:
         predict_repeats=profile.predict_repeats,
         timing=profile.timing,
     )
-    return PreparedRun(request, plan.expand(plugins, backends, device_list), settings)
+    cells = plan.expand(plugins, backends, device_list)
+    return PreparedRun(request, cells, settings, plan.skip_reasons(plugins, cells))
 
 
 def load_data(prepared: PreparedRun) -> datasets.Dataset:
@@ -84,7 +88,9 @@ def execute(
     with tempfile.TemporaryDirectory(prefix="kbench-run-") as tmp:
         data_path = Path(tmp) / f"{data.name}.npz"
         datasets.save_npz(data, data_path)
-        job = WorkerJob(data_path, data.name, prepared.settings, tuple(request.plugin_paths))
+        job = WorkerJob(
+            data_path, data.name, prepared.settings, tuple(request.plugin_paths), prepared.skips
+        )
         results = run_cells(prepared.cells, job, observe)
     config = {
         **prepared.settings.to_dict(),
@@ -113,11 +119,6 @@ def save(run: RunResult, out: Path | None) -> Path:
 
 def load(path: Path) -> RunResult:
     """Read a results file, with a clear error for a missing or foreign file."""
-    import json
-
-    from harness.errors import HarnessError
-    from harness.records import SCHEMA_VERSION
-
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:

@@ -15,14 +15,23 @@ from typing import NoReturn
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from harness import bench, datasets, devices, plan, registry
+from harness.atomic import write_json_atomic
+from harness.describe import describe_in_worker
 from harness.errors import HarnessError
+from harness.parity import Tolerances, run_parity
 from harness.plan import DTYPE_POLICIES, JIT_CHOICES
 from harness.profiles import PROFILES
 from harness.records import CellResult, RunResult
-from harness.table import describe_cell, problems_table, results_table
+from harness.scaffold import write_skeleton
+from harness.table import (
+    catalogue_table,
+    describe_cell,
+    parity_table,
+    problems_table,
+    results_table,
+)
 
 console = Console()
 error_console = Console(stderr=True)
@@ -44,14 +53,32 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="plugins, backends with versions, devices")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
+    listing.add_argument(
+        "--no-params", action="store_true", help="skip building the models to count parameters"
+    )
     _add_run_options(sub.add_parser("run", help="run the benchmark matrix"))
     show = sub.add_parser("show", help="print the table of a results file")
     show.add_argument("results", type=Path, metavar="RESULTS.json")
+    parity = sub.add_parser("parity", help="check that every backend builds the same model")
+    parity.add_argument("-p", "--plugin", action="append", help="plugin name(s) or all")
+    parity.add_argument("-b", "--backend", action="append", help="backends; default all")
+    parity.add_argument("--dataset", default="synthetic", choices=datasets.DATASET_NAMES)
+    parity.add_argument("--data-dir")
+    parity.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
+    parity.add_argument("--steps", type=_positive_int, default=5, help="training steps compared")
+    parity.add_argument("--forward-tol", type=_positive_float, default=Tolerances.forward)
+    parity.add_argument("--training-tol", type=_positive_float, default=Tolerances.training)
+    parity.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
+    new = sub.add_parser("new-plugin", help="write a one-file plugin skeleton NAME.py")
+    new.add_argument("name")
+    new.add_argument("--dir", type=Path, default=Path("."), help="where to write it")
     return parser
 
 
 def _add_run_options(run: argparse.ArgumentParser) -> None:
-    run.add_argument("-p", "--plugin", action="append", help="plugin name(s); default all")
+    run.add_argument(
+        "-p", "--plugin", action="append", help="plugin name(s) or all; default: the course models"
+    )
     run.add_argument("-b", "--backend", action="append", help="jax, tensorflow, torch; default all")
     run.add_argument("--device", default="auto", choices=["cpu", "gpu", "auto"])
     run.add_argument("--dataset", default="auto", choices=datasets.DATASET_NAMES)
@@ -92,7 +119,14 @@ def _positive_float(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"list": cmd_list, "run": cmd_run, "show": cmd_show}[args.command](args)
+        commands = {
+            "list": cmd_list,
+            "run": cmd_run,
+            "show": cmd_show,
+            "parity": cmd_parity,
+            "new-plugin": cmd_new,
+        }
+        return commands[args.command](args)
     except HarnessError as error:
         error_console.print(f"kbench: error: {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
@@ -103,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     found = registry.discover(args.plugin_path)
+    described = {} if args.no_params else describe_in_worker(args.plugin_path)
+    counts = described.get("plugins", {})
     info = {
         "plugins": [
             {
@@ -111,9 +147,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "input": r.plugin.input_kind,
                 "description": r.plugin.description,
                 "origin": r.origin,
+                "params": counts.get(r.plugin.name, {}).get("params"),
+                "skip": dict(r.plugin.skip),
             }
             for r in found.values()
         ],
+        "params_backend": described.get("backend"),
         "backends": {b: devices.backend_version(b) for b in devices.BACKENDS},
         "devices": ["cpu", *[f"gpu: {name}" for name in devices.gpu_names()]],
         "datasets": list(datasets.DATASET_NAMES),
@@ -121,12 +160,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    table = Table(title="Plugins")
-    for column in ("name", "family", "input", "description"):
-        table.add_column(column)
-    for p in info["plugins"]:
-        table.add_row(*(escape(str(p[c])) for c in ("name", "family", "input", "description")))
-    console.print(table)
+    wide = console.width >= 110  # descriptions need room; --json always has them
+    console.print(catalogue_table(info["plugins"], info["params_backend"], descriptions=wide))
     for backend, version in info["backends"].items():
         console.print(f"backend {backend}: {version or '[yellow]not installed[/]'}")
     console.print(f"devices: {', '.join(info['devices'])}")
@@ -202,6 +237,34 @@ def cmd_show(args: argparse.Namespace) -> int:
     )
     _print_run(run)
     return 0 if run.all_ok else 1
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    found = registry.discover(args.plugin_path)
+    plugins = registry.select(found, plan.parse_selection(args.plugin))
+    backends = plan.select_backends(plan.parse_selection(args.backend))
+    data = datasets.load_dataset(args.dataset, data_dir=args.data_dir)
+    tolerances = Tolerances(forward=args.forward_tol, training=args.training_tol)
+    console.print(f"parity of {len(plugins)} plugins across {', '.join(backends)} on {data.name}")
+    with console.status("running parity workers"):
+        report = run_parity(plugins, backends, data, args.plugin_path, tolerances, args.steps)
+    console.print(parity_table(report))
+    for failure in (r for r in report.results if r.status == "fail"):
+        console.print(
+            f"[bold red]FAIL[/] {escape(failure.plugin)} {failure.check} {escape(failure.pair)}: "
+            f"{escape(failure.detail)}",
+            soft_wrap=True,
+        )
+    if args.json:
+        write_json_atomic(args.json, report.to_dict())
+        console.print(f"report written to {escape(str(args.json))}")
+    return 0 if report.passed else 1
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    path = write_skeleton(args.name, args.dir)
+    console.print(f"wrote {escape(str(path))}; try: kbench run --plugin-path {escape(str(path))}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -83,3 +83,14 @@ def expand(
 ) -> list[Cell]:
     """Every (plugin, backend, device) combination, plugin-major."""
     return [Cell(p.name, b, d) for p in plugins for d in devices for b in backends]
+
+
+def skip_reasons(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> dict[str, str]:
+    """The cells a plugin declares it does not support, with its reasons."""
+    by_name = {p.name: p for p in plugins}
+    reasons = {}
+    for cell in cells:
+        reason = by_name[cell.plugin].skip_reason(cell.backend, cell.device)
+        if reason:
+            reasons[cell.key] = reason
+    return reasons

@@ -16,7 +16,7 @@ Expose plugins as module-level :class:`ModelPlugin` objects (or a ``PLUGINS`` li
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,13 +32,16 @@ class TrainingDefaults:
     """How the harness compiles and fits the model unless the user overrides it.
 
     ``optimizer`` and ``loss`` are Keras identifiers or zero-argument factories (called
-    in the worker, after Keras is imported). ``callbacks`` is a zero-argument factory
-    returning a list of Keras callbacks, e.g. ``lambda: [keras.callbacks.EarlyStopping()]``.
+    in the worker, after Keras is imported); a multi-output model gives ``loss`` and
+    ``metrics`` as dicts keyed by output name, as ``model.compile`` takes them.
+    ``callbacks`` is a zero-argument factory returning a list of Keras callbacks, e.g.
+    ``lambda: [keras.callbacks.EarlyStopping()]``; an ``EarlyStopping`` among them has its
+    stopped and best epochs recorded with the cell.
     """
 
     optimizer: str | Callable[[], Any] = "adam"
-    loss: str | Callable[..., Any] = "sparse_categorical_crossentropy"
-    metrics: tuple[str, ...] = ("accuracy",)
+    loss: str | Callable[..., Any] | Mapping[str, Any] = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] | Mapping[str, Any] = ("accuracy",)
     batch_size: int = 32
     epochs: int = 10
     validation_split: float = 0.2
@@ -56,6 +59,15 @@ class ModelPlugin:
         input_kind: ``"flat"`` (784 features) or ``"image"`` (28x28x1).
         build: ``build(input_shape, num_classes) -> keras.Model``, uncompiled.
         training: compile/fit defaults (:class:`TrainingDefaults`).
+        prepare: optional ``prepare(x, y) -> (inputs, targets)`` turning the dataset's
+            arrays (``x`` already shaped as ``input_kind``, integer labels ``y``) into what
+            a multi-input or multi-output model's ``fit`` takes (dicts keyed by name).
+        accuracy_metric: the ``evaluate`` key reported as ``test_accuracy``.
+        skip: cells this plugin does not support, ``{"torch": "why"}``, by backend,
+            device or ``"backend/device"``; the harness shows them as ``skipped (why)``.
+        same_network_as: the plugin this one must equal layer for layer (e.g. the same
+            network written with another Keras API); tests and parity compare them.
+        in_default_run: run when no ``--plugin`` is given (``-p all`` runs every plugin).
     """
 
     name: str
@@ -64,6 +76,11 @@ class ModelPlugin:
     input_kind: InputKind
     build: Callable[[tuple[int, ...], int], Any]
     training: TrainingDefaults = field(default_factory=TrainingDefaults)
+    prepare: Callable[[Any, Any], tuple[Any, Any]] | None = None
+    accuracy_metric: str = "accuracy"
+    skip: Mapping[str, str] = field(default_factory=dict)
+    same_network_as: str | None = None
+    in_default_run: bool = True
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -81,6 +98,13 @@ class ModelPlugin:
             yield "training must be a TrainingDefaults"
         elif self.training.batch_size < 1 or self.training.epochs < 1:
             yield "training.batch_size and training.epochs must be >= 1"
+
+    def skip_reason(self, backend: str, device: str) -> str | None:
+        """Why this plugin does not run on ``backend``/``device`` (None when it does)."""
+        for key in (f"{backend}/{device}", backend, device):
+            if key in self.skip:
+                return self.skip[key]
+        return None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

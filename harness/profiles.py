@@ -36,7 +36,7 @@ PROFILES: dict[str, Profile] = {
         epochs=2,
         train_limit=6000,
         test_limit=2000,
-        timing=WindowPlan(target_window_s=0.25, min_windows=7, min_seconds=2.5, max_windows=40),
+        timing=WindowPlan(target_window_s=0.5, min_windows=7, min_seconds=4.0, max_windows=40),
     ),
     "full": Profile(
         name="full",

@@ -59,6 +59,8 @@ class CellResult:
     predict_ms_per_batch: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int | None = None
+    early_stopping: dict[str, Any] | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
     memory_mb: dict[str, float | None] = field(default_factory=dict)
@@ -108,7 +110,8 @@ class RunResult:
 
     @property
     def all_ok(self) -> bool:
-        return all(c.ok for c in self.cells)
+        """True when no cell failed, timed out or was unavailable (skips are declared)."""
+        return all(c.status in (Status.OK, Status.SKIPPED) for c in self.cells)
 
     def to_dict(self) -> dict[str, Any]:
         return {

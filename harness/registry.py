@@ -38,9 +38,12 @@ def discover(plugin_paths: Sequence[str | Path] = ()) -> dict[str, Registered]:
 
 
 def select(registry: dict[str, Registered], names: Sequence[str]) -> list[ModelPlugin]:
-    """The named plugins in the order given (all when ``names`` is empty)."""
-    if not names:
+    """The named plugins in the order given; ``["all"]`` for every plugin, none for the
+    default run (plugins with ``in_default_run``)."""
+    if list(names) == ["all"]:
         return [r.plugin for r in registry.values()]
+    if not names:
+        return [r.plugin for r in registry.values() if r.plugin.in_default_run]
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise PluginError(

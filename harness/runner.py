@@ -15,8 +15,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import devices
@@ -35,6 +35,7 @@ class WorkerJob:
     dataset_name: str
     settings: RunSettings
     plugin_paths: tuple[str, ...] = ()
+    skips: Mapping[str, str] = field(default_factory=dict)  # cell key -> plugin's reason
 
 
 Observer = Callable[[Cell, CellResult | None], None]
@@ -57,6 +58,8 @@ def run_cells(
 
 def run_cell(cell: Cell, job: WorkerJob) -> CellResult:
     """One cell in a fresh worker process, or the reason it could not run."""
+    if cell.key in job.skips:
+        return CellResult.not_run(cell, job.dataset_name, Status.SKIPPED, job.skips[cell.key])
     if not devices.backend_installed(cell.backend):
         reason = (
             f"{cell.backend} is not installed (pip install 'keras-backend-bench[{cell.backend}]')"
@@ -68,26 +71,50 @@ def run_cell(cell: Cell, job: WorkerJob) -> CellResult:
         return _run_worker(cell, job, Path(tmp))
 
 
-def _run_worker(cell: Cell, job: WorkerJob, tmp: Path) -> CellResult:
-    spec, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
-    write_json_atomic(spec, _spec(cell, job))
-    env = {**os.environ, **devices.worker_env(cell.backend, cell.device, job.settings.threads)}
-    command = [sys.executable, "-m", "harness.worker", str(spec), str(result)]
+@dataclass(frozen=True)
+class ChildOutcome:
+    """How a child process ended: its JSON result (None when it left none) and log tail."""
+
+    finished: bool
+    returncode: int | None
+    result: dict | None
+    log_tail: str
+
+
+def run_child(
+    module: str, spec: dict, env: Mapping[str, str], timeout_s: float, tmp: Path
+) -> ChildOutcome:
+    """``python -m MODULE SPEC.json RESULT.json`` in its own session, waited on blocking."""
+    spec_path, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
+    result.unlink(missing_ok=True)
+    write_json_atomic(spec_path, spec)
+    command = [sys.executable, "-m", module, str(spec_path), str(result)]
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
         )
-        finished = wait_blocking(proc, job.settings.timeout_s)
+        finished = wait_blocking(proc, timeout_s)
         if not finished:
             _kill_group(proc)
-    tail = _tail(log)
-    if not finished:
+    data = json.loads(result.read_text()) if finished and result.exists() else None
+    return ChildOutcome(finished, proc.returncode, data, _tail(log))
+
+
+def _run_worker(cell: Cell, job: WorkerJob, tmp: Path) -> CellResult:
+    env = devices.worker_env(cell.backend, cell.device, job.settings.threads)
+    outcome = run_child("harness.worker", _spec(cell, job), env, job.settings.timeout_s, tmp)
+    tail = outcome.log_tail
+    if not outcome.finished:
         reason = f"no result within the {job.settings.timeout_s:g} s cell timeout"
         return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.TIMEOUT, reason), tail)
-    if not result.exists():
-        reason = f"worker exited with code {proc.returncode} without a result"
+    if outcome.result is None:
+        reason = f"worker exited with code {outcome.returncode} without a result"
         return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason), tail)
-    record = CellResult.from_dict(json.loads(result.read_text()))
+    record = CellResult.from_dict(outcome.result)
     return record if record.ok else _with_tail(record, tail)
 
 

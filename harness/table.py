@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich import box
 from rich.markup import escape
 from rich.table import Table
@@ -108,3 +110,69 @@ def describe_cell(cell: CellResult) -> str:
         f"[green]ok[/] {escape(cell.cell.key)}: {cell.step_time_ms.median:.2f} ms/step, "
         f"first step {first:.2f} s, test acc {accuracy:.3f} ({cell.duration_s or 0:.0f} s)"
     )
+
+
+def catalogue_table(
+    plugins: list[dict], params_backend: str | None, descriptions: bool = True
+) -> Table:
+    """The plugin catalogue grouped by family, with parameter counts."""
+    title = "Plugins" + (f" (parameters as built on {params_backend})" if params_backend else "")
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("family", "name"):
+        widest = max((len(p[column]) for p in plugins), default=0)
+        table.add_column(column, no_wrap=True, min_width=max(widest, len(column)))
+    for column in ("params", "trainable", "non-train"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=7)
+    if descriptions:
+        table.add_column("description")
+    families = list(dict.fromkeys(p["family"] for p in plugins))
+    for family in families:
+        members = [p for p in plugins if p["family"] == family]
+        for index, p in enumerate(members):
+            counts = p.get("params") or {}
+            numbers = [counts.get(k) for k in ("total", "trainable", "non_trainable")]
+            table.add_row(
+                escape(family) if index == 0 else "",
+                escape(p["name"]),
+                *(f"{n:,}" if n is not None else "?" for n in numbers),
+                *([escape(p["description"])] if descriptions else []),
+                end_section=index == len(members) - 1,
+            )
+    return table
+
+
+_PARITY_STYLE = {"pass": "green", "fail": "bold red", "unavailable": "yellow"}
+
+
+def parity_table(report: Any) -> Table:
+    """A row per plugin, a column per check; each cell lists its backend pairs."""
+    table = Table(
+        title=f"Cross-backend parity (reference: {report.backends[0]})",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=f"forward/portability: max abs diff < {report.tolerances.forward:g}; "
+        f"training: max relative loss diff < {report.tolerances.training:g} "
+        f"over {report.steps} steps",
+    )
+    plugins = list(dict.fromkeys(r.plugin for r in report.results))
+    widest = max((len(p) for p in plugins), default=6)
+    table.add_column("plugin", style="bold", no_wrap=True, min_width=widest)
+    checks = ("build", "forward", "portability", "training")
+    for check in checks:
+        table.add_column(check, no_wrap=True)
+    for plugin in plugins:
+        row = [escape(plugin)]
+        for check in checks:
+            lines = [r for r in report.results if r.plugin == plugin and r.check == check]
+            row.append(Text("\n").join(_parity_line(r) for r in lines))
+        table.add_row(*row, end_section=True)
+    return table
+
+
+def _parity_line(result: Any) -> Text:
+    """``tf ok 1.5e-07``: the other backend (vs the reference) or ``source>target``."""
+    pair = result.pair.replace("tensorflow", "tf").replace("->", ">")
+    pair = pair.split("~")[-1]
+    mark = {"pass": "ok", "fail": "FAIL"}.get(result.status, result.status)
+    value = f" {result.measured:.1e}" if result.measured is not None else ""
+    return Text(f"{pair} {mark}{value}", style=_PARITY_STYLE.get(result.status, ""))

@@ -97,10 +97,11 @@ def run_cell(spec: Spec) -> dict[str, Any]:
     plugin = discover(spec.plugin_paths)[cell.plugin].plugin
     data = datasets.load_npz(Path(spec.dataset_path))
     session = Session(keras, plugin, settings, cell.backend)
-    x_train, x_test = _shape(data.x_train, plugin), _shape(data.x_test, plugin)
+    train = inputs_targets(plugin, data.x_train, data.y_train)
+    test = inputs_targets(plugin, data.x_test, data.y_test)
 
-    timing = session.time_steps(x_train, data.y_train, data.num_classes)
-    training = session.train_and_evaluate(x_train, data.y_train, x_test, data.y_test)
+    timing = session.time_steps(*train, data.num_classes)
+    training = session.train_and_evaluate(*train, *test)
     step = timing.pop("step")
     return CellResult(
         plugin=cell.plugin,
@@ -114,6 +115,8 @@ def run_cell(spec: Spec) -> dict[str, Any]:
         predict_ms_per_batch=timing.pop("predict_ms_per_batch"),
         metrics=training.pop("metrics"),
         history=training.pop("history"),
+        epochs_run=training.pop("epochs_run"),
+        early_stopping=training.pop("early_stopping"),
         timings_s={"import": import_s, **timing, **training},
         fairness=session.fairness(cell.device, gpus),
         memory_mb={
@@ -124,14 +127,22 @@ def run_cell(spec: Spec) -> dict[str, Any]:
     ).to_dict()
 
 
-def _shape(x: np.ndarray, plugin: ModelPlugin) -> np.ndarray:
-    return x.reshape((len(x), *plugin.input_shape))
+def cycle_samples(x: Any, y: Any, n: int) -> tuple[Any, Any]:
+    """The first ``n`` samples of inputs and targets (arrays or dicts of arrays), repeated
+    when the data holds fewer."""
+    idx = np.arange(n) % _length(x)
+    return take(x, idx), take(y, idx)
 
 
-def cycle_samples(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` samples, repeating the data when it holds fewer."""
-    idx = np.arange(n) % len(x)
-    return x[idx], y[idx]
+def _length(tree: Any) -> int:
+    return _length(next(iter(tree.values()))) if isinstance(tree, dict) else len(tree)
+
+
+def take(tree: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of an array or of every array in a dict."""
+    if isinstance(tree, dict):
+        return {k: take(v, idx) for k, v in tree.items()}
+    return tree[idx]
 
 
 class Session:
@@ -146,13 +157,7 @@ class Session:
     def build(self, num_classes: int = 10) -> Any:
         self.keras.utils.set_random_seed(self.settings.seed)
         model = self.plugin.build(self.plugin.input_shape, num_classes)
-        defaults = self.plugin.training
-        model.compile(
-            optimizer=_make(defaults.optimizer),
-            loss=_make_loss(defaults.loss),
-            metrics=list(defaults.metrics),
-            jit_compile=self.settings.keras_jit_compile(),
-        )
+        compile_model(model, self.plugin, self.settings.keras_jit_compile())
         self.jit_used = model.jit_compile
         return model
 
@@ -199,20 +204,20 @@ class Session:
         return max((long - short) / (2 * k), long / (3 * k) / 4)
 
     def _predict_ms_per_batch(self, model: Any, x: np.ndarray) -> float:
-        model.predict(x[: self.batch_size], batch_size=self.batch_size, verbose=0)
+        model.predict(take(x, np.arange(self.batch_size)), batch_size=self.batch_size, verbose=0)
         runs = []
         for _ in range(max(1, self.settings.predict_repeats)):
             start = time.perf_counter()
             model.predict(x, batch_size=self.batch_size, verbose=0)
             runs.append(time.perf_counter() - start)
-        return float(np.median(runs)) / (len(x) // self.batch_size)
+        return float(np.median(runs)) / (_length(x) // self.batch_size)
 
     def train_and_evaluate(self, x, y, x_test, y_test) -> dict[str, Any]:
         """Train a fresh model as the course does, then evaluate it on the test split."""
         model = self.build()
         defaults = self.plugin.training
-        callbacks = [*(defaults.callbacks() if defaults.callbacks else [])]
-        callbacks.append(self.keras.callbacks.TerminateOnNaN())
+        plugin_callbacks = defaults.callbacks() if defaults.callbacks else []
+        callbacks = [*plugin_callbacks, self.keras.callbacks.TerminateOnNaN()]
         start = time.perf_counter()
         history = model.fit(
             x,
@@ -230,12 +235,30 @@ class Session:
             x_test, y_test, batch_size=self.batch_size, verbose=0, return_dict=True
         )
         evaluate_s = time.perf_counter() - start
+        metrics = {f"test_{k}": float(v) for k, v in scores.items()}
+        metrics["test_accuracy"] = metrics[f"test_{self.plugin.accuracy_metric}"]
         return {
             "params": _params(model),
-            "metrics": {f"test_{k}": float(v) for k, v in scores.items()},
+            "metrics": metrics,
             "history": {k: [float(v) for v in vs] for k, vs in history.items()},
+            "epochs_run": len(history.get("loss", [])),
+            "early_stopping": self._early_stopping(plugin_callbacks),
             "train": train_s,
             "evaluate": evaluate_s,
+        }
+
+    def _early_stopping(self, callbacks: list[Any]) -> dict[str, Any] | None:
+        """Where an EarlyStopping callback stopped (1-based epochs; None when none)."""
+        stoppers = [c for c in callbacks if isinstance(c, self.keras.callbacks.EarlyStopping)]
+        if not stoppers:
+            return None
+        stop = stoppers[0]
+        return {
+            "monitor": stop.monitor,
+            "patience": stop.patience,
+            "restore_best_weights": stop.restore_best_weights,
+            "stopped_epoch": stop.stopped_epoch + 1 if stop.stopped_epoch else None,
+            "best_epoch": stop.best_epoch + 1 if stop.best is not None else None,
         }
 
     def fairness(self, device: str, gpus: list[str]) -> dict[str, Any]:
@@ -251,6 +274,24 @@ class Session:
             "accelerators": gpus,
             "seed": self.settings.seed,
         }
+
+
+def compile_model(model: Any, plugin: ModelPlugin, jit_compile: Any = "auto") -> None:
+    """Compile with the plugin's optimizer, loss and metrics."""
+    defaults = plugin.training
+    metrics = defaults.metrics
+    model.compile(
+        optimizer=_make(defaults.optimizer),
+        loss=_make_loss(defaults.loss),
+        metrics=metrics if isinstance(metrics, dict) else [*metrics],
+        jit_compile=jit_compile,
+    )
+
+
+def inputs_targets(plugin: ModelPlugin, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    """The dataset's arrays as the plugin's model takes them."""
+    shaped = x.reshape((len(x), *plugin.input_shape))
+    return plugin.prepare(shaped, y) if plugin.prepare else (shaped, y)
 
 
 def _make(value: Any) -> Any:

@@ -2,48 +2,64 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from harness import devices, registry
-from harness.devices import BACKENDS
+from harness import registry
+from harness.describe import describe_in_worker
+from harness.devices import BACKENDS, backend_installed
 
+
+def needs(backend: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not backend_installed(backend), reason=f"{backend} not installed")
+
+
+MLP = (472_042, 472_042, 0)
 COURSE_PARAMS = {
-    "dense_mlp": (472_042, 472_042, 0),
-    "dense_dropout": (472_042, 472_042, 0),
+    "dense_mlp": MLP,
+    "dense_dropout": MLP,
+    "dense_l1": MLP,
+    "dense_l2": MLP,
+    "dense_l1l2": MLP,
+    "dense_activity": MLP,
+    "dense_batchnorm": (474_730, 473_386, 1_344),
+    "dense_early_stopping": MLP,
+    "dense_functional": MLP,
+    "dense_subclassed": MLP,
+    "dense_two_heads": (472_075, 472_075, 0),
     "cnn": (84_202, 84_202, 0),
     "cnn_bn": (364_842, 363_050, 1_792),
 }
 
-COUNT_PARAMS = """
-import json, math, keras
-from harness.registry import discover
-out = {}
-for name, reg in discover().items():
-    model = reg.plugin.build(reg.plugin.input_shape, 10)
-    out[name] = [
-        model.count_params(),
-        sum(math.prod(v.shape) for v in model.trainable_weights),
-        sum(math.prod(v.shape) for v in model.non_trainable_weights),
-    ]
-print(json.dumps({"backend": keras.backend.backend(), "params": out}))
-"""
+
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(b, marks=[pytest.mark.backend, needs(b)], id=b) for b in BACKENDS],
+)
+def described(request):
+    """Every built-in plugin built under one backend (in a child process)."""
+    return describe_in_worker([], backend=request.param)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_course_parameter_counts_on_every_backend(backend):
-    env = {**os.environ, **devices.worker_env(backend, "cpu", None)}
-    out = subprocess.run(
-        [sys.executable, "-c", COUNT_PARAMS], env=env, capture_output=True, text=True, check=True
-    )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
-    assert report["backend"] == backend
-    counts = {name: tuple(v) for name, v in report["params"].items()}
+def test_course_parameter_counts_on_every_backend(described):
+    assert described.get("error") is None
+    assert described["backend"] in BACKENDS
+    counts = {
+        name: tuple(d["params"][k] for k in ("total", "trainable", "non_trainable"))
+        for name, d in described["plugins"].items()
+    }
     assert counts == COURSE_PARAMS
+
+
+def test_same_network_in_another_api_is_layer_for_layer_equal(described):
+    for registered in registry.discover().values():
+        twin = registered.plugin.same_network_as
+        if twin is None:
+            continue
+        mine, theirs = described["plugins"][registered.plugin.name], described["plugins"][twin]
+        assert mine["params"] == theirs["params"]
+        assert [layer["class"] for layer in mine["layers"]] == [
+            layer["class"] for layer in theirs["layers"]
+        ]
 
 
 @pytest.mark.parametrize("registered", registry.discover().values(), ids=lambda r: r.plugin.name)
@@ -57,5 +73,5 @@ def test_builtin_plugin_conformance(registered):
     assert plugin.training.epochs == 10
 
 
-def test_builtins_are_the_course_models_in_course_order():
+def test_builtins_are_listed_family_by_family():
     assert list(registry.discover()) == list(COURSE_PARAMS)

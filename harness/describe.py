@@ -1,0 +1,77 @@
+"""Build every plugin under one backend and report its parameter counts and layers.
+
+Runs as a child (``python -m harness.describe [PLUGIN_PATH ...]``, backend chosen through
+``KERAS_BACKEND``) because the parent never imports Keras; prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from harness import devices
+from harness.registry import discover
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    """Parameter counts and the layer list with output shapes."""
+    trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
+    non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
+    layers = [
+        {"class": type(layer).__name__, "output_shape": _shape(layer)}
+        for layer in model.layers
+        if type(layer).__name__ != "InputLayer"
+    ]
+    return {
+        "params": {
+            "total": trainable + non_trainable,
+            "trainable": trainable,
+            "non_trainable": non_trainable,
+        },
+        "layers": layers,
+    }
+
+
+def _shape(layer: Any) -> Any:
+    try:
+        return json.loads(json.dumps(layer.output.shape))
+    except (AttributeError, ValueError, TypeError):
+        return None
+
+
+def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
+    """Every plugin's description, or its error, under the imported backend."""
+    import keras
+
+    report: dict[str, Any] = {"backend": keras.backend.backend(), "plugins": {}}
+    for name, registered in discover(plugin_paths).items():
+        plugin = registered.plugin
+        try:
+            model = plugin.build(plugin.input_shape, 10)
+            report["plugins"][name] = describe_model(model)
+        except Exception as error:
+            report["plugins"][name] = {"error": f"{type(error).__name__}: {error}"}
+    return report
+
+
+def describe_in_worker(plugin_paths: Sequence[str], backend: str | None = None) -> dict[str, Any]:
+    """Run :func:`describe_all` in a child process (the first installed backend by default)."""
+    backend = backend or next((b for b in devices.BACKENDS if devices.backend_installed(b)), None)
+    if backend is None:
+        return {"backend": None, "plugins": {}}
+    env = {**os.environ, **devices.worker_env(backend, "cpu", None)}
+    command = [sys.executable, "-m", "harness.describe", *plugin_paths]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"backend": backend, "plugins": {}, "error": tail[0]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    print(json.dumps(describe_all(sys.argv[1:])))

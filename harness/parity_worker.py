@@ -1,0 +1,131 @@
+"""Child for ``kbench parity``: one plugin under one backend (``KERAS_BACKEND``).
+
+``python -m harness.parity_worker SPEC.json RESULT.json``. Two phases share a folder:
+
+* ``measure``: build (seeded) and describe the model; the first backend saves its initial
+  weights as arrays, every backend loads them, disables dropout, predicts a fixed probe
+  batch, saves the model as ``.keras`` and trains a few fixed batches (``train_on_batch``).
+* ``load``: load every other backend's ``.keras`` file and predict the same probe batch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.atomic import write_json_atomic
+from harness.describe import describe_model
+from harness.registry import discover
+from harness.worker import compile_model, inputs_targets, take
+
+WEIGHTS = "weights.npz"
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[0]).read_text())
+    try:
+        result = run(spec)
+    except Exception as error:
+        traceback.print_exc()
+        result = {"error": f"{type(error).__name__}: {error}"}
+    write_json_atomic(Path(argv[1]), result)
+    return 0
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every plugin of the spec in this one process; a plugin's error stays its own."""
+    found = discover(spec["plugin_paths"])
+    results = {}
+    for name in spec["plugins"]:
+        try:
+            results[name] = run_plugin(found[name].plugin, spec)
+        except Exception as error:
+            traceback.print_exc()
+            results[name] = {"error": f"{type(error).__name__}: {error}"}
+    return results
+
+
+def run_plugin(plugin: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    import keras
+
+    keras.utils.set_random_seed(spec["seed"])
+    backend = keras.backend.backend()
+    shared = Path(spec["shared_dir"]) / plugin.name
+    probe = np.load(Path(spec["shared_dir"]) / "probe.npz")
+    x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
+    model = plugin.build(plugin.input_shape, 10)  # also registers custom classes for loading
+    if spec["phase"] == "load":
+        return {"loaded": _load_others(keras, shared, backend, x_probe)}
+    description = describe_model(model)
+    try:
+        return {**description, **_measure(keras, plugin, model, shared, backend, probe, spec)}
+    except Exception as error:  # the description still serves the build check
+        traceback.print_exc()
+        return {**description, "error": f"{type(error).__name__}: {error}"}
+
+
+def _measure(keras, plugin, model, shared, backend, probe, spec) -> dict[str, Any]:
+    """Reference weights in, predictions and a .keras file out, then a few training steps."""
+    x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
+    reference = shared / WEIGHTS
+    if not reference.exists():
+        np.savez(reference, *[np.asarray(w) for w in model.get_weights()])
+    with np.load(reference) as saved:
+        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+    _disable_dropout(keras, model)
+    np.save(shared / f"pred_{backend}.npy", _flat_predictions(model, x_probe))
+    model.save(shared / f"model_{backend}.keras")
+    compile_model(model, plugin)
+    x_train, y_train = inputs_targets(plugin, probe["x_train"], probe["y_train"])
+    return {"losses": _train_losses(model, x_train, y_train, spec)}
+
+
+def _disable_dropout(keras: Any, model: Any) -> None:
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+
+
+def _flat_predictions(model: Any, x: Any) -> np.ndarray:
+    """Every output of ``predict`` flattened into one vector (multi-output models too)."""
+    import keras
+
+    outputs = keras.tree.flatten(model.predict(x, verbose=0))
+    return np.concatenate([np.asarray(o, dtype="float64").ravel() for o in outputs])
+
+
+def _train_losses(model: Any, x: Any, y: Any, spec: dict[str, Any]) -> list[float]:
+    """Losses of ``steps`` training steps on fixed consecutive batches."""
+    batch = spec["batch_size"]
+    losses = []
+    for step in range(spec["steps"]):
+        idx = np.arange(step * batch, (step + 1) * batch)
+        logs = model.train_on_batch(take(x, idx), take(y, idx), return_dict=True)
+        losses.append(float(logs["loss"]))
+    return losses
+
+
+def _load_others(keras: Any, shared: Path, backend: str, x_probe: Any) -> dict[str, Any]:
+    """Max abs difference between each other backend's saved model and its own predictions."""
+    loaded = {}
+    for path in sorted(shared.glob("model_*.keras")):
+        source = path.stem.removeprefix("model_")
+        if source == backend:
+            continue
+        try:
+            model = keras.saving.load_model(path, compile=False)
+            mine = _flat_predictions(model, x_probe)
+            theirs = np.load(shared / f"pred_{source}.npy")
+            loaded[source] = {"max_abs_diff": float(np.max(np.abs(mine - theirs)))}
+        except Exception as error:
+            loaded[source] = {"error": f"{type(error).__name__}: {error}"}
+    return loaded
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

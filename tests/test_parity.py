@@ -1,0 +1,84 @@
+"""kbench parity: real workers per backend, a passing set and a deliberately broken plugin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from harness.parity import CheckResult, ParityReport, Tolerances
+
+KBENCH = [sys.executable, "-m", "harness"]
+
+SHIFTY = """
+from harness.plugin import ModelPlugin
+
+
+def build(input_shape, num_classes):
+    import keras
+
+    stack = [keras.Input(shape=input_shape), keras.layers.Dense(16, activation="relu")]
+    if keras.backend.backend() == "torch":  # deliberately backend-dependent
+        stack.append(keras.layers.Dense(16, activation="relu"))
+    stack.append(keras.layers.Dense(num_classes, activation="softmax"))
+    return keras.Sequential(stack)
+
+
+SHIFTY = ModelPlugin("shifty", "broken", "one more layer on torch", "flat", build)
+"""
+
+
+@pytest.fixture(scope="module")
+def parity_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("parity") / "parity.json"
+    plugins = "dense_dropout,cnn,dense_subclassed,dense_two_heads"
+    done = subprocess.run(
+        [*KBENCH, "parity", "-p", plugins, "--json", str(out)], capture_output=True, text=True
+    )
+    return done, json.loads(out.read_text())
+
+
+def test_builtins_pass_every_check_on_every_backend(parity_report):
+    done, report = parity_report
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert report["passed"] is True
+    checks = {(r["plugin"], r["check"]) for r in report["results"]}
+    assert len(checks) == 4 * 4
+    assert all(r["status"] == "pass" for r in report["results"])
+
+
+def test_measured_differences_are_reported(parity_report):
+    _, report = parity_report
+    forward = [r for r in report["results"] if r["check"] == "forward"]
+    assert {r["pair"] for r in forward} == {"jax~tensorflow", "jax~torch"}
+    assert all(0.0 <= r["measured"] < 1e-4 for r in forward)
+    training = [r for r in report["results"] if r["check"] == "training"]
+    assert all(0.0 <= r["measured"] < 1e-2 for r in training)
+    portability = [r for r in report["results"] if r["check"] == "portability"]
+    assert len({r["pair"] for r in portability}) == 6  # every ordered pair of 3 backends
+
+
+def test_backend_dependent_plugin_fails_naming_check_and_backends(tmp_path):
+    plugin_file = tmp_path / "shifty.py"
+    plugin_file.write_text(SHIFTY)
+    out = tmp_path / "parity.json"
+    command = [*KBENCH, "parity", "-p", "shifty", "-b", "jax,torch"]
+    command += ["--plugin-path", str(plugin_file), "--json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL shifty build jax~torch" in done.stdout
+    assert "layers differ: jax has 2, torch has 3" in done.stdout
+    report = json.loads(out.read_text())
+    build = next(r for r in report["results"] if r["check"] == "build")
+    assert build["status"] == "fail"
+
+
+def test_unavailable_backend_does_not_fail_the_report():
+    report = ParityReport(["jax", "torch"], 5, Tolerances())
+    report.results.append(CheckResult("p", "build", "torch", "unavailable"))
+    report.results.append(CheckResult("p", "forward", "jax~torch", "pass", 0.0, 1e-4))
+    assert report.passed
+    report.results.append(CheckResult("p", "training", "jax~torch", "fail", 0.1, 1e-3))
+    assert not report.passed
