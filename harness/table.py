@@ -11,7 +11,7 @@ from rich.text import Text
 
 from harness.records import CellResult, RunResult
 
-WIDE_CV = 0.10
+WIDE_CV = 0.25
 _SHORT = {"tensorflow": "tf"}
 
 
