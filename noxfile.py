@@ -1,10 +1,14 @@
-"""Sessions: ``nox -s bench`` (the main job), ``nox -s tests``, ``nox -s lint``.
+"""Sessions: ``nox -s bench`` (the main job), ``nox -s tests``, ``nox -s regression`` (the
+performance gate), ``nox -s compat(backend=...)``, ``nox -s lint``.
 
 Every session installs the project with the backends pinned in ``constraints/cpu.txt``
 (``torch==2.13.0`` is the CPU build; a looser spec pulls a multi-GB CUDA build).
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import nox
 
@@ -54,6 +58,35 @@ def compat(session: nox.Session, backend: str) -> None:
         f"{runs}/compat-{backend}.json",
     )
     session.run("kbench", "parity", "-b", backend, "--json", f"{runs}/parity-{backend}.json")
+
+
+GATE_DEFAULTS = ("-p", "dense_mlp,cnn", "--profile", "gate", "--repeats", "5")
+
+
+@nox.session(default=False)
+def regression(session: nox.Session) -> None:
+    """The performance gate: ``kbench ab`` between two environments built here.
+
+    A is this session's environment (``constraints/cpu.txt``); B is a second virtual
+    environment built from ``constraints/candidate.txt`` (edit it to try an upgrade).
+    Extra arguments replace the default cells and options, e.g.
+    ``nox -s regression -- -p dense_mlp -b jax --repeats 10``. Exit 1 on a regression.
+    """
+    _install(session, "all")
+    candidate = Path(".nox") / "regression-candidate"
+    bin_dir = "Scripts" if sys.platform == "win32" else "bin"
+    python_b = candidate / bin_dir / "python"
+    if not python_b.exists():
+        session.run("python", "-m", "venv", str(candidate))
+    session.run(
+        str(python_b), "-m", "pip", "install", "--quiet", "-e", ".[all]",
+        "-c", "constraints/candidate.txt", external=True,
+    )  # fmt: skip
+    python_a = Path(session.virtualenv.location) / bin_dir / "python"
+    options = session.posargs or GATE_DEFAULTS
+    session.run(
+        "kbench", "ab", "--python-a", str(python_a), "--python-b", str(python_b.resolve()), *options
+    )
 
 
 @nox.session(default=False)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from harness import datasets, devices, environment, plan, registry
 from harness.atomic import write_json_atomic
 from harness.errors import HarnessError
 from harness.profiles import get_profile
-from harness.records import SCHEMA_VERSION, Cell, RunResult
+from harness.records import READABLE_SCHEMAS, SCHEMA_VERSION, Cell, CellResult, RunResult
 from harness.runner import Observer, WorkerJob, run_cells
 
 RUNS_DIR = Path("results") / "runs"
@@ -37,6 +40,7 @@ class RunRequest:
     timeout_s: float | None = None
     plugin_paths: list[str] = field(default_factory=list)
     out: Path | None = None
+    repeats: int = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class PreparedRun:
     cells: list[Cell]
     settings: plan.RunSettings
     skips: dict[str, str] = field(default_factory=dict)
+    plugin_sources: dict[str, str | None] = field(default_factory=dict)
 
 
 def prepare(request: RunRequest) -> PreparedRun:
@@ -68,8 +73,11 @@ def prepare(request: RunRequest) -> PreparedRun:
         predict_repeats=profile.predict_repeats,
         timing=profile.timing,
     )
+    if request.repeats < 1:
+        raise HarnessError(f"repeats must be >= 1. Received: repeats={request.repeats}")
     cells = plan.expand(plugins, backends, device_list)
-    return PreparedRun(request, cells, settings, plan.skip_reasons(plugins, cells))
+    sources = {p.name: registry.source_hash(p) for p in plugins}
+    return PreparedRun(request, cells, settings, plan.skip_reasons(plugins, cells), sources)
 
 
 def load_data(prepared: PreparedRun) -> datasets.Dataset:
@@ -81,17 +89,47 @@ def load_data(prepared: PreparedRun) -> datasets.Dataset:
 
 
 def execute(
-    prepared: PreparedRun, data: datasets.Dataset, observe: Observer | None = None
+    prepared: PreparedRun,
+    data: datasets.Dataset,
+    observe: Observer | None = None,
+    python: Sequence[str] | None = None,
 ) -> RunResult:
-    """Run every cell (one worker each) and assemble the run's record."""
-    request = prepared.request
+    """Run every cell (``repeats`` worker processes each) and assemble the run's record."""
     with tempfile.TemporaryDirectory(prefix="kbench-run-") as tmp:
         data_path = Path(tmp) / f"{data.name}.npz"
         datasets.save_npz(data, data_path)
-        job = WorkerJob(
-            data_path, data.name, prepared.settings, tuple(request.plugin_paths), prepared.skips
-        )
+        job = worker_job(prepared, data, data_path, python)
         results = run_cells(prepared.cells, job, observe)
+    return assemble(prepared, data, results, environment.collect())
+
+
+def worker_job(
+    prepared: PreparedRun,
+    data: datasets.Dataset,
+    data_path: Path,
+    python: Sequence[str] | None = None,
+) -> WorkerJob:
+    """What every worker of this run gets, for the interpreter ``python`` (default: this)."""
+    request = prepared.request
+    return WorkerJob(
+        data_path,
+        data.name,
+        prepared.settings,
+        tuple(request.plugin_paths),
+        prepared.skips,
+        python=tuple(python or (sys.executable,)),
+        repeats=request.repeats,
+    )
+
+
+def assemble(
+    prepared: PreparedRun,
+    data: datasets.Dataset,
+    results: list[CellResult],
+    env: dict[str, Any],
+) -> RunResult:
+    """The run's record: environment, the settings behind every number, and the cells."""
+    request = prepared.request
     config = {
         **prepared.settings.to_dict(),
         "plugins": list(dict.fromkeys(c.plugin for c in prepared.cells)),
@@ -105,8 +143,10 @@ def execute(
             "n_test": len(data.x_test),
         },
         "plugin_paths": request.plugin_paths,
+        "plugin_sources": prepared.plugin_sources,
+        "repeats": request.repeats,
     }
-    return RunResult(_now(), environment.collect(), config, results)
+    return RunResult(_now(), env, config, results)
 
 
 def save(run: RunResult, out: Path | None) -> Path:
@@ -125,7 +165,7 @@ def load(path: Path) -> RunResult:
         raise HarnessError(f"Results file not found. Received: path='{path}'") from None
     except (OSError, ValueError) as error:
         raise HarnessError(f"Results file is not readable JSON: {path} ({error})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
         raise HarnessError(
             f"Not a kbench results file of schema version {SCHEMA_VERSION}. Received: path='{path}'"
         )

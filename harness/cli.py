@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,21 +17,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import bench, datasets, devices, plan, registry
+from harness import baselines, bench, datasets, devices, plan, registry
+from harness.ab import AbResult, parse_python, run_ab
 from harness.atomic import write_json_atomic
+from harness.compare import FINGERPRINT_FIELDS, Comparison, Rule, compare_runs, stage_one_possible
 from harness.describe import describe_in_worker
 from harness.errors import HarnessError
+from harness.export import FORMATS, to_pytest_benchmark
 from harness.parity import Tolerances, run_parity
 from harness.plan import DTYPE_POLICIES, JIT_CHOICES
 from harness.profiles import PROFILES
 from harness.records import CellResult, RunResult
 from harness.scaffold import write_skeleton
 from harness.table import (
+    baselines_table,
     catalogue_table,
+    comparison_table,
     describe_cell,
     parity_table,
     problems_table,
     results_table,
+    statistics_table,
 )
 
 console = Console()
@@ -69,13 +76,61 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--forward-tol", type=_positive_float, default=Tolerances.forward)
     parity.add_argument("--training-tol", type=_positive_float, default=Tolerances.training)
     parity.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
+    baseline = sub.add_parser("baseline", help="save or list regression baselines")
+    baseline_sub = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = baseline_sub.add_parser("save", help="store a results file as a baseline")
+    save.add_argument("results", type=Path, metavar="RESULTS.json")
+    save.add_argument("--name", help="default: <profile>-<dataset>-<cpu>")
+    save.add_argument("--dir", type=Path, default=baselines.BASELINES_DIR)
+    listed = baseline_sub.add_parser("list", help="the saved baselines")
+    listed.add_argument("--dir", type=Path, default=baselines.BASELINES_DIR)
+    compare = sub.add_parser("compare", help="compare a results file with a baseline")
+    compare.add_argument("baseline", metavar="BASELINE", help="a saved name or a file")
+    compare.add_argument("results", type=Path, metavar="RESULTS.json")
+    compare.add_argument("--dir", type=Path, default=baselines.BASELINES_DIR)
+    compare.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        choices=FINGERPRINT_FIELDS,
+        help="a fingerprint field allowed to differ (e.g. keras after an upgrade)",
+    )
+    _add_rule_options(compare)
+    compare.add_argument("--json", type=Path, metavar="PATH", help="also write the comparison")
+    ab = sub.add_parser("ab", help="the regression gate: two environments, interleaved")
+    ab.add_argument("--python-a", default=sys.executable, help="side A's interpreter command")
+    ab.add_argument("--python-b", default=sys.executable, help="side B's interpreter command")
+    _add_run_options(ab, repeats_default=5)
+    _add_rule_options(ab)
+    ab.add_argument("--no-confirm", action="store_true", help="no confirmation batch")
+    export = sub.add_parser("export", help="write a results file in another tool's format")
+    export.add_argument("results", type=Path, metavar="RESULTS.json")
+    export.add_argument("--format", default="pytest-benchmark", choices=FORMATS)
+    export.add_argument("--out", type=Path, help="default: RESULTS.<format>.json")
     new = sub.add_parser("new-plugin", help="write a one-file plugin skeleton NAME.py")
     new.add_argument("name")
     new.add_argument("--dir", type=Path, default=Path("."), help="where to write it")
     return parser
 
 
-def _add_run_options(run: argparse.ArgumentParser) -> None:
+def _add_rule_options(parser: argparse.ArgumentParser) -> None:
+    rule = Rule()
+    parser.add_argument(
+        "--threshold",
+        type=_positive_float,
+        default=rule.threshold,
+        help="smallest slowdown that fails (ratio of medians above 1 + threshold)",
+    )
+    parser.add_argument("--alpha", type=_probability, default=rule.alpha)
+    parser.add_argument(
+        "--accuracy-tolerance",
+        type=_probability,
+        default=rule.accuracy_tolerance,
+        help="largest fall in test accuracy that is not flagged",
+    )
+
+
+def _add_run_options(run: argparse.ArgumentParser, repeats_default: int = 1) -> None:
     run.add_argument(
         "-p", "--plugin", action="append", help="plugin name(s) or all; default: the course models"
     )
@@ -97,6 +152,12 @@ def _add_run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--timeout", type=_positive_float, help="per-cell timeout in seconds")
     run.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
     run.add_argument("--out", type=Path, help="results file (default results/runs/<time>.json)")
+    run.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=repeats_default,
+        help="worker processes per cell (one process = one sample)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -116,6 +177,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -125,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "show": cmd_show,
             "parity": cmd_parity,
             "new-plugin": cmd_new,
+            "baseline": cmd_baseline,
+            "compare": cmd_compare,
+            "ab": cmd_ab,
+            "export": cmd_export,
         }
         return commands[args.command](args)
     except HarnessError as error:
@@ -168,8 +240,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    request = bench.RunRequest(
+def _request(args: argparse.Namespace) -> bench.RunRequest:
+    return bench.RunRequest(
         plugins=plan.parse_selection(args.plugin),
         backends=plan.parse_selection(args.backend),
         device=args.device,
@@ -185,12 +257,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         plugin_paths=args.plugin_path,
         out=args.out,
+        repeats=args.repeats,
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    request = _request(args)
     prepared = bench.prepare(request)
     data = bench.load_data(prepared)
     console.print(f"dataset: {escape(data.summary())}")
     console.print(
-        f"{len(prepared.cells)} cells, profile {prepared.settings.profile}, "
+        f"{len(prepared.cells)} cells x {request.repeats} processes, "
+        f"profile {prepared.settings.profile}, "
         f"jit_compile={prepared.settings.jit_compile}, dtype={prepared.settings.dtype_policy}"
     )
     run = _run_with_progress(prepared, data)
@@ -208,7 +286,8 @@ def _run_with_progress(prepared: bench.PreparedRun, data: datasets.Dataset) -> R
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, refresh_per_second=2) as progress:
-        task = progress.add_task("starting", total=len(prepared.cells))
+        total = len(prepared.cells) * prepared.request.repeats
+        task = progress.add_task("starting", total=total)
 
         def observe(cell, result: CellResult | None) -> None:
             if result is None:
@@ -222,6 +301,8 @@ def _run_with_progress(prepared: bench.PreparedRun, data: datasets.Dataset) -> R
 
 def _print_run(run: RunResult) -> None:
     console.print(results_table(run))
+    if any(c.step_time_ms and c.step_time_ms.n_processes > 1 for c in run.cells):
+        console.print(statistics_table(run))
     problems = problems_table(run)
     if problems is not None:
         console.print(problems)
@@ -259,6 +340,105 @@ def cmd_parity(args: argparse.Namespace) -> int:
         write_json_atomic(args.json, report.to_dict())
         console.print(f"report written to {escape(str(args.json))}")
     return 0 if report.passed else 1
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    if args.baseline_command == "save":
+        path = baselines.save(args.results, args.name, args.dir)
+        console.print(f"baseline saved to [bold]{escape(str(path))}[/]")
+        return 0
+    found = baselines.list_baselines(args.dir)
+    if not found:
+        console.print(f"no baselines in {escape(str(args.dir))}")
+        return 0
+    console.print(baselines_table(found))
+    return 0
+
+
+def _rule(args: argparse.Namespace) -> Rule:
+    return Rule(
+        alpha=args.alpha, threshold=args.threshold, accuracy_tolerance=args.accuracy_tolerance
+    )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    path = baselines.resolve(args.baseline, args.dir)
+    old, new = bench.load(path), bench.load(args.results)
+    comparison = compare_runs(
+        old,
+        new,
+        _rule(args),
+        labels=(f"A: {path.stem}", f"B: {args.results.stem}"),
+        ignore=args.ignore,
+    )
+    if not comparison.cells:
+        raise HarnessError(f"No cells in {path} or {args.results} to compare.")
+    if all(c.verdict in ("new", "missing") for c in comparison.cells):
+        raise HarnessError(f"{path} and {args.results} have no cell in common.")
+    return _finish_comparison(comparison, args.json, comparison.to_dict())
+
+
+def _finish_comparison(comparison: Comparison, out: Path | None, record: dict) -> int:
+    console.print(comparison_table(comparison))
+    counts = ", ".join(f"{n} {v}" for v, n in comparison.counts().items())
+    verdict = "[bold red]REGRESSION[/]" if comparison.regressed else "[green]no regression[/]"
+    console.print(f"{verdict}: {counts}")
+    if out is not None:
+        write_json_atomic(out, record)
+        console.print(f"comparison written to [bold]{escape(str(out))}[/]")
+    return 1 if comparison.regressed else 0
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    pythons = {
+        "A": parse_python(args.python_a, "--python-a"),
+        "B": parse_python(args.python_b, "--python-b"),
+    }
+    request = _request(args)
+    prepared = bench.prepare(request)
+    data = bench.load_data(prepared)
+    rule = _rule(args)
+    timed = len(prepared.cells) - len(prepared.skips)
+    console.print(f"dataset: {escape(data.summary())}")
+    console.print(
+        f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
+        f"{len(prepared.cells)} cells x {request.repeats} processes per side, order A B, B A, ..."
+    )
+    if not stage_one_possible(request.repeats, timed, rule.alpha):
+        console.print(
+            f"[yellow]note[/]: {request.repeats} processes per side cannot reach p < "
+            f"{rule.alpha:g} after Holm over {timed} cells; a slowdown above the threshold "
+            "is decided by the confirmation batch"
+        )
+    result = _ab_with_progress(prepared, data, pythons, rule, not args.no_confirm)
+    out = args.out or bench.RUNS_DIR / f"ab-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    return _finish_comparison(result.comparison, out, result.to_dict())
+
+
+def _ab_with_progress(prepared, data, pythons, rule, confirm: bool) -> AbResult:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console, refresh_per_second=2) as bar:
+        total = 2 * len(prepared.cells) * prepared.request.repeats
+        task = bar.add_task("starting", total=total)
+
+        def observe(side: str, cell, result: CellResult | None) -> None:
+            if result is None:
+                bar.update(task, description=f"{side} {escape(cell.key)}")
+                return
+            if bar.tasks[0].completed + 1 > bar.tasks[0].total:
+                bar.update(task, total=bar.tasks[0].total + 1)
+            bar.console.print(f"{side} {describe_cell(result)}")
+            bar.advance(task)
+
+        return run_ab(prepared, data, pythons, rule, observe, confirm)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    run = bench.load(args.results)
+    out = args.out or args.results.with_suffix(f".{args.format}.json")
+    write_json_atomic(out, to_pytest_benchmark(run))
+    console.print(f"{args.format} file written to [bold]{escape(str(out))}[/]")
+    return 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:

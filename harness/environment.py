@@ -61,3 +61,9 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+if __name__ == "__main__":  # ``kbench ab`` asks each side's interpreter for its own
+    import json
+
+    print(json.dumps(collect()))

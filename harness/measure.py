@@ -46,9 +46,21 @@ class WindowPlan:
         kept = marginal_seconds[self.warmup_windows :]
         return len(kept) >= self.min_windows and sum(kept) >= self.min_seconds
 
-    def exhausted(self, marginal_seconds: Sequence[float]) -> bool:
-        """True once the most pairs this plan allows have run."""
-        return len(marginal_seconds) >= self.warmup_windows + self.max_windows
+    def exhausted(self, marginal_seconds: Sequence[float], fixed: int | None = None) -> bool:
+        """True once the most pairs this plan (or a fixed count above it) allows have run."""
+        most = max(self.max_windows, fixed or 0)
+        return len(marginal_seconds) >= self.warmup_windows + most
+
+    def positive(self, short_fit_s: Sequence[float], long_fit_s: Sequence[float]) -> bool:
+        """True when the kept pairs give a positive marginal step cost.
+
+        Under heavy load a few pairs can give median T(2N) <= median T(N); the worker then
+        times more pairs (up to the plan's maximum) rather than report a meaningless value.
+        """
+        kept = slice(self.warmup_windows, None)
+        if not short_fit_s[kept]:
+            return False
+        return marginal_step_cost(short_fit_s[kept], long_fit_s[kept], 1) > 0
 
 
 @dataclass(frozen=True)
@@ -124,3 +136,59 @@ class StepTimeStats:
 def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:
     """Cost of one more step: (median time of 2N steps - median of N steps) / N, in seconds."""
     return (statistics.median(seconds_2n) - statistics.median(seconds_n)) / n
+
+
+@dataclass(frozen=True)
+class StepTimeSummary:
+    """A cell's step time across its worker processes (one process = one sample).
+
+    ``median`` is the median of the per-process medians; ``ci_low``/``ci_high`` its 95%
+    bootstrap interval (None with one process); ``cv`` the coefficient of variation
+    across processes, or across one process's windows when only one ran
+    (``spread_of`` says which). ``processes`` keeps every process's raw samples.
+    """
+
+    median: float
+    ci_low: float | None
+    ci_high: float | None
+    cv: float
+    spread_of: str
+    n_processes: int
+    process_medians: list[float]
+    processes: list[StepTimeStats]
+
+    @classmethod
+    def from_processes(cls, processes: Sequence[StepTimeStats]) -> StepTimeSummary:
+        from harness import stats  # scipy, only where summaries are made
+
+        if not processes:
+            raise ValueError("A step-time summary needs at least one process.")
+        medians = [p.median for p in processes]
+        interval = stats.median_ci(medians)
+        several = len(medians) > 1
+        return cls(
+            median=statistics.median(medians),
+            ci_low=interval[0] if interval else None,
+            ci_high=interval[1] if interval else None,
+            cv=stats.coefficient_of_variation(medians) if several else processes[0].cv,
+            spread_of="processes" if several else "windows",
+            n_processes=len(medians),
+            process_medians=medians,
+            processes=list(processes),
+        )
+
+    @property
+    def first(self) -> StepTimeStats:
+        """The first process's statistics (it also calibrated the window size)."""
+        return self.processes[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StepTimeSummary:
+        if "processes" not in data:  # schema 1: one process's StepTimeStats
+            return cls.from_processes([StepTimeStats.from_dict(data)])
+        values = dict(data)
+        values["processes"] = [StepTimeStats.from_dict(p) for p in data["processes"]]
+        return cls(**values)

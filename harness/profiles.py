@@ -1,4 +1,5 @@
-"""Named run sizes: ``smoke`` for tests and CI, ``quick`` by default, ``full`` as the course."""
+"""Named run sizes: ``smoke`` for tests and CI, ``quick`` by default, ``gate`` for the many
+short processes of ``kbench ab``, ``full`` as the course."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ PROFILES: dict[str, Profile] = {
         epochs=1,
         train_limit=256,
         test_limit=128,
-        timing=WindowPlan(target_window_s=0.05, min_windows=3, min_seconds=0.0, max_windows=6),
+        timing=WindowPlan(target_window_s=0.1, min_windows=3, min_seconds=0.0, max_windows=30),
         predict_repeats=2,
         timeout_s=300.0,
     ),
@@ -37,6 +38,15 @@ PROFILES: dict[str, Profile] = {
         train_limit=6000,
         test_limit=2000,
         timing=WindowPlan(target_window_s=0.5, min_windows=7, min_seconds=4.0, max_windows=40),
+    ),
+    "gate": Profile(  # many short processes: the unit of the regression gate
+        name="gate",
+        epochs=1,
+        train_limit=2048,
+        test_limit=1024,
+        timing=WindowPlan(target_window_s=0.2, min_windows=5, min_seconds=1.0, max_windows=20),
+        predict_repeats=2,
+        timeout_s=600.0,
     ),
     "full": Profile(
         name="full",

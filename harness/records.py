@@ -6,9 +6,10 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from harness.measure import StepTimeStats
+from harness.measure import StepTimeSummary
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one
 
 
 class Status(str, enum.Enum):
@@ -54,7 +55,7 @@ class CellResult:
     status: Status
     error: str | None = None
     params: Params | None = None
-    step_time_ms: StepTimeStats | None = None
+    step_time_ms: StepTimeSummary | None = None
     samples_per_s: float | None = None
     predict_ms_per_batch: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -89,7 +90,7 @@ class CellResult:
         if values.get("params") is not None:
             values["params"] = Params(**values["params"])
         if values.get("step_time_ms") is not None:
-            values["step_time_ms"] = StepTimeStats.from_dict(values["step_time_ms"])
+            values["step_time_ms"] = StepTimeSummary.from_dict(values["step_time_ms"])
         return cls(**values)
 
     @classmethod
@@ -129,5 +130,5 @@ class RunResult:
             environment=data["environment"],
             config=data["config"],
             cells=[CellResult.from_dict(c) for c in data["cells"]],
-            schema_version=data["schema_version"],
+            schema_version=SCHEMA_VERSION,
         )

@@ -137,3 +137,17 @@ def _plugins_of(obj: object, origin: str) -> list[Registered]:
     if not candidates and not origin.startswith(BUILTIN_PACKAGE):
         raise PluginError(f"{origin} defines no ModelPlugin")
     return [Registered(p, origin) for p in candidates]
+
+
+def source_hash(plugin: ModelPlugin) -> str | None:
+    """A short SHA-256 of the file that defines the plugin's ``build`` (None if unknown)."""
+    import hashlib
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(plugin.build)
+    except TypeError:
+        return None
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from harness import devices
 from harness.atomic import write_json_atomic
+from harness.measure import StepTimeSummary
 from harness.plan import RunSettings
 from harness.records import Cell, CellResult, Status
 
@@ -36,6 +37,26 @@ class WorkerJob:
     settings: RunSettings
     plugin_paths: tuple[str, ...] = ()
     skips: Mapping[str, str] = field(default_factory=dict)  # cell key -> plugin's reason
+    python: tuple[str, ...] = (sys.executable,)  # the command that runs the workers' Python
+    repeats: int = 1
+
+
+@dataclass(frozen=True)
+class Process:
+    """One worker process of a cell: which repeat, whether it trains, its fixed timing."""
+
+    repeat: int = 0
+    train: bool = True
+    window_steps: int | None = None
+    windows: int | None = None
+
+    @classmethod
+    def following(cls, first: CellResult, repeat: int) -> Process:
+        """A timing-only process that reuses the window size and count of ``first``."""
+        if first.step_time_ms is None:
+            return cls(repeat, train=False)
+        stats = first.step_time_ms.first
+        return cls(repeat, False, stats.window_steps, stats.n_windows)
 
 
 Observer = Callable[[Cell, CellResult | None], None]
@@ -44,23 +65,66 @@ Observer = Callable[[Cell, CellResult | None], None]
 def run_cells(
     cells: Sequence[Cell], job: WorkerJob, observe: Observer | None = None
 ) -> list[CellResult]:
-    """Run every cell in turn; ``observe(cell, None)`` before and ``(cell, result)`` after."""
-    results = []
-    for cell in cells:
-        if observe:
-            observe(cell, None)
-        result = run_cell(cell, job)
-        results.append(result)
-        if observe:
-            observe(cell, result)
-    return results
+    """Run every cell ``job.repeats`` times, one process each, round-robin over the cells.
+
+    ``observe(cell, None)`` before and ``(cell, result)`` after each process. The first
+    process of a cell trains and calibrates the timing windows; the others only time,
+    with the same window size and count. A cell's processes merge into one record.
+    """
+    processes: dict[str, list[CellResult]] = {cell.key: [] for cell in cells}
+    for repeat in range(job.repeats):
+        for cell in cells:
+            done = processes[cell.key]
+            if done and not done[0].ok:
+                continue  # a cell that cannot run once is not retried
+            process = Process.following(done[0], repeat) if done else Process()
+            if observe:
+                observe(cell, None)
+            result = run_cell(cell, job, process)
+            done.append(result)
+            if observe:
+                observe(cell, result)
+    return [merge_processes(processes[cell.key]) for cell in cells]
 
 
-def run_cell(cell: Cell, job: WorkerJob) -> CellResult:
-    """One cell in a fresh worker process, or the reason it could not run."""
+def merge_processes(results: Sequence[CellResult]) -> CellResult:
+    """One record from a cell's processes: the first's training, every process's timing.
+
+    A process that did not finish makes the cell not ok (its status and reason, naming
+    the repeat), but the timing samples of the processes that did are kept.
+    """
+    first = results[0]
+    if len(results) == 1:
+        return first
+    timed = [p for r in results if r.ok and r.step_time_ms for p in r.step_time_ms.processes]
+    step = StepTimeSummary.from_processes(timed) if timed else None
+    bad = next(((i, r) for i, r in enumerate(results) if not r.ok), None)
+    merged = replace(
+        first,
+        step_time_ms=step,
+        samples_per_s=_samples_per_s(first, step),
+        duration_s=sum(r.duration_s or 0.0 for r in results),
+    )
+    if bad is None or bad[0] == 0:
+        return merged
+    index, result = bad
+    reason = f"process {index + 1} of {len(results)}: {result.error}"
+    return replace(merged, status=result.status, error=reason, log_tail=result.log_tail)
+
+
+def _samples_per_s(first: CellResult, step: StepTimeSummary | None) -> float | None:
+    if step is None or first.samples_per_s is None or first.step_time_ms is None:
+        return None
+    batch = first.samples_per_s * first.step_time_ms.median / 1000.0
+    return batch / (step.median / 1000.0)
+
+
+def run_cell(cell: Cell, job: WorkerJob, process: Process | None = None) -> CellResult:
+    """One process of a cell in a fresh worker, or the reason it could not run."""
+    process = process or Process()
     if cell.key in job.skips:
         return CellResult.not_run(cell, job.dataset_name, Status.SKIPPED, job.skips[cell.key])
-    if not devices.backend_installed(cell.backend):
+    if job.python == (sys.executable,) and not devices.backend_installed(cell.backend):
         reason = (
             f"{cell.backend} is not installed (pip install 'keras-backend-bench[{cell.backend}]')"
         )
@@ -68,7 +132,7 @@ def run_cell(cell: Cell, job: WorkerJob) -> CellResult:
     if cell.device == "gpu" and not devices.gpu_names():
         return CellResult.not_run(cell, job.dataset_name, Status.UNAVAILABLE, "no GPU detected")
     with tempfile.TemporaryDirectory(prefix="kbench-cell-") as tmp:
-        return _run_worker(cell, job, Path(tmp))
+        return _run_worker(cell, job, process, Path(tmp))
 
 
 @dataclass(frozen=True)
@@ -82,13 +146,21 @@ class ChildOutcome:
 
 
 def run_child(
-    module: str, spec: dict, env: Mapping[str, str], timeout_s: float, tmp: Path
+    module: str,
+    spec: dict,
+    env: Mapping[str, str],
+    timeout_s: float,
+    tmp: Path,
+    python: Sequence[str] = (sys.executable,),
 ) -> ChildOutcome:
-    """``python -m MODULE SPEC.json RESULT.json`` in its own session, waited on blocking."""
+    """``PYTHON -m MODULE SPEC.json RESULT.json`` in its own session, waited on blocking.
+
+    ``python`` is a command prefix (e.g. ``("taskset", "-c", "0", "/venv/bin/python")``).
+    """
     spec_path, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
     result.unlink(missing_ok=True)
     write_json_atomic(spec_path, spec)
-    command = [sys.executable, "-m", module, str(spec_path), str(result)]
+    command = [*python, "-m", module, str(spec_path), str(result)]
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
             command,
@@ -104,9 +176,10 @@ def run_child(
     return ChildOutcome(finished, proc.returncode, data, _tail(log))
 
 
-def _run_worker(cell: Cell, job: WorkerJob, tmp: Path) -> CellResult:
+def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> CellResult:
     env = devices.worker_env(cell.backend, cell.device, job.settings.threads)
-    outcome = run_child("harness.worker", _spec(cell, job), env, job.settings.timeout_s, tmp)
+    spec = _spec(cell, job, process)
+    outcome = run_child("harness.worker", spec, env, job.settings.timeout_s, tmp, job.python)
     tail = outcome.log_tail
     if not outcome.finished:
         reason = f"no result within the {job.settings.timeout_s:g} s cell timeout"
@@ -118,12 +191,15 @@ def _run_worker(cell: Cell, job: WorkerJob, tmp: Path) -> CellResult:
     return record if record.ok else _with_tail(record, tail)
 
 
-def _spec(cell: Cell, job: WorkerJob) -> dict:
+def _spec(cell: Cell, job: WorkerJob, process: Process) -> dict:
     return {
         "cell": {"plugin": cell.plugin, "backend": cell.backend, "device": cell.device},
         "dataset_path": str(job.dataset_path),
         "plugin_paths": list(job.plugin_paths),
         "settings": job.settings.to_dict(),
+        "train": process.train,
+        "window_steps": process.window_steps,
+        "windows": process.windows,
     }
 
 

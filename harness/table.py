@@ -30,7 +30,8 @@ def results_table(run: RunResult) -> Table:
         title="Median step time (ms/step) and test accuracy",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        caption=f"tf = tensorflow; * fastest of the row; ~ CV across windows above {WIDE_CV:.0%}",
+        caption=f"tf = tensorflow; * fastest of the row; ~ spread too wide to trust "
+        f"(CV above {WIDE_CV:.0%})",
     )
     table.add_column("plugin", style="bold", no_wrap=True, min_width=9)
     table.add_column("params", justify="right", no_wrap=True, min_width=7)
@@ -104,11 +105,12 @@ def describe_cell(cell: CellResult) -> str:
         return (
             f"[{style}]{cell.status.value}[/] {escape(cell.cell.key)}: {escape(cell.error or '')}"
         )
-    accuracy = cell.metrics.get("test_accuracy", float("nan"))
+    accuracy = cell.metrics.get("test_accuracy")
     first = cell.timings_s.get("first_step", float("nan"))
+    trained = f"test acc {accuracy:.3f}" if accuracy is not None else "timing only"
     return (
         f"[green]ok[/] {escape(cell.cell.key)}: {cell.step_time_ms.median:.2f} ms/step, "
-        f"first step {first:.2f} s, test acc {accuracy:.3f} ({cell.duration_s or 0:.0f} s)"
+        f"first step {first:.2f} s, {trained} ({cell.duration_s or 0:.0f} s)"
     )
 
 
@@ -176,3 +178,98 @@ def _parity_line(result: Any) -> Text:
     mark = {"pass": "ok", "fail": "FAIL"}.get(result.status, result.status)
     value = f" {result.measured:.1e}" if result.measured is not None else ""
     return Text(f"{pair} {mark}{value}", style=_PARITY_STYLE.get(result.status, ""))
+
+
+def statistics_table(run: RunResult) -> Table:
+    """Per cell: median, 95% CI across processes, CV, processes and samples/s."""
+    table = Table(
+        title="Step time across worker processes (one process = one sample)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=f"~ spread too wide to trust (CV above {WIDE_CV:.0%}); CI: 95% bootstrap "
+        "interval of the median; CV across processes (w: across one process's windows)",
+    )
+    table.add_column("cell", no_wrap=True, min_width=max(len(c.cell.key) for c in run.cells))
+    for column in ("ms/step", "95% CI", "CV", "n", "samples/s"):
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
+    for cell in run.cells:
+        step = cell.step_time_ms
+        if not cell.ok or step is None:
+            continue
+        interval = f"{step.ci_low:.3f}-{step.ci_high:.3f}" if step.ci_low is not None else "-"
+        wide = step.cv > WIDE_CV
+        table.add_row(
+            escape(cell.cell.key),
+            Text(f"{'~' if wide else ''}{step.median:.3f}", style="yellow" if wide else ""),
+            interval,
+            f"{step.cv:.1%}{'' if step.spread_of == 'processes' else ' w'}",
+            str(step.n_processes),
+            f"{cell.samples_per_s:,.0f}" if cell.samples_per_s else "",
+        )
+    return table
+
+
+_VERDICT_STYLE = {
+    "regression": "bold red",
+    "inconclusive": "yellow",
+    "slower": "dark_orange",
+    "faster": "green",
+    "same": "",
+    "new": "cyan",
+    "missing": "magenta",
+    "incomparable": "magenta",
+}
+
+
+def comparison_table(comparison: Any) -> Table:
+    """Old and new median, ratio with its 95% CI, p-value and the verdict per cell."""
+    rule = comparison.rule
+    table = Table(
+        title=f"{comparison.a.label}  vs  {comparison.b.label}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption=f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "
+        f"p < {rule.alpha:g}, and ratio > {1 + rule.threshold:.2f}",
+    )
+    table.add_column("cell", no_wrap=True)
+    for column in ("A ms", "B ms", "B/A", "95% CI", "n", "p (Holm)"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for c in comparison.cells:
+        interval = f"{c.ratio_ci_low:.3f}-{c.ratio_ci_high:.3f}" if c.ratio_ci_low else ""
+        table.add_row(
+            escape(c.key),
+            _number(c.a_median_ms, ".3f"),
+            _number(c.b_median_ms, ".3f"),
+            _number(c.ratio, ".3f"),
+            interval,
+            f"{c.n_a}/{c.n_b}" if c.n_a or c.n_b else "",
+            _number(c.p_adjusted, ".2g"),
+            Text(c.verdict, style=_VERDICT_STYLE.get(c.verdict, "")),
+            escape(c.reason),
+        )
+    return table
+
+
+def baselines_table(baselines: list[Any]) -> Table:
+    """The saved baselines, newest first."""
+    table = Table(title="Saved baselines", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("name", "saved", "cells", "repeats", "profile", "dataset", "keras", "machine"):
+        table.add_column(column, no_wrap=column != "machine")
+    for b in baselines:
+        table.add_row(
+            escape(b.name),
+            escape(b.saved),
+            str(b.cells),
+            str(b.repeats),
+            escape(str(b.profile)),
+            escape(str(b.dataset)),
+            escape(str(b.keras)),
+            escape(str(b.machine)),
+        )
+    return table
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)

@@ -20,11 +20,13 @@ import numpy as np
 
 from harness import backends, datasets
 from harness.atomic import write_json_atomic
-from harness.measure import StepTimeStats
+from harness.measure import StepTimeStats, StepTimeSummary
 from harness.plan import RunSettings
 from harness.plugin import ModelPlugin
 from harness.records import Cell, CellResult, Params, Status
 from harness.registry import discover
+
+BACKEND_MODULES = {"jax": ("jax", "jaxlib"), "tensorflow": ("tensorflow",), "torch": ("torch",)}
 
 
 class CellUnavailable(Exception):
@@ -43,6 +45,9 @@ class Spec:
     dataset_path: str
     plugin_paths: list[str]
     settings: RunSettings
+    train: bool = True  # False: time only (the extra processes of --repeats)
+    window_steps: int | None = None  # fixed by the cell's first process, else calibrated
+    windows: int | None = None  # a fixed count of timed pairs, else the plan decides
 
     @classmethod
     def load(cls, path: Path) -> Spec:
@@ -52,6 +57,9 @@ class Spec:
             dataset_path=data["dataset_path"],
             plugin_paths=data["plugin_paths"],
             settings=RunSettings.from_dict(data["settings"]),
+            train=data.get("train", True),
+            window_steps=data.get("window_steps"),
+            windows=data.get("windows"),
         )
 
 
@@ -63,6 +71,13 @@ def main(argv: list[str]) -> int:
         record = run_cell(spec)
     except CellUnavailable as error:
         record = _not_run(spec, Status.UNAVAILABLE, str(error))
+    except ModuleNotFoundError as error:
+        if error.name not in BACKEND_MODULES.get(spec.cell.backend, ()):
+            traceback.print_exc()
+            record = _not_run(spec, Status.FAILED, f"{type(error).__name__}: {error}")
+        else:
+            reason = f"{spec.cell.backend} is not installed for {sys.executable}"
+            record = _not_run(spec, Status.UNAVAILABLE, reason)
     except Exception as error:
         traceback.print_exc()
         record = _not_run(spec, Status.FAILED, f"{type(error).__name__}: {error}")
@@ -100,23 +115,25 @@ def run_cell(spec: Spec) -> dict[str, Any]:
     train = inputs_targets(plugin, data.x_train, data.y_train)
     test = inputs_targets(plugin, data.x_test, data.y_test)
 
-    timing = session.time_steps(*train, data.num_classes)
-    training = session.train_and_evaluate(*train, *test)
-    step = timing.pop("step")
+    timing = session.time_steps(
+        *train, data.num_classes, spec.window_steps, spec.windows, predict=spec.train
+    )
+    training = session.train_and_evaluate(*train, *test) if spec.train else {}
+    step = StepTimeSummary.from_processes([timing.pop("step")])
     return CellResult(
         plugin=cell.plugin,
         backend=cell.backend,
         device=cell.device,
         dataset=data.name,
         status=Status.OK,
-        params=training.pop("params"),
+        params=training.pop("params", timing.pop("params")),
         step_time_ms=step,
         samples_per_s=session.batch_size / (step.median / 1000.0),
         predict_ms_per_batch=timing.pop("predict_ms_per_batch"),
-        metrics=training.pop("metrics"),
-        history=training.pop("history"),
-        epochs_run=training.pop("epochs_run"),
-        early_stopping=training.pop("early_stopping"),
+        metrics=training.pop("metrics", {}),
+        history=training.pop("history", {}),
+        epochs_run=training.pop("epochs_run", None),
+        early_stopping=training.pop("early_stopping", None),
         timings_s={"import": import_s, **timing, **training},
         fairness=session.fairness(cell.device, gpus),
         memory_mb={
@@ -168,29 +185,59 @@ class Session:
         backends.sync(self.backend, model)
         return time.perf_counter() - start
 
-    def time_steps(self, x: np.ndarray, y: np.ndarray, num_classes: int) -> dict[str, Any]:
-        """Build/compile time, first step, steady-state step time and predict time."""
+    def time_steps(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        num_classes: int,
+        window_steps: int | None = None,
+        windows: int | None = None,
+        predict: bool = True,
+    ) -> dict[str, Any]:
+        """Build/compile time, first step, steady-state step time and predict time.
+
+        ``window_steps`` and ``windows`` fix N and the count of timed pairs (the later
+        processes of a repeated cell reuse what its first process calibrated).
+        """
         plan, b = self.settings.timing, self.batch_size
         t0 = time.perf_counter()
         model = self.build(num_classes)
         build_s = time.perf_counter() - t0
         first_step_s = self.timed_fit(model, *cycle_samples(x, y, b), shuffle=False)
-        steps = plan.window_steps(self._estimate_step_s(model, x, y))
+        steps = window_steps or plan.window_steps(self._estimate_step_s(model, x, y))
         short, long = cycle_samples(x, y, steps * b), cycle_samples(x, y, 2 * steps * b)
         short_s: list[float] = []
         long_s: list[float] = []
         marginal_s: list[float] = []
-        while not (plan.enough(marginal_s) or plan.exhausted(marginal_s)):
+
+        def done() -> bool:
+            if plan.exhausted(marginal_s, windows):
+                return True
+            if windows is not None:
+                counted = len(marginal_s) >= plan.warmup_windows + windows
+            else:
+                counted = plan.enough(marginal_s)
+            return counted and plan.positive(short_s, long_s)
+
+        while not done():
             pair = [(short, short_s), (long, long_s)]
             for data, out in pair[:: 1 if len(marginal_s) % 2 == 0 else -1]:
                 out.append(self.timed_fit(model, *data))
             marginal_s.append(long_s[-1] - short_s[-1])
         stats = StepTimeStats.from_fits(short_s, long_s, steps, plan.warmup_windows)
+        if stats.median <= 0:
+            raise RuntimeError(
+                f"no positive marginal step time after {len(marginal_s)} timed pairs: "
+                "the machine is too noisy to time this cell"
+            )
         return {
             "build": build_s,
             "first_step": first_step_s,
             "step": stats,
-            "predict_ms_per_batch": self._predict_ms_per_batch(model, long[0]) * 1000.0,
+            "params": _params(model),
+            "predict_ms_per_batch": (
+                self._predict_ms_per_batch(model, long[0]) * 1000.0 if predict else None
+            ),
         }
 
     def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray, k: int = 10) -> float:

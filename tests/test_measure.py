@@ -52,3 +52,12 @@ def test_enough_needs_both_count_and_duration():
 
 def test_marginal_step_cost_uses_medians():
     assert marginal_step_cost([1.0, 1.1, 5.0], [2.0, 2.1, 9.0], 100) == pytest.approx(0.01)
+
+
+def test_timing_continues_until_the_marginal_cost_is_positive():
+    plan = WindowPlan(warmup_windows=1, max_windows=5)
+    assert not plan.positive([], [])
+    assert not plan.positive([9.0, 1.0, 1.2], [9.0, 0.9, 1.1])  # noise: T(2N) below T(N)
+    assert plan.positive([9.0, 1.0, 1.2], [9.0, 2.0, 2.1])
+    assert plan.exhausted([0.1] * 11, fixed=10)
+    assert not plan.exhausted([0.1] * 10, fixed=10)

@@ -8,13 +8,14 @@ import pytest
 from rich.console import Console
 
 from harness.atomic import write_json_atomic
-from harness.measure import StepTimeStats
+from harness.measure import StepTimeStats, StepTimeSummary
 from harness.records import CellResult, Params, RunResult, Status
 from harness.table import results_table
 
 
 def _cell(backend: str, median: float, total: int = 100, status: Status = Status.OK) -> CellResult:
-    step = StepTimeStats.from_fits([0.1] * 3, [0.1 + median * 0.01] * 3, 10, 1)
+    stats = StepTimeStats.from_fits([0.1] * 3, [0.1 + median * 0.01] * 3, 10, 1)
+    step = StepTimeSummary.from_processes([stats])
     return CellResult(
         "toy",
         backend,

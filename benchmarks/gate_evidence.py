@@ -1,0 +1,228 @@
+"""Evidence for the regression gate: false alarms, a real slowdown, and power by replay.
+
+    python benchmarks/gate_evidence.py aa --gates 20 --repeats 5      # A/A gates (kbench ab)
+    python benchmarks/gate_evidence.py slowdown --repeats 5           # B confined to one core
+    python benchmarks/gate_evidence.py power                          # replay recorded A/A samples
+    python benchmarks/gate_evidence.py summary                        # the figures for the README
+
+``aa`` runs real ``kbench ab`` gates with the same interpreter on both sides and keeps each
+gate's file under ``results/runs/evidence/``. ``power`` pools, per cell, the per-process
+medians of every recorded A/A gate (both sides ran the same code), then simulates gates:
+R processes per side drawn without replacement, side B scaled by (1 + delta), the full
+rule applied (Holm over all cells of the gate, then one confirmation batch of R more per
+side for inconclusive cells, decided on the pooled samples). It reports the per-cell
+detection rate and the per-gate false-positive rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import stats
+from harness.atomic import write_json_atomic
+from harness.compare import Rule
+
+EVIDENCE = Path("results/runs/evidence")
+SUMMARY = Path("benchmarks/results/gate_evidence.json")
+CELLS = ["-p", "dense_mlp,cnn", "-b", "jax,tensorflow,torch", "--device", "cpu"]
+DELTAS = (0.0, 0.03, 0.05, 0.10, 0.20)
+
+
+def gate_command(out: Path, repeats: int, python_b: str | None = None) -> list[str]:
+    command = [sys.executable, "-m", "harness", "ab", *CELLS, "--profile", "gate"]
+    command += ["--dataset", "mnist_5k", "--repeats", str(repeats), "--out", str(out)]
+    if python_b:
+        command += ["--python-b", python_b]
+    return command
+
+
+def cmd_aa(args: argparse.Namespace) -> None:
+    EVIDENCE.mkdir(parents=True, exist_ok=True)
+    start = len(list(EVIDENCE.glob("aa-*.json")))
+    for index in range(start, start + args.gates):
+        out = EVIDENCE / f"aa-{index:03d}.json"
+        print(f"A/A gate {index}: {' '.join(gate_command(out, args.repeats))}", flush=True)
+        code = subprocess.run(gate_command(out, args.repeats)).returncode
+        print(f"A/A gate {index}: exit code {code}", flush=True)
+
+
+def cmd_slowdown(args: argparse.Namespace) -> None:
+    if shutil.which("taskset") is None:
+        sys.exit("taskset not found (util-linux)")
+    EVIDENCE.mkdir(parents=True, exist_ok=True)
+    out = EVIDENCE / "slowdown-one-core.json"
+    python_b = f"taskset -c 0 {sys.executable}"
+    code = subprocess.run(gate_command(out, args.repeats, python_b)).returncode
+    print(f"slowdown gate: exit code {code} (1 = regression flagged)")
+
+
+def load_gates(pattern: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(EVIDENCE.glob(pattern))]
+
+
+def pools(gates: list[dict]) -> dict[str, list[float]]:
+    """Per cell, every per-process median of both sides of every A/A gate."""
+    pooled: dict[str, list[float]] = defaultdict(list)
+    for gate in gates:
+        for cell in gate["cells"]:
+            pooled[cell["key"]] += cell["a_samples"] + cell["b_samples"]
+    return dict(pooled)
+
+
+def simulate_gate(
+    pooled: dict[str, list[float]], repeats: int, delta: float, rule: Rule, rng
+) -> dict[str, bool]:
+    """One replayed gate over every cell: which cells the full rule calls a regression."""
+    draws = {}
+    for key, values in pooled.items():
+        picked = rng.choice(np.asarray(values), size=4 * repeats, replace=False)
+        a1, b1, a2, b2 = np.split(picked, 4)
+        draws[key] = (a1, b1 * (1 + delta), a2, b2 * (1 + delta))
+    first = _decide({k: (d[0], d[1]) for k, d in draws.items()}, rule)
+    flagged = {k: v == "regression" for k, v in first.items()}
+    unsure = [k for k, v in first.items() if v == "inconclusive"]
+    if unsure:
+        pooled_pairs = {
+            k: (
+                np.concatenate([draws[k][0], draws[k][2]]),
+                np.concatenate([draws[k][1], draws[k][3]]),
+            )
+            for k in unsure
+        }
+        flagged.update({k: v == "regression" for k, v in _decide(pooled_pairs, rule).items()})
+    return flagged
+
+
+def _decide(pairs: dict[str, tuple], rule: Rule) -> dict[str, str]:
+    keys = list(pairs)
+    p_values = [stats.p_slower(list(a), list(b)) for a, b in pairs.values()]
+    adjusted = stats.holm(p_values)
+    verdicts = {}
+    for key, p_adj in zip(keys, adjusted, strict=True):
+        a, b = pairs[key]
+        large = statistics.median(b) / statistics.median(a) > 1 + rule.threshold
+        significant = p_adj is not None and p_adj < rule.alpha
+        verdicts[key] = (
+            "regression" if large and significant else ("inconclusive" if large else "other")
+        )
+    return verdicts
+
+
+def cmd_power(args: argparse.Namespace) -> None:
+    gates = load_gates("aa-*.json")
+    if not gates:
+        sys.exit(f"no A/A gates in {EVIDENCE}; run the 'aa' step first")
+    pooled = pools(gates)
+    smallest = min(len(v) for v in pooled.values())
+    rule = Rule()
+    rng = np.random.default_rng(args.seed)
+    table = []
+    for repeats in args.repeats:
+        if 4 * repeats > smallest:
+            print(f"R={repeats}: needs {4 * repeats} samples per cell, the pool has {smallest}")
+            continue
+        for delta in DELTAS:
+            results = [simulate_gate(pooled, repeats, delta, rule, rng) for _ in range(args.sims)]
+            per_cell = {k: float(np.mean([r[k] for r in results])) for k in pooled}
+            any_flag = float(np.mean([any(r.values()) for r in results]))
+            row = {"repeats": repeats, "delta": delta, "per_cell_rate": per_cell}
+            row["gate_flag_rate"] = any_flag
+            row["mean_cell_rate"] = float(np.mean(list(per_cell.values())))
+            table.append(row)
+            print(
+                f"R={repeats:2d} delta={delta:4.0%}: cells flagged {row['mean_cell_rate']:.1%} "
+                f"(min {min(per_cell.values()):.1%}), gates with any flag {any_flag:.1%}",
+                flush=True,
+            )
+    report = {
+        "pool_sizes": {k: len(v) for k, v in pooled.items()},
+        "gates_pooled": len(gates),
+        "sims": args.sims,
+        "rule": rule.to_dict(),
+        "replay": table,
+    }
+    _update_summary({"power": report})
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    gates = load_gates("aa-*.json")
+    ratios: dict[str, list[float]] = defaultdict(list)
+    flagged, verdicts = 0, defaultdict(int)
+    for gate in gates:
+        flagged += bool(gate["summary"]["regressed"])
+        for cell in gate["cells"]:
+            verdicts[cell["verdict"]] += 1
+            if cell["ratio"] is not None:
+                ratios[cell["key"]].append(cell["ratio"])
+    aa = {
+        "gates": len(gates),
+        "gates_flagging_a_regression": flagged,
+        "verdicts": dict(verdicts),
+        "ratio_spread": {
+            k: {"min": min(v), "median": statistics.median(v), "max": max(v)}
+            for k, v in ratios.items()
+        },
+        "repeats": sorted({g["ab"]["repeats"] for g in gates}),
+        "load_average_at_start": [g["runs"]["a"]["environment"]["load_average"] for g in gates],
+    }
+    print(json.dumps(aa, indent=2))
+    summary = {"aa": aa}
+    slow = EVIDENCE / "slowdown-one-core.json"
+    if slow.exists():
+        gate = json.loads(slow.read_text())
+        summary["slowdown_one_core"] = {
+            "regressed": gate["summary"]["regressed"],
+            "cells": {
+                c["key"]: {
+                    "ratio": c["ratio"],
+                    "p_adjusted": c["p_adjusted"],
+                    "verdict": c["verdict"],
+                }
+                for c in gate["cells"]
+            },
+        }
+        print(json.dumps(summary["slowdown_one_core"], indent=2))
+    _update_summary(summary)
+
+
+def _update_summary(update: dict) -> None:
+    current = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
+    current.update(update)
+    current["machine"] = {"cpu_count": os.cpu_count()}
+    write_json_atomic(SUMMARY, current)
+    print(f"written to {SUMMARY}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    aa = sub.add_parser("aa")
+    aa.add_argument("--gates", type=int, default=20)
+    aa.add_argument("--repeats", type=int, default=5)
+    slow = sub.add_parser("slowdown")
+    slow.add_argument("--repeats", type=int, default=5)
+    power = sub.add_parser("power")
+    power.add_argument("--repeats", type=int, nargs="+", default=[5, 10])
+    power.add_argument("--sims", type=int, default=2000)
+    power.add_argument("--seed", type=int, default=0)
+    sub.add_parser("summary")
+    args = parser.parse_args()
+    {"aa": cmd_aa, "slowdown": cmd_slowdown, "power": cmd_power, "summary": cmd_summary}[args.step](
+        args
+    )
+
+
+if __name__ == "__main__":
+    main()

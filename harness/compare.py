@@ -1,0 +1,306 @@
+"""Compare two runs cell by cell and decide, by a stated rule, whether anything regressed.
+
+The rule (see README, "The decision rule"): the samples are the per-process median step
+times of each side. A cell *regressed* when both hold:
+
+* a one-sided Mann-Whitney U test (B slower than A) is significant at ``alpha`` after
+  Holm's correction across the compared cells, and
+* the ratio of medians B/A is above ``1 + threshold``.
+
+An effect above the threshold that the test cannot support is ``inconclusive`` (``kbench
+ab`` then runs one confirmation batch). A significant effect at or below the threshold is
+``slower``; a significant effect the other way (Holm-corrected too) is ``faster``. A cell
+that was ok and now failed or timed out, whose parameter counts changed, or whose test
+accuracy fell by more than the tolerance, is a regression too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from harness import stats
+from harness.records import CellResult, RunResult, Status
+
+COMPARISON_SCHEMA = 1
+VERDICTS = (
+    "faster",
+    "same",
+    "slower",
+    "regression",
+    "inconclusive",
+    "new",
+    "missing",
+    "incomparable",
+)
+FINGERPRINT_FIELDS = (
+    "machine",
+    "device",
+    "backend",
+    "backend_version",
+    "keras",
+    "dataset",
+    "batch_size",
+    "profile",
+    "jit_compile",
+    "dtype_policy",
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The decision rule's parameters (recorded with every comparison)."""
+
+    alpha: float = 0.01
+    threshold: float = 0.05
+    accuracy_tolerance: float = 0.02
+    test: str = "mann-whitney-u, one-sided, on per-process medians"
+    correction: str = "holm"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a label and where its numbers came from."""
+
+    label: str
+    environment: dict[str, Any]
+    config: dict[str, Any]
+
+    @classmethod
+    def of(cls, label: str, run: RunResult) -> Side:
+        return cls(label, run.environment, run.config)
+
+
+@dataclass(frozen=True)
+class CellComparison:
+    """One cell's verdict and the figures behind it."""
+
+    key: str
+    plugin: str
+    backend: str
+    device: str
+    verdict: str
+    reason: str = ""
+    a_median_ms: float | None = None
+    b_median_ms: float | None = None
+    ratio: float | None = None
+    ratio_ci_low: float | None = None
+    ratio_ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    p_faster: float | None = None
+    p_faster_adjusted: float | None = None
+    n_a: int = 0
+    n_b: int = 0
+    a_samples: list[float] = field(default_factory=list)
+    b_samples: list[float] = field(default_factory=list)
+    a_accuracy: float | None = None
+    b_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellComparison:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every cell's verdict under one rule, A (old) against B (new)."""
+
+    rule: Rule
+    a: Side
+    b: Side
+    cells: list[CellComparison]
+    created: str = field(default_factory=lambda: _now())
+
+    @property
+    def regressed(self) -> bool:
+        return any(c.verdict == "regression" for c in self.cells)
+
+    def counts(self) -> dict[str, int]:
+        found = [c.verdict for c in self.cells]
+        return {v: found.count(v) for v in VERDICTS if v in found}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "kbench-comparison",
+            "schema_version": COMPARISON_SCHEMA,
+            "created": self.created,
+            "rule": self.rule.to_dict(),
+            "a": asdict(self.a),
+            "b": asdict(self.b),
+            "cells": [c.to_dict() for c in self.cells],
+            "summary": {"regressed": self.regressed, "counts": self.counts()},
+        }
+
+
+def fingerprint(run: RunResult, cell: CellResult) -> dict[str, Any]:
+    """What must match for two timings of a cell to be comparable."""
+    env, config, fairness = run.environment, run.config, cell.fairness
+    machine = f"{env.get('cpu')} x{env.get('cores')}"
+    if cell.device == "gpu":
+        machine += f" / {', '.join(env.get('gpus') or [])}"
+    return {
+        "machine": machine,
+        "device": cell.device,
+        "backend": cell.backend,
+        "backend_version": cell.versions.get(cell.backend),
+        "keras": cell.versions.get("keras") or env.get("packages", {}).get("keras"),
+        "dataset": cell.dataset,
+        "batch_size": fairness.get("batch_size"),
+        "profile": config.get("profile"),
+        "jit_compile": fairness.get("jit_compile_requested", config.get("jit_compile")),
+        "dtype_policy": fairness.get("dtype_policy", config.get("dtype_policy")),
+    }
+
+
+def fingerprint_differences(
+    old: dict[str, Any], new: dict[str, Any], ignore: Iterable[str] = ()
+) -> list[str]:
+    """``field: old -> new`` for every fingerprint field that differs (ok cells only)."""
+    skipped = set(ignore)
+    return [
+        f"{name}: {old.get(name)} -> {new.get(name)}"
+        for name in FINGERPRINT_FIELDS
+        if name not in skipped and old.get(name) != new.get(name)
+    ]
+
+
+def compare_runs(
+    a: RunResult,
+    b: RunResult,
+    rule: Rule = Rule(),
+    labels: tuple[str, str] = ("A", "B"),
+    check_fingerprint: bool = True,
+    ignore: Sequence[str] = (),
+) -> Comparison:
+    """Verdicts for every cell of ``a`` or ``b`` (cells matched by plugin/backend/device)."""
+    cells_a = {c.cell.key: c for c in a.cells}
+    cells_b = {c.cell.key: c for c in b.cells}
+    keys = list(dict.fromkeys([*cells_a, *cells_b]))
+    drafts = []
+    for key in keys:
+        old, new = cells_a.get(key), cells_b.get(key)
+        draft = _draft(old, new)
+        if draft.verdict == "" and check_fingerprint:
+            changed = fingerprint_differences(fingerprint(a, old), fingerprint(b, new), ignore)
+            if changed:
+                draft = replace(draft, verdict="incomparable", reason="; ".join(changed))
+        drafts.append(draft)
+    decided = _decide(drafts, rule)
+    return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
+
+
+def _draft(old: CellResult | None, new: CellResult | None) -> CellComparison:
+    """The cell's figures, with a verdict only where the timing test does not decide."""
+    some = new or old
+    assert some is not None
+    base = CellComparison(some.cell.key, some.plugin, some.backend, some.device, verdict="")
+    if old is None:
+        return replace(base, verdict="new", reason="not in A")
+    if new is None:
+        return replace(base, verdict="missing", reason="not in B")
+    accuracies = (old.metrics.get("test_accuracy"), new.metrics.get("test_accuracy"))
+    base = replace(base, a_accuracy=accuracies[0], b_accuracy=accuracies[1])
+    if old.ok and new.status in (Status.FAILED, Status.TIMEOUT):
+        return replace(base, verdict="regression", reason=f"ok -> {new.status.value}: {new.error}")
+    if not new.ok:
+        return replace(base, verdict="missing", reason=f"B {new.status.value}: {new.error}")
+    if not old.ok:
+        return replace(base, verdict="new", reason=f"A {old.status.value}: {old.error}")
+    if old.params != new.params:
+        counts = f"{_total(old)} -> {_total(new)}"
+        return replace(base, verdict="regression", reason=f"parameter counts changed: {counts}")
+    if old.step_time_ms is None or new.step_time_ms is None:
+        return replace(base, verdict="missing", reason="no step time recorded")
+    a_samples = old.step_time_ms.process_medians
+    b_samples = new.step_time_ms.process_medians
+    interval = stats.ratio_ci(a_samples, b_samples)
+    return replace(
+        base,
+        a_median_ms=old.step_time_ms.median,
+        b_median_ms=new.step_time_ms.median,
+        ratio=stats.ratio_of_medians(a_samples, b_samples),
+        ratio_ci_low=interval[0] if interval else None,
+        ratio_ci_high=interval[1] if interval else None,
+        p_value=stats.p_slower(a_samples, b_samples),
+        p_faster=stats.p_faster(a_samples, b_samples),
+        n_a=len(a_samples),
+        n_b=len(b_samples),
+        a_samples=list(a_samples),
+        b_samples=list(b_samples),
+    )
+
+
+def _decide(drafts: list[CellComparison], rule: Rule) -> list[CellComparison]:
+    """Holm-correct across the timed cells, then apply the rule to each."""
+    timed = [i for i, d in enumerate(drafts) if d.verdict == ""]
+    slower = stats.holm([drafts[i].p_value for i in timed])
+    faster = stats.holm([drafts[i].p_faster for i in timed])
+    decided = list(drafts)
+    for i, p_slow, p_fast in zip(timed, slower, faster, strict=True):
+        draft = replace(drafts[i], p_adjusted=p_slow, p_faster_adjusted=p_fast)
+        decided[i] = replace(draft, **_timing_verdict(draft, rule))
+    return [_check_accuracy(d, rule) for d in decided]
+
+
+def _timing_verdict(cell: CellComparison, rule: Rule) -> dict[str, str]:
+    assert cell.ratio is not None
+    significant = cell.p_adjusted is not None and cell.p_adjusted < rule.alpha
+    large = cell.ratio > 1.0 + rule.threshold
+    effect = f"{cell.ratio - 1.0:+.1%}"
+    if significant and large:
+        return {"verdict": "regression", "reason": f"{effect}, p_holm={cell.p_adjusted:.2g}"}
+    if large:
+        why = _why_unsupported(cell, rule)
+        return {"verdict": "inconclusive", "reason": f"{effect} above the threshold, {why}"}
+    if significant:
+        return {"verdict": "slower", "reason": f"{effect}, within the threshold"}
+    if cell.p_faster_adjusted is not None and cell.p_faster_adjusted < rule.alpha:
+        return {"verdict": "faster", "reason": effect}
+    return {"verdict": "same", "reason": effect}
+
+
+def _why_unsupported(cell: CellComparison, rule: Rule) -> str:
+    if cell.p_adjusted is None:
+        return "one process per side cannot be tested (use --repeats)"
+    return f"not significant (p_holm={cell.p_adjusted:.2g} >= {rule.alpha:g})"
+
+
+def _check_accuracy(cell: CellComparison, rule: Rule) -> CellComparison:
+    if cell.a_accuracy is None or cell.b_accuracy is None or cell.verdict == "regression":
+        return cell
+    drop = cell.a_accuracy - cell.b_accuracy
+    if drop <= rule.accuracy_tolerance:
+        return cell
+    reason = (
+        f"test accuracy {cell.a_accuracy:.3f} -> {cell.b_accuracy:.3f} "
+        f"(tolerance {rule.accuracy_tolerance:g}); timing: {cell.verdict} {cell.reason}"
+    )
+    return replace(cell, verdict="regression", reason=reason)
+
+
+def replace_cells(comparison: Comparison, updated: Sequence[CellComparison]) -> Comparison:
+    """The comparison with some cells' verdicts replaced (e.g. after a confirmation)."""
+    by_key = {c.key: c for c in updated}
+    return replace(comparison, cells=[by_key.get(c.key, c) for c in comparison.cells])
+
+
+def stage_one_possible(n_per_side: int, cells: int, alpha: float) -> bool:
+    """Whether n processes per side can reach significance after Holm over ``cells``."""
+    return stats.smallest_p(n_per_side, n_per_side) * max(1, cells) < alpha
+
+
+def _total(cell: CellResult) -> str:
+    return f"{cell.params.total:,}" if cell.params else "?"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
