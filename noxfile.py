@@ -55,6 +55,7 @@ def compat(session: nox.Session, backend: str) -> None:
         "synthetic",
         "--out",
         f"{runs}/compat-{backend}.json",
+        "--report",
     )
     session.run("kbench", "parity", "-b", backend, "--json", f"{runs}/parity-{backend}.json")
 

@@ -167,7 +167,7 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
             foot = step_ax.get_xaxis_transform()
             step_ax.text(x, 0.03, str(status), ha="center", color="#d62728", transform=foot)
             continue
-        top_of_bar = median + (0.0 if math.isnan(error) else error)
+        top_of_bar = max(median + (0.0 if math.isnan(error) else error), 0.0)
         step_ax.annotate(
             f"{median:.2f}",
             (x, top_of_bar),
@@ -182,7 +182,7 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
         step_ax.set_ylim(_bottom(medians) / 2, top * 3)
         step_ax.set_ylabel("median step time (ms/step, log scale)")
     else:
-        step_ax.set_ylim(0, top * 1.15)
+        step_ax.set_ylim(min(0.0, *medians.fillna(0)) * 1.15, top * 1.15)
         step_ax.set_ylabel("median step time (ms/step)")
     has_ci = bool(with_ci)
     step_ax.set_title(
