@@ -67,7 +67,7 @@ def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
     loss_ax, acc_ax = figure.subplots(1, 2)
     groups = _groups(rows)
     colours = _colours(groups)
-    accuracy = _accuracy_metric(set(rows["metric"]))
+    accuracy = _accuracy_metric(list(dict.fromkeys(rows["metric"])))
     for ax, metric, ylabel in (
         (loss_ax, "loss", "loss"),
         (acc_ax, accuracy, "accuracy"),
@@ -86,11 +86,11 @@ def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
                     color=colours[(backend, device)],
                 )
         ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel if metric == ylabel else f"{ylabel} ({metric})")
+        ax.set_ylabel(ylabel)
         _epoch_axis(ax, int(rows["epoch"].max()) if not rows.empty else 1)
         ax.grid(alpha=0.3)
-    loss_ax.set_title("loss (solid) and val_loss (dashed)")
-    acc_ax.set_title(f"{accuracy} (solid) and val_{accuracy} (dashed)")
+    loss_ax.set_title("loss and val_loss")
+    acc_ax.set_title(f"{accuracy} and val_{accuracy}")
     if rows.empty:
         for ax in (loss_ax, acc_ax):
             _no_data(ax, "no training history")
@@ -126,11 +126,11 @@ def _epoch_axis(ax, last_epoch: int) -> None:
     ax.set_xlim(0.5 if last_epoch == 1 else 0.8, last_epoch + (0.5 if last_epoch == 1 else 0.2))
 
 
-def _accuracy_metric(metrics: set[str]) -> str:
-    """``accuracy``, or the first ``*accuracy`` of a multi-output model."""
+def _accuracy_metric(metrics: list[str]) -> str:
+    """``accuracy``, or the first ``*accuracy`` of a multi-output model (in history order)."""
     if "accuracy" in metrics:
         return "accuracy"
-    named = sorted(m for m in metrics if m.endswith("accuracy") and not m.startswith("val_"))
+    named = [m for m in metrics if m.endswith("accuracy") and not m.startswith("val_")]
     return named[0] if named else "accuracy"
 
 

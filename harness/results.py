@@ -47,6 +47,7 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "step_ms_ci_low": ("step_time_ms", "ci_low"),
     "step_ms_ci_high": ("step_time_ms", "ci_high"),
     "step_ms_cv": ("step_time_ms", "cv"),
+    "step_ms_cv_of": ("step_time_ms", "spread_of"),
     "n_processes": ("step_time_ms", "n_processes"),
     "samples_per_s": ("samples_per_s",),
     "predict_ms_per_batch": ("predict_ms_per_batch",),
@@ -73,7 +74,16 @@ _INT_COLUMNS = (
     "epochs_run",
     "batch_size",
 )
-_TEXT_COLUMNS = ("plugin", "backend", "device", "dataset", "status", "error", "keras_version")
+_TEXT_COLUMNS = (
+    "plugin",
+    "backend",
+    "device",
+    "dataset",
+    "status",
+    "error",
+    "keras_version",
+    "step_ms_cv_of",
+)
 
 
 def read_json(path: Path | str, what: str) -> dict[str, Any]:
@@ -168,11 +178,22 @@ def history_frame(run: dict[str, Any]) -> pd.DataFrame:
 
 
 def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
-    """The cells of a comparison dict as a DataFrame; null numbers become NaN."""
+    """The cells of a comparison dict as a DataFrame; null numbers become NaN.
+
+    The documented columns come first; any other scalar field a producer adds (e.g.
+    ``a_accuracy``) follows; per-sample lists stay in the file.
+    """
     columns = ["key", "plugin", "backend", "device", "verdict", "reason"]
     numbers = ["a_median_ms", "b_median_ms", "ratio", "ratio_ci_low", "ratio_ci_high"]
     numbers += ["p_value", "p_adjusted", "n_a", "n_b"]
-    frame = pd.DataFrame(comparison["cells"], columns=columns + numbers)
+    scalars = [
+        {k: v for k, v in cell.items() if not isinstance(v, (list, dict))}
+        for cell in comparison["cells"]
+    ]
+    extra = [
+        k for k in dict.fromkeys(k for row in scalars for k in row) if k not in columns + numbers
+    ]
+    frame = pd.DataFrame(scalars, columns=columns + numbers + extra)
     for name in numbers:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame["reason"] = frame["reason"].fillna("")

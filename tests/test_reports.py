@@ -52,7 +52,8 @@ COMPARISON = {
             **{"device": "cpu", "verdict": "regression", "reason": ""},
             **{"a_median_ms": 5.0, "b_median_ms": 6.0, "ratio": 1.2},
             **{"ratio_ci_low": 1.1, "ratio_ci_high": 1.3, "p_value": 1e-4, "p_adjusted": 4e-4},
-            **{"n_a": 10, "n_b": 10},
+            **{"n_a": 2, "n_b": 2, "a_samples": [5.0, 5.1], "b_samples": [6.0, 6.1]},
+            **{"a_accuracy": 0.9, "b_accuracy": 0.9},
         },
         {
             **{"key": "cnn/jax/cpu", "plugin": "cnn", "backend": "jax"},
@@ -126,6 +127,7 @@ def test_a_report_never_imports_keras_or_the_worker():
 
 def test_load_reads_schema_2_confidence_intervals(tmp_path):
     step = {"median": 2.0, "ci_low": 1.8, "ci_high": 2.3, "cv": 0.05, "n_processes": 5}
+    step |= {"spread_of": "processes", "process_medians": [1.9, 2.0, 2.0, 2.1, 2.2]}
     cell = {"plugin": "p", "backend": "jax", "device": "cpu", "dataset": "synthetic"}
     cell |= {"status": "ok", "step_time_ms": step, "params": {"total": 10}}
     path = tmp_path / "v2.json"
@@ -134,6 +136,7 @@ def test_load_reads_schema_2_confidence_intervals(tmp_path):
     )
     row = results.load(path).iloc[0]
     assert (row["step_ms_ci_low"], row["step_ms_ci_high"], row["n_processes"]) == (1.8, 2.3, 5)
+    assert row["step_ms_cv_of"] == "processes"
     figure = charts.step_time_chart(results.load(path), "p")
     assert figure.axes[0].containers, "expected error bars for the CI"
 
@@ -162,6 +165,8 @@ def test_load_comparison_keeps_null_numbers_as_nan(inputs):
     frame = results.load_comparison(inputs["comparison"])
     assert list(frame["verdict"]) == ["same", "regression", "new"]
     assert frame["ratio"].isna().tolist() == [False, False, True]
+    assert frame.loc[1, "a_accuracy"] == 0.9  # a producer's extra scalar field is kept
+    assert "a_samples" not in frame.columns
     with pytest.raises(HarnessError, match="comparison file"):
         results.load_comparison(inputs["parity"])
 
