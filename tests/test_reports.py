@@ -243,7 +243,7 @@ def test_markdown_goes_to_the_ci_job_summary(capsys, monkeypatch, results_file, 
 def test_run_report_writes_the_report_after_the_results(capsys, monkeypatch, tmp_path, smoke_run):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(STEP_SUMMARY_ENV, raising=False)
-    monkeypatch.setattr(bench, "execute", lambda prepared, data, observe=None: smoke_run)
+    monkeypatch.setattr(bench, "execute", lambda *args, **kwargs: smoke_run)
     argv = ["run", "-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
     argv += ["--device", "cpu", "--out", "runs/r.json", "--report"]
     assert cli.main(argv) == 1  # the smoke run holds cells that fail on purpose
