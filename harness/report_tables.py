@@ -89,7 +89,7 @@ def results_table(cells: pd.DataFrame) -> TextTable:
 
 
 def _fastest(row: pd.DataFrame) -> str | None:
-    timed = row[(row["status"] == "ok") & row["step_ms_median"].notna()]
+    timed = row[(row["status"] == "ok") & (row["step_ms_median"] > 0)]  # NaN and noise < 0 out
     return timed.loc[timed["step_ms_median"].idxmin(), "key"] if len(timed) > 1 else None
 
 

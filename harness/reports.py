@@ -119,7 +119,8 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
 
 
 _CAPTIONS = {
-    "curves": "Per epoch, one colour per backend / device; solid training, dashed validation.",
+    "curves": "Per epoch, one colour per backend / device; training solid with filled markers, "
+    "validation dashed with hollow markers.",
     "step": "Bars: median steady-state ms/step; error bars: 95% CI of the median across worker "
     "processes (absent where only one process ran). Right: build + compile and first-step time "
     "(s).",
