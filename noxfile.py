@@ -25,10 +25,13 @@ def _install(session: nox.Session, extras: str) -> None:
 def bench(session: nox.Session) -> None:
     """The built-in models x every installed backend on CPU (and GPU where present).
 
-    Extra arguments go to ``kbench run``, e.g. ``nox -s bench -- --profile full``.
+    Extra arguments go to ``kbench run``, e.g. ``nox -s bench -- --profile full``. The charts
+    and ``report.html`` go to ``results/reports/<results file stem>/`` (``-- --no-report``: none).
     """
     _install(session, "all")
-    session.run("kbench", "run", *session.posargs)
+    session.run("kbench", "run", "--report", *session.posargs)
+    if "--no-report" not in session.posargs:
+        session.log("report: the report.html path printed above (under results/reports/)")
 
 
 @nox.session
@@ -56,6 +59,7 @@ def compat(session: nox.Session, backend: str) -> None:
         "synthetic",
         "--out",
         f"{runs}/compat-{backend}.json",
+        "--report",
     )
     session.run("kbench", "parity", "-b", backend, "--json", f"{runs}/parity-{backend}.json")
 

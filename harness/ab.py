@@ -176,4 +176,4 @@ def _only(run: RunResult, keys: Sequence[str]) -> RunResult:
 
 
 def _labels(pythons: dict[str, tuple[str, ...]]) -> tuple[str, str]:
-    return tuple(f"{s}: {' '.join(pythons[s])}" for s in SIDES)  # type: ignore[return-value]
+    return tuple(" ".join(pythons[s]) for s in SIDES)  # type: ignore[return-value]

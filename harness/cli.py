@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +29,7 @@ from harness.parity import Tolerances, run_parity
 from harness.plan import DTYPE_POLICIES, JIT_CHOICES
 from harness.profiles import PROFILES
 from harness.records import CellResult, RunResult
+from harness.report_markdown import STEP_SUMMARY_ENV, append_step_summary
 from harness.scaffold import write_skeleton
 from harness.table import (
     baselines_table,
@@ -39,6 +41,9 @@ from harness.table import (
     results_table,
     statistics_table,
 )
+
+if TYPE_CHECKING:
+    from harness.reports import Report
 
 console = Console()
 error_console = Console(stderr=True)
@@ -100,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     ab = sub.add_parser("ab", help="the regression gate: two environments, interleaved")
     ab.add_argument("--python-a", default=sys.executable, help="side A's interpreter command")
     ab.add_argument("--python-b", default=sys.executable, help="side B's interpreter command")
-    _add_run_options(ab, repeats_default=5)
+    _add_run_options(ab, repeats_default=5, report=False)
     _add_rule_options(ab)
     ab.add_argument("--no-confirm", action="store_true", help="no confirmation batch")
     export = sub.add_parser("export", help="write a results file in another tool's format")
@@ -110,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     new = sub.add_parser("new-plugin", help="write a one-file plugin skeleton NAME.py")
     new.add_argument("name")
     new.add_argument("--dir", type=Path, default=Path("."), help="where to write it")
+    _add_report_parser(sub)
     return parser
 
 
@@ -130,7 +136,26 @@ def _add_rule_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_options(run: argparse.ArgumentParser, repeats_default: int = 1) -> None:
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    report = sub.add_parser("report", help="charts, report.html and a Markdown summary of a run")
+    report.add_argument("results", type=Path, metavar="RESULTS.json")
+    report.add_argument(
+        "--out", type=Path, metavar="DIR", help="default results/reports/<results file stem>/"
+    )
+    report.add_argument("--parity", type=Path, metavar="PATH", help="a kbench parity --json file")
+    report.add_argument(
+        "--comparison", type=Path, metavar="PATH", help="a kbench compare --json / ab --out file"
+    )
+    report.add_argument(
+        "--markdown",
+        action="store_true",
+        help=f"append the Markdown summary to ${STEP_SUMMARY_ENV} when set, else print it",
+    )
+
+
+def _add_run_options(
+    run: argparse.ArgumentParser, repeats_default: int = 1, report: bool = True
+) -> None:
     run.add_argument(
         "-p", "--plugin", action="append", help="plugin name(s) or all; default: the course models"
     )
@@ -158,6 +183,13 @@ def _add_run_options(run: argparse.ArgumentParser, repeats_default: int = 1) -> 
         default=repeats_default,
         help="worker processes per cell (one process = one sample)",
     )
+    if report:
+        run.add_argument(
+            "--report",
+            action=argparse.BooleanOptionalAction,
+            default=False,
+            help="also write the charts and report.html (results/reports/<results file stem>/)",
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -197,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "compare": cmd_compare,
             "ab": cmd_ab,
             "export": cmd_export,
+            "report": cmd_report,
         }
         return commands[args.command](args)
     except HarnessError as error:
@@ -275,6 +308,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = bench.save(run, request.out)
     _print_run(run)
     console.print(f"results written to [bold]{escape(str(path))}[/]")
+    if args.report:
+        from harness.reports import write_report  # matplotlib only when a report is asked for
+
+        _announce_report(write_report(path), bool(os.environ.get(STEP_SUMMARY_ENV)))
     return 0 if run.all_ok else 1
 
 
@@ -368,7 +405,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         old,
         new,
         _rule(args),
-        labels=(f"A: {path.stem}", f"B: {args.results.stem}"),
+        labels=(path.stem, args.results.stem),
         ignore=args.ignore,
     )
     if not comparison.cells:
@@ -439,6 +476,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     write_json_atomic(out, to_pytest_benchmark(run))
     console.print(f"{args.format} file written to [bold]{escape(str(out))}[/]")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.reports import write_report  # matplotlib only when a report is asked for
+
+    report = write_report(args.results, args.out, args.parity, args.comparison)
+    _announce_report(report, args.markdown)
+    return 0
+
+
+def _announce_report(report: Report, markdown: bool) -> None:
+    """Say where the report is; with ``markdown``, append the summary to the CI job summary
+    when ``$GITHUB_STEP_SUMMARY`` is set, else print it on stdout (and the rest on stderr)."""
+    summary = append_step_summary(report.markdown_text) if markdown else None
+    if markdown and summary is None:
+        print(report.markdown_text, end="", flush=True)
+    out = error_console if markdown and summary is None else console
+    out.print(
+        f"report written to [bold]{escape(str(report.html))}[/] "
+        f"({len(report.charts)} charts; summary {escape(str(report.markdown))})",
+        soft_wrap=True,
+    )
+    if summary is not None:
+        out.print(f"Markdown summary appended to {escape(str(summary))}", soft_wrap=True)
 
 
 def cmd_new(args: argparse.Namespace) -> int:

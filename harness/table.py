@@ -225,7 +225,7 @@ def comparison_table(comparison: Any) -> Table:
     """Old and new median, ratio with its 95% CI, p-value and the verdict per cell."""
     rule = comparison.rule
     table = Table(
-        title=f"{comparison.a.label}  vs  {comparison.b.label}",
+        title=f"A: {comparison.a.label}  vs  B: {comparison.b.label}",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         caption=f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "

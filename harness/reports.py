@@ -1,0 +1,268 @@
+"""``kbench report``: a folder with the charts, a self-contained ``report.html`` and ``summary.md``.
+
+Reads results, parity and comparison files as JSON (``harness.results``); never imports Keras.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness import charts, report_html, report_markdown, report_tables
+from harness.report_html import Chart, Section
+from harness.results import (
+    cells_frame,
+    comparison_frame,
+    history_frame,
+    read_comparison,
+    read_parity,
+    read_run,
+)
+
+REPORTS_DIR = Path("results") / "reports"
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report shows, read and checked before anything is written."""
+
+    source: Path
+    run: dict[str, Any]
+    parity: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
+
+    @classmethod
+    def read(
+        cls, results: Path, parity: Path | None = None, comparison: Path | None = None
+    ) -> ReportInputs:
+        return cls(
+            Path(results),
+            read_run(results),
+            read_parity(parity) if parity else None,
+            read_comparison(comparison) if comparison else None,
+        )
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        return cells_frame(self.run)
+
+    @property
+    def plugins(self) -> list[str]:
+        return list(dict.fromkeys(c["plugin"] for c in self.run["cells"]))
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``write_report`` wrote."""
+
+    folder: Path
+    html: Path
+    markdown: Path
+    charts: tuple[Chart, ...]
+    markdown_text: str
+
+
+def default_folder(results: Path) -> Path:
+    """``results/reports/<results file stem>/``."""
+    return REPORTS_DIR / Path(results).stem
+
+
+def write_report(
+    results: Path,
+    out: Path | None = None,
+    parity: Path | None = None,
+    comparison: Path | None = None,
+) -> Report:
+    """Render every chart and write ``report.html`` and ``summary.md`` into ``out``."""
+    inputs = ReportInputs.read(results, parity, comparison)
+    folder = Path(out) if out is not None else default_folder(results)
+    rendered = render_charts(inputs, folder / "charts")
+    html_path = folder / "report.html"
+    html_path.write_text(html_document(inputs, rendered), encoding="utf-8")
+    markdown = markdown_summary(inputs, html_path)
+    markdown_path = folder / "summary.md"
+    markdown_path.write_text(markdown, encoding="utf-8")
+    return Report(folder, html_path, markdown_path, tuple(rendered), markdown)
+
+
+def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
+    """Per plugin the training curves (when a cell trained) and the step-time chart; the
+    comparison chart when a comparison is given."""
+    cells, history = inputs.cells, history_frame(inputs.run)
+    rendered = []
+    for plugin in inputs.plugins:
+        stem = folder / _slug(plugin)
+        if (history["plugin"] == plugin).any():
+            figure = charts.training_curves(history, plugin)
+            rendered.append(_chart(figure, stem.with_name(f"{stem.name}-curves"), plugin, "curves"))
+        mine = cells[cells["plugin"] == plugin]
+        if mine[["step_ms_median", "build_s", "first_step_s"]].notna().any(axis=None):
+            figure = charts.step_time_chart(cells, plugin)
+            rendered.append(
+                _chart(figure, stem.with_name(f"{stem.name}-step-time"), plugin, "step")
+            )
+    if inputs.comparison is not None:
+        comparison = inputs.comparison
+        figure = charts.comparison_chart(
+            comparison_frame(comparison),
+            float((comparison.get("rule") or {}).get("threshold") or 0.05),
+            _side_label(comparison, "a"),
+            _side_label(comparison, "b"),
+        )
+        rendered.append(_chart(figure, folder / "comparison", "comparison", "comparison"))
+    return rendered
+
+
+_CAPTIONS = {
+    "curves": "Per epoch, one colour per backend / device; training solid with filled markers, "
+    "validation dashed with hollow markers.",
+    "step": "Bars: median steady-state ms/step; error bars: 95% CI of the median across worker "
+    "processes (absent where only one process ran). Right: build + compile and first-step time "
+    "(s).",
+    "comparison": "Median step-time ratio B / A per cell with its 95% CI, coloured by verdict; "
+    "dashed line: the regression threshold.",
+}
+
+
+def _chart(figure, stem: Path, name: str, kind: str) -> Chart:
+    png, svg = charts.save(figure, stem)
+    return Chart(f"{name}: {kind}", png, svg, _CAPTIONS[kind])
+
+
+def _side_label(comparison: dict[str, Any], side: str) -> str:
+    return str((comparison.get(side) or {}).get("label") or side.upper())
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "plugin"
+
+
+def _title(inputs: ReportInputs) -> str:
+    return f"kbench report: {inputs.source.stem}"
+
+
+def _subtitle(inputs: ReportInputs) -> str:
+    run, cells = inputs.run, inputs.cells
+    config = run.get("config") or {}
+    dataset = (config.get("dataset") or {}).get("used", "?")
+    ok = int((cells["status"] == "ok").sum())
+    return (
+        f"{run.get('created', '')}; {len(cells)} cells ({ok} ok), "
+        f"profile {config.get('profile', '?')}, dataset {dataset}"
+    )
+
+
+def html_document(inputs: ReportInputs, rendered: list[Chart]) -> str:
+    """The page: environment, results table, per-plugin charts, parity, comparison."""
+    cells = inputs.cells
+    h = report_html
+    results = [h.table(report_tables.results_table(cells)), h.paragraph(_RESULTS_NOTE)]
+    problems = report_tables.problems_table(cells)
+    if problems is not None:
+        results += [h.heading("Cells that did not run to the end"), h.table(problems, "", 1)]
+    sections = [
+        Section("results", "Results", tuple(results)),
+        Section("charts", "Charts per plugin", tuple(_plugin_parts(inputs, rendered))),
+    ]
+    if inputs.parity is not None:
+        sections.append(Section("parity", "Cross-backend parity", _parity_parts(inputs.parity)))
+    if inputs.comparison is not None:
+        parts = _comparison_parts(inputs.comparison, rendered)
+        sections.append(Section("comparison", "Comparison", parts))
+    environment = report_tables.environment_table(inputs.run, str(inputs.source))
+    sections.append(Section("environment", "Environment", (h.table(environment),)))
+    return h.page(_title(inputs), _subtitle(inputs), sections)
+
+
+_RESULTS_NOTE = (
+    "ms/step: median steady-state step time, with its 95% CI in brackets when the file has one; "
+    "* fastest of the row; ~ CV across timing windows above 25%; acc: test accuracy."
+)
+
+
+def _plugin_parts(inputs: ReportInputs, rendered: list[Chart]) -> list[str]:
+    parts = []
+    for plugin in inputs.plugins:
+        mine = [c for c in rendered if c.title.startswith(f"{plugin}: ")]
+        parts.append(report_html.heading(plugin))
+        parts += [report_html.figure(c) for c in mine]
+        if not mine:
+            parts.append(report_html.paragraph("No cell of this plugin ran; see the table above."))
+    return parts
+
+
+def _parity_parts(parity: dict[str, Any]) -> tuple[str, ...]:
+    passed = "passed" if parity.get("passed", True) else "FAILED"
+    tolerances = parity.get("tolerances") or {}
+    note = (
+        f"Parity {passed}; reference backend {(parity.get('backends') or ['?'])[0]}, "
+        f"{parity.get('steps', '?')} training steps, tolerances {tolerances}."
+    )
+    return (
+        report_html.paragraph(note),
+        report_html.table(report_tables.parity_table(parity), "", 3),
+    )
+
+
+def _comparison_parts(comparison: dict[str, Any], rendered: list[Chart]) -> tuple[str, ...]:
+    rule = comparison.get("rule") or {}
+    note = (
+        f"A: {_side_label(comparison, 'a')}. B: {_side_label(comparison, 'b')}. Rule: "
+        + ", ".join(f"{k} {v}" for k, v in rule.items())
+    )
+    figures = [report_html.figure(c) for c in rendered if c.title == "comparison: comparison"]
+    table = report_tables.comparison_table(comparison_frame(comparison))
+    return (report_html.paragraph(note), *figures, report_html.table(table, "", 1))
+
+
+def markdown_summary(inputs: ReportInputs, html_path: Path) -> str:
+    """The CI job summary: the results table, what failed, parity and comparison verdicts."""
+    cells = inputs.cells
+    md = report_markdown
+    lines = [
+        f"## {_title(inputs)}",
+        "",
+        _subtitle(inputs),
+        "",
+        md.table(report_tables.results_table(cells)),
+    ]
+    lines += ["", _RESULTS_NOTE]
+    problems = report_tables.problems_table(cells)
+    if problems is not None:
+        lines += ["", "### Cells that did not run to the end", "", md.table(problems)]
+    if inputs.parity is not None:
+        lines += ["", *_parity_markdown(inputs.parity)]
+    if inputs.comparison is not None:
+        lines += ["", *_comparison_markdown(inputs.comparison)]
+    lines += ["", f"Full report with charts: `{html_path}`", ""]
+    return "\n".join(lines)
+
+
+def _parity_markdown(parity: dict[str, Any]) -> list[str]:
+    table = report_tables.parity_table(parity)
+    failed = tuple(row for row in table.rows if row[3] == "fail")
+    verdict = "all passed" if not failed else f"**{len(failed)} failed**"
+    lines = ["### Cross-backend parity", "", f"{len(table.rows)} checks: {verdict}."]
+    if failed:
+        lines += ["", report_markdown.table(report_tables.TextTable(table.header, failed))]
+    return lines
+
+
+def _comparison_markdown(comparison: dict[str, Any]) -> list[str]:
+    frame = comparison_frame(comparison)
+    counts = frame["verdict"].value_counts()
+    regressed = bool((comparison.get("summary") or {}).get("regressed", "regression" in counts))
+    head = "**Regression**" if regressed else "No regression"
+    tally = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    return [
+        "### Comparison",
+        "",
+        f"{head}: {tally}. A: {_side_label(comparison, 'a')}; B: {_side_label(comparison, 'b')}.",
+        "",
+        report_markdown.table(report_tables.comparison_table(frame)),
+    ]

@@ -1,0 +1,215 @@
+"""Results, comparison and parity files as plain JSON, and as pandas DataFrames for notebooks.
+
+Read as dicts, not as the record classes, so files of every schema version load::
+
+    from harness import results
+    df = results.load("results/runs/20261129-064217-quick.json")
+    df.pivot_table(index="plugin", columns="backend", values="step_ms_median")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import HarnessError
+
+RESULTS_SCHEMAS = (1, 2)
+COMPARISON_KIND = "kbench-comparison"
+HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
+VERDICTS = (
+    "faster",
+    "same",
+    "slower",
+    "regression",
+    "inconclusive",
+    "new",
+    "missing",
+    "incomparable",
+)
+
+# Flat column -> path into a cell dict. Missing keys become NaN/None, so v1 and v2 both load.
+_CELL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "plugin": ("plugin",),
+    "backend": ("backend",),
+    "device": ("device",),
+    "dataset": ("dataset",),
+    "status": ("status",),
+    "error": ("error",),
+    "params_total": ("params", "total"),
+    "params_trainable": ("params", "trainable"),
+    "params_non_trainable": ("params", "non_trainable"),
+    "step_ms_median": ("step_time_ms", "median"),
+    "step_ms_ci_low": ("step_time_ms", "ci_low"),
+    "step_ms_ci_high": ("step_time_ms", "ci_high"),
+    "step_ms_cv": ("step_time_ms", "cv"),
+    "step_ms_cv_of": ("step_time_ms", "spread_of"),
+    "n_processes": ("step_time_ms", "n_processes"),
+    "samples_per_s": ("samples_per_s",),
+    "predict_ms_per_batch": ("predict_ms_per_batch",),
+    "test_accuracy": ("metrics", "test_accuracy"),
+    "test_loss": ("metrics", "test_loss"),
+    "epochs_run": ("epochs_run",),
+    "import_s": ("timings_s", "import"),
+    "build_s": ("timings_s", "build"),
+    "first_step_s": ("timings_s", "first_step"),
+    "train_s": ("timings_s", "train"),
+    "evaluate_s": ("timings_s", "evaluate"),
+    "peak_rss_mb": ("memory_mb", "peak_rss"),
+    "device_peak_mb": ("memory_mb", "device_peak"),
+    "jit_compile_used": ("fairness", "jit_compile_used"),
+    "batch_size": ("fairness", "batch_size"),
+    "keras_version": ("versions", "keras"),
+    "duration_s": ("duration_s",),
+}
+_INT_COLUMNS = (
+    "params_total",
+    "params_trainable",
+    "params_non_trainable",
+    "n_processes",
+    "epochs_run",
+    "batch_size",
+)
+_TEXT_COLUMNS = (
+    "plugin",
+    "backend",
+    "device",
+    "dataset",
+    "status",
+    "error",
+    "keras_version",
+    "step_ms_cv_of",
+)
+
+
+def read_json(path: Path | str, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; a missing or unreadable file is one-line ``HarnessError``."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"{what} not found. Received: path='{path}'") from None
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"{what} is not readable JSON: {path} ({error})") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"Expected a JSON object in the {what.lower()}. Received: path='{path}'")
+    return data
+
+
+def read_run(path: Path | str) -> dict[str, Any]:
+    """A ``kbench run`` results file as a dict, checked for its schema version and cells."""
+    data = read_json(path, "Results file")
+    version = data.get("schema_version")
+    if version not in RESULTS_SCHEMAS or not isinstance(data.get("cells"), list):
+        raise HarnessError(
+            "Expected a kbench results file (schema version 1 or 2, with cells). "
+            f"Received: path='{path}', schema_version={version!r}"
+        )
+    return data
+
+
+def read_comparison(path: Path | str) -> dict[str, Any]:
+    """A ``kbench compare --json`` / ``kbench ab --out`` file as a dict."""
+    data = read_json(path, "Comparison file")
+    if data.get("kind") != COMPARISON_KIND or not isinstance(data.get("cells"), list):
+        raise HarnessError(
+            f"Expected a comparison file (kind '{COMPARISON_KIND}'). "
+            f"Received: path='{path}', kind={data.get('kind')!r}"
+        )
+    return data
+
+
+def read_parity(path: Path | str) -> dict[str, Any]:
+    """A ``kbench parity --json`` report as a dict."""
+    data = read_json(path, "Parity report")
+    if not isinstance(data.get("results"), list) or "backends" not in data:
+        raise HarnessError(
+            f"Expected a kbench parity report (with backends and results). Received: path='{path}'"
+        )
+    return data
+
+
+def load(path: Path | str) -> pd.DataFrame:
+    """One row per cell of a results file, with flat columns (``step_ms_median``, ...)."""
+    return cells_frame(read_run(path))
+
+
+def load_comparison(path: Path | str) -> pd.DataFrame:
+    """One row per cell of a comparison file (verdict, ratio and its CI, p-values)."""
+    return comparison_frame(read_comparison(path))
+
+
+def cells_frame(run: dict[str, Any]) -> pd.DataFrame:
+    """The cells of a results dict as a DataFrame (see ``load``)."""
+    rows = [
+        {name: _dig(cell, keys) for name, keys in _CELL_COLUMNS.items()} for cell in run["cells"]
+    ]
+    frame = pd.DataFrame(rows, columns=list(_CELL_COLUMNS))
+    for name in frame.columns:
+        if name in _INT_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
+        elif name not in _TEXT_COLUMNS and name != "jit_compile_used":
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    frame.insert(3, "key", frame["plugin"] + "/" + frame["backend"] + "/" + frame["device"])
+    return frame
+
+
+def history_frame(run: dict[str, Any]) -> pd.DataFrame:
+    """Per-epoch training history, long form: plugin, backend, device, metric, epoch, value."""
+    rows = []
+    for cell in run["cells"]:
+        for metric, values in (cell.get("history") or {}).items():
+            for epoch, value in enumerate(values or [], start=1):
+                rows.append(
+                    {
+                        "plugin": cell["plugin"],
+                        "backend": cell["backend"],
+                        "device": cell["device"],
+                        "metric": metric,
+                        "epoch": epoch,
+                        "value": _number(value),
+                    }
+                )
+    columns = ["plugin", "backend", "device", "metric", "epoch", "value"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
+    """The cells of a comparison dict as a DataFrame; null numbers become NaN.
+
+    The documented columns come first; any other scalar field a producer adds (e.g.
+    ``a_accuracy``) follows; per-sample lists stay in the file.
+    """
+    columns = ["key", "plugin", "backend", "device", "verdict", "reason"]
+    numbers = ["a_median_ms", "b_median_ms", "ratio", "ratio_ci_low", "ratio_ci_high"]
+    numbers += ["p_value", "p_adjusted", "n_a", "n_b"]
+    scalars = [
+        {k: v for k, v in cell.items() if not isinstance(v, (list, dict))}
+        for cell in comparison["cells"]
+    ]
+    extra = [
+        k for k in dict.fromkeys(k for row in scalars for k in row) if k not in columns + numbers
+    ]
+    frame = pd.DataFrame(scalars, columns=columns + numbers + extra)
+    for name in numbers:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    frame["reason"] = frame["reason"].fillna("")
+    return frame
+
+
+def _dig(data: Any, keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
