@@ -8,7 +8,9 @@
 ``aa`` runs real ``kbench ab`` gates with the same interpreter on both sides and keeps each
 gate's file under ``results/runs/evidence/``. ``power`` pools, per cell, the per-process
 medians of every recorded A/A gate (both sides ran the same code), then simulates gates:
-R processes per side drawn without replacement, side B scaled by (1 + delta), the full
+R processes per side drawn without replacement from that pool (4R distinct values per cell:
+stage 1 and the confirmation batch; an R the pool is too small for is left out), side B
+scaled by (1 + delta), the full
 rule applied (Holm over all cells of the gate, then one confirmation batch of R more per
 side for inconclusive cells, decided on the pooled samples). It reports the per-cell
 detection rate and the per-gate false-positive rate.
@@ -125,13 +127,14 @@ def cmd_power(args: argparse.Namespace) -> None:
     if not gates:
         sys.exit(f"no A/A gates in {EVIDENCE}; run the 'aa' step first")
     pooled = pools(gates)
-    smallest = min(len(v) for v in pooled.values())
-    rule = Rule()
+    rule = Rule(alpha=Rule().alpha / 2, looks=2)  # as kbench ab: alpha / 2 per look
     rng = np.random.default_rng(args.seed)
     table = []
     for repeats in args.repeats:
+        smallest = min(len(v) for v in pooled.values())
         if 4 * repeats > smallest:
-            print(f"R={repeats}: needs {4 * repeats} samples per cell, the pool has {smallest}")
+            print(f"R={repeats}: needs {4 * repeats} A/A samples per cell, a pool has {smallest}")
+            table.append({"repeats": repeats, "skipped": f"pool {smallest} < {4 * repeats}"})
             continue
         for delta in DELTAS:
             results = [simulate_gate(pooled, repeats, delta, rule, rng) for _ in range(args.sims)]
@@ -148,6 +151,8 @@ def cmd_power(args: argparse.Namespace) -> None:
             )
     report = {
         "pool_sizes": {k: len(v) for k, v in pooled.items()},
+        "pool_cv": {k: stats.coefficient_of_variation(v) for k, v in pooled.items()},
+        "drawn": "without replacement from the pool",
         "gates_pooled": len(gates),
         "sims": args.sims,
         "rule": rule.to_dict(),
@@ -159,6 +164,7 @@ def cmd_power(args: argparse.Namespace) -> None:
 def cmd_summary(args: argparse.Namespace) -> None:
     gates = load_gates("aa-*.json")
     ratios: dict[str, list[float]] = defaultdict(list)
+    accuracy_gaps: dict[str, list[float]] = defaultdict(list)
     flagged, verdicts = 0, defaultdict(int)
     for gate in gates:
         flagged += bool(gate["summary"]["regressed"])
@@ -166,6 +172,8 @@ def cmd_summary(args: argparse.Namespace) -> None:
             verdicts[cell["verdict"]] += 1
             if cell["ratio"] is not None:
                 ratios[cell["key"]].append(cell["ratio"])
+            if cell.get("a_accuracy") is not None and cell.get("b_accuracy") is not None:
+                accuracy_gaps[cell["key"]].append(abs(cell["a_accuracy"] - cell["b_accuracy"]))
     aa = {
         "gates": len(gates),
         "gates_flagging_a_regression": flagged,
@@ -174,7 +182,9 @@ def cmd_summary(args: argparse.Namespace) -> None:
             k: {"min": min(v), "median": statistics.median(v), "max": max(v)}
             for k, v in ratios.items()
         },
+        "same_code_accuracy_gap_max": {k: max(v) for k, v in accuracy_gaps.items()},
         "repeats": sorted({g["ab"]["repeats"] for g in gates}),
+        "confirmation_batches": sum(bool(g["ab"]["confirmation_batch"]) for g in gates),
         "load_average_at_start": [g["runs"]["a"]["environment"]["load_average"] for g in gates],
     }
     print(json.dumps(aa, indent=2))

@@ -5,7 +5,7 @@ tenants) hits both alike: the order alternates per repeat (A B, B A, A B, ...). 
 process of a cell after the first of side A reuses A's calibrated window size and count,
 so both sides time the same number of steps. Cells the rule calls ``inconclusive`` get
 one confirmation batch of the same size; their verdict is then decided on the pooled
-samples (Holm across the confirmed cells).
+samples (Holm across the confirmed cells). Each of the two looks tests at alpha / 2.
 """
 
 from __future__ import annotations
@@ -99,8 +99,13 @@ def run_ab(
     observe: SideObserver | None = None,
     confirm: bool = True,
 ) -> AbResult:
-    """Run every cell ``repeats`` times per side, alternating sides; decide; confirm."""
+    """Run every cell ``repeats`` times per side, alternating sides; decide; confirm.
+
+    With a confirmation batch there are two looks at the data, so each look tests at
+    ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
+    """
     repeats = prepared.request.repeats
+    rule = replace(rule, alpha=rule.alpha / 2, looks=2) if confirm else rule
     processes: dict[str, dict[str, list[CellResult]]] = {
         side: {cell.key: [] for cell in prepared.cells} for side in SIDES
     }

@@ -58,6 +58,7 @@ class Rule:
     accuracy_tolerance: float = 0.02
     test: str = "mann-whitney-u, one-sided, on per-process medians"
     correction: str = "holm"
+    looks: int = 1  # kbench ab with a confirmation batch: 2 looks, each at alpha (= total / 2)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

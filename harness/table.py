@@ -229,7 +229,8 @@ def comparison_table(comparison: Any) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         caption=f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "
-        f"p < {rule.alpha:g}, and ratio > {1 + rule.threshold:.2f}",
+        f"p < {rule.alpha:g}{' per look' if getattr(rule, 'looks', 1) > 1 else ''}, "
+        f"and ratio > {1 + rule.threshold:.2f}",
     )
     table.add_column("cell", no_wrap=True)
     for column in ("A ms", "B ms", "B/A", "95% CI", "n", "p (Holm)"):
