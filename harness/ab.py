@@ -152,9 +152,8 @@ def _batch(
                 done = processes[side][cell.key]
                 if done and not done[0].ok:
                     continue
-                reference = processes["A"][cell.key][:1] or done[:1]
-                process = Process.following(reference[0], repeat) if reference else Process()
-                process = replace(process, train=not done)
+                calibrated = (processes["A"][cell.key] or done or [None])[0]
+                process = Process.next(calibrated, repeat, train=not done)
                 if observe:
                     observe(side, cell, None)
                 result = run_cell(cell, jobs[side], process)

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees half a results file."""
+"""JSON files: atomic writes (a reader never sees half a results file) and checked reads."""
 
 from __future__ import annotations
 
@@ -25,6 +25,19 @@ def write_json_atomic(path: Path, data: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_json(path: Path | str, what: str) -> Any:
+    """The JSON in ``path``; a missing or unreadable file is a one-line ``HarnessError``
+    that names ``what`` (e.g. "Results file")."""
+    from harness.errors import HarnessError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HarnessError(f"{what} not found. Received: path='{path}'") from None
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"{what} is not readable JSON: {path} ({error})") from None
 
 
 def _default(value: Any) -> Any:

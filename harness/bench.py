@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import datasets, devices, environment, plan, registry
-from harness.atomic import write_json_atomic
+from harness.atomic import read_json, write_json_atomic
 from harness.errors import HarnessError
 from harness.profiles import get_profile
 from harness.records import READABLE_SCHEMAS, SCHEMA_VERSION, Cell, CellResult, RunResult
@@ -159,12 +158,7 @@ def save(run: RunResult, out: Path | None) -> Path:
 
 def load(path: Path) -> RunResult:
     """Read a results file, with a clear error for a missing or foreign file."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HarnessError(f"Results file not found. Received: path='{path}'") from None
-    except (OSError, ValueError) as error:
-        raise HarnessError(f"Results file is not readable JSON: {path} ({error})") from None
+    data = read_json(path, "Results file")
     if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
         raise HarnessError(
             f"Not a kbench results file of schema version {SCHEMA_VERSION}. Received: path='{path}'"

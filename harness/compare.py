@@ -22,19 +22,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import stats
-from harness.records import CellResult, RunResult, Status
+from harness.records import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
 
 COMPARISON_SCHEMA = 1
-VERDICTS = (
-    "faster",
-    "same",
-    "slower",
-    "regression",
-    "inconclusive",
-    "new",
-    "missing",
-    "incomparable",
-)
 FINGERPRINT_FIELDS = (
     "machine",
     "device",
@@ -131,7 +121,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": "kbench-comparison",
+            "kind": COMPARISON_KIND,
             "schema_version": COMPARISON_SCHEMA,
             "created": self.created,
             "rule": self.rule.to_dict(),

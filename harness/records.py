@@ -10,6 +10,17 @@ from harness.measure import StepTimeSummary
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one
+COMPARISON_KIND = "kbench-comparison"
+VERDICTS = (
+    "faster",
+    "same",
+    "slower",
+    "regression",
+    "inconclusive",
+    "new",
+    "missing",
+    "incomparable",
+)  # a compared cell's possible verdicts
 
 
 class Status(str, enum.Enum):

@@ -9,28 +9,17 @@ Read as dicts, not as the record classes, so files of every schema version load:
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from harness import atomic
 from harness.errors import HarnessError
+from harness.records import COMPARISON_KIND, READABLE_SCHEMAS
 
-RESULTS_SCHEMAS = (1, 2)
-COMPARISON_KIND = "kbench-comparison"
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
-VERDICTS = (
-    "faster",
-    "same",
-    "slower",
-    "regression",
-    "inconclusive",
-    "new",
-    "missing",
-    "incomparable",
-)
 
 # Flat column -> path into a cell dict. Missing keys become NaN/None, so v1 and v2 both load.
 _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -88,12 +77,7 @@ _TEXT_COLUMNS = (
 
 def read_json(path: Path | str, what: str) -> dict[str, Any]:
     """A JSON object from ``path``; a missing or unreadable file is one-line ``HarnessError``."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise HarnessError(f"{what} not found. Received: path='{path}'") from None
-    except (OSError, ValueError) as error:
-        raise HarnessError(f"{what} is not readable JSON: {path} ({error})") from None
+    data = atomic.read_json(path, what)
     if not isinstance(data, dict):
         raise HarnessError(f"Expected a JSON object in the {what.lower()}. Received: path='{path}'")
     return data
@@ -103,7 +87,7 @@ def read_run(path: Path | str) -> dict[str, Any]:
     """A ``kbench run`` results file as a dict, checked for its schema version and cells."""
     data = read_json(path, "Results file")
     version = data.get("schema_version")
-    if version not in RESULTS_SCHEMAS or not isinstance(data.get("cells"), list):
+    if version not in READABLE_SCHEMAS or not isinstance(data.get("cells"), list):
         raise HarnessError(
             "Expected a kbench results file (schema version 1 or 2, with cells). "
             f"Received: path='{path}', schema_version={version!r}"

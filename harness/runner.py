@@ -51,12 +51,13 @@ class Process:
     windows: int | None = None
 
     @classmethod
-    def following(cls, first: CellResult, repeat: int) -> Process:
-        """A timing-only process that reuses the window size and count of ``first``."""
-        if first.step_time_ms is None:
-            return cls(repeat, train=False)
-        stats = first.step_time_ms.first
-        return cls(repeat, False, stats.window_steps, stats.n_windows)
+    def next(cls, calibrated: CellResult | None, repeat: int, train: bool) -> Process:
+        """Repeat ``repeat`` of a cell: with the window size and count that ``calibrated``
+        (the cell's first timed process) used, or calibrating itself when there is none."""
+        if calibrated is None or calibrated.step_time_ms is None:
+            return cls(repeat, train)
+        stats = calibrated.step_time_ms.first
+        return cls(repeat, train, stats.window_steps, stats.n_windows)
 
 
 Observer = Callable[[Cell, CellResult | None], None]
@@ -77,7 +78,7 @@ def run_cells(
             done = processes[cell.key]
             if done and not done[0].ok:
                 continue  # a cell that cannot run once is not retried
-            process = Process.following(done[0], repeat) if done else Process()
+            process = Process.next(done[0] if done else None, repeat, train=not done)
             if observe:
                 observe(cell, None)
             result = run_cell(cell, job, process)
@@ -113,9 +114,9 @@ def merge_processes(results: Sequence[CellResult]) -> CellResult:
 
 
 def _samples_per_s(first: CellResult, step: StepTimeSummary | None) -> float | None:
-    if step is None or first.samples_per_s is None or first.step_time_ms is None:
+    batch = first.fairness.get("batch_size")
+    if step is None or batch is None:
         return None
-    batch = first.samples_per_s * first.step_time_ms.median / 1000.0
     return batch / (step.median / 1000.0)
 
 
