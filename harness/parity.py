@@ -10,7 +10,11 @@ reference. Checks, each per backend pair:
 * ``portability``: a ``.keras`` file saved on one backend loads on each other backend and
   predicts the same (max abs difference below ``forward_tol``);
 * ``training``: from identical weights, fixed batches, dropout off, ``steps`` training
-  steps give losses whose max relative difference is below ``training_tol``.
+  steps give losses whose max relative difference is below ``training_tol`` (or the
+  plugin's own ``parity_training_tolerance``), and whose first loss, before any update,
+  agrees within ``first_loss`` relative whatever the plugin states. Each backend also
+  reports its own float32 noise floor: how far a one-ulp nudge of the initial weights
+  moves its own curve.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Tolerances:
 
     forward: float = 1e-4
     training: float = 1e-2
+    first_loss: float = 1e-4
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,9 @@ def run_parity(
             (n, b): _load_array(shared / n / f"pred_{b}.npy") for n in names for b in available
         }
     missing = [b for b in backends if b not in available]
-    for name in names:
-        checker = _Checker(name, report.tolerances)
+    for plugin in plugins:
+        name = plugin.name
+        checker = _Checker(name, report.tolerances, plugin.parity_training_tolerance)
         per = {b: _for_plugin(measured[b], name) for b in available}
         loads = {b: _for_plugin(loaded[b], name) for b in available}
         preds = {b: predictions[(name, b)] for b in available}
@@ -146,6 +152,12 @@ def _child(spec: dict, phase: str, backend: str, shared: Path, timeout_s: float)
     return outcome.result
 
 
+def _max_relative(reference: Sequence[float], other: Sequence[float]) -> float:
+    """The largest ``|a - b| / |a|`` over two equally long loss curves."""
+    a, b = np.asarray(reference), np.asarray(other)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12)))
+
+
 def _load_array(path: Path) -> np.ndarray | None:
     return np.load(path) if path.exists() else None
 
@@ -154,6 +166,7 @@ def _load_array(path: Path) -> np.ndarray | None:
 class _Checker:
     plugin: str
     tolerances: Tolerances
+    training_tolerance: float | None = None  # the plugin's own, when it states one
 
     def compare(self, backends, measured, loaded, predictions) -> list[CheckResult]:
         if not backends:
@@ -203,14 +216,25 @@ class _Checker:
         return self._result("forward", pair, diff < tol, diff, tol, "max abs diff")
 
     def _training(self, pair: str, ref: dict, mine: dict) -> CheckResult:
-        tol = self.tolerances.training
+        tol = self.training_tolerance or self.tolerances.training
         a, b = ref.get("losses"), mine.get("losses")
         if not a or not b or len(a) != len(b):
             detail = ref.get("error") or mine.get("error") or "no comparable losses"
             return self._result("training", pair, False, tolerance=tol, detail=detail)
-        la, lb = np.asarray(a), np.asarray(b)
-        rel = float(np.max(np.abs(la - lb) / np.maximum(np.abs(la), 1e-12)))
-        return self._result("training", pair, rel < tol, rel, tol, "max relative loss diff")
+        rel = _max_relative(a, b)
+        first = _max_relative(a[:1], b[:1])
+        floors = [_max_relative(m["losses"], m["losses_nudged"]) for m in (ref, mine)
+                  if len(m.get("losses_nudged", ())) == len(m["losses"])]  # fmt: skip
+        floor = f"{max(floors):.1e}" if floors else "n/a"
+        stated = " (the plugin's stated tolerance)" if self.training_tolerance else ""
+        detail = (
+            f"max relative loss diff{stated}; first loss {first:.1e} "
+            f"(< {self.tolerances.first_loss:g}); own 1-ulp floor {floor}"
+        )
+        ok = rel < tol and first < self.tolerances.first_loss
+        if first >= self.tolerances.first_loss:
+            detail = f"the first loss, before any update, differs: {detail}"
+        return self._result("training", pair, ok, rel, tol, detail)
 
     def _portability(self, source: str, target: str, loaded: dict) -> CheckResult:
         tol, pair = self.tolerances.forward, f"{source}->{target}"

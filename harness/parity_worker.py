@@ -4,7 +4,9 @@
 
 * ``measure``: build (seeded) and describe the model; the first backend saves its initial
   weights as arrays, every backend loads them, disables dropout, predicts a fixed probe
-  batch, saves the model as ``.keras`` and trains a few fixed batches (``train_on_batch``).
+  batch, saves the model as ``.keras`` and trains a few fixed batches (``train_on_batch``);
+  then trains again from the same weights nudged by one ulp (a fixed random sign per
+  element): how far that moves its own curve is the model's float32 noise floor.
 * ``load``: load every other backend's ``.keras`` file and predict the same probe batch.
 """
 
@@ -80,9 +82,27 @@ def _measure(keras, plugin, model, shared, backend, probe, spec) -> dict[str, An
     _disable_dropout(keras, model)
     np.save(shared / f"pred_{backend}.npy", _flat_predictions(model, x_probe))
     model.save(shared / f"model_{backend}.keras")
-    compile_model(model, plugin)
     x_train, y_train = inputs_targets(plugin, probe["x_train"], probe["y_train"])
-    return {"losses": _train_losses(model, x_train, y_train, spec)}
+    with np.load(reference) as saved:
+        initial = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    curves = {}
+    for key, weights in (("losses", initial), ("losses_nudged", _nudged(initial))):
+        model.set_weights(weights)
+        compile_model(model, plugin)  # a fresh optimizer for each curve
+        curves[key] = _train_losses(model, x_train, y_train, spec)
+    return curves
+
+
+def _nudged(weights: list[np.ndarray]) -> list[np.ndarray]:
+    """Every float weight moved by one ulp, up or down at random (fixed seed)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for w in weights:
+        if w.dtype.kind == "f":
+            toward = np.where(rng.random(w.shape) < 0.5, -np.inf, np.inf).astype(w.dtype)
+            w = np.nextafter(w, toward)
+        out.append(w)
+    return out
 
 
 def _disable_dropout(keras: Any, model: Any) -> None:

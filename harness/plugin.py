@@ -68,6 +68,9 @@ class ModelPlugin:
         same_network_as: the plugin this one must equal layer for layer (e.g. the same
             network written with another Keras API); tests and parity compare them.
         in_default_run: run when no ``--plugin`` is given (``-p all`` runs every plugin).
+        parity_training_tolerance: this plugin's own tolerance for ``kbench parity``'s
+            training check (max relative loss difference), for a model whose float32
+            training measurably amplifies rounding; ``None`` uses the run's default.
     """
 
     name: str
@@ -81,6 +84,7 @@ class ModelPlugin:
     skip: Mapping[str, str] = field(default_factory=dict)
     same_network_as: str | None = None
     in_default_run: bool = True
+    parity_training_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -98,6 +102,11 @@ class ModelPlugin:
             yield "training must be a TrainingDefaults"
         elif self.training.batch_size < 1 or self.training.epochs < 1:
             yield "training.batch_size and training.epochs must be >= 1"
+        tolerance = self.parity_training_tolerance
+        if tolerance is not None and not (
+            isinstance(tolerance, int | float) and not isinstance(tolerance, bool) and tolerance > 0
+        ):
+            yield f"parity_training_tolerance must be a positive number. Received: {tolerance!r}"
 
     def skip_reason(self, backend: str, device: str) -> str | None:
         """Why this plugin does not run on ``backend``/``device`` (None when it does)."""

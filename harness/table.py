@@ -153,8 +153,9 @@ def parity_table(report: Any) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         caption=f"forward/portability: max abs diff < {report.tolerances.forward:g}; "
-        f"training: max relative loss diff < {report.tolerances.training:g} "
-        f"over {report.steps} steps",
+        f"training: max relative loss diff < {report.tolerances.training:g} (or the "
+        f"plugin's stated tolerance, shown) over {report.steps} steps and first loss "
+        f"< {report.tolerances.first_loss:g}",
     )
     plugins = list(dict.fromkeys(r.plugin for r in report.results))
     widest = max((len(p) for p in plugins), default=6)
@@ -166,17 +167,20 @@ def parity_table(report: Any) -> Table:
         row = [escape(plugin)]
         for check in checks:
             lines = [r for r in report.results if r.plugin == plugin and r.check == check]
-            row.append(Text("\n").join(_parity_line(r) for r in lines))
+            default = report.tolerances.training
+            row.append(Text("\n").join(_parity_line(r, default) for r in lines))
         table.add_row(*row, end_section=True)
     return table
 
 
-def _parity_line(result: Any) -> Text:
+def _parity_line(result: Any, default_training_tol: float) -> Text:
     """``tf ok 1.5e-07``: the other backend (vs the reference) or ``source>target``."""
     pair = result.pair.replace("tensorflow", "tf").replace("->", ">")
     pair = pair.split("~")[-1]
     mark = {"pass": "ok", "fail": "FAIL"}.get(result.status, result.status)
     value = f" {result.measured:.1e}" if result.measured is not None else ""
+    if result.check == "training" and result.tolerance not in (None, default_training_tol):
+        value += f" (tol {result.tolerance:g})"
     return Text(f"{pair} {mark}{value}", style=_PARITY_STYLE.get(result.status, ""))
 
 

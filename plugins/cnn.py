@@ -61,4 +61,9 @@ CNN_BN = ModelPlugin(
     description="Conv blocks 32/64/128 with BatchNorm and Dropout, BN dense head 256/128/64",
     input_kind="image",
     build=build_cnn_bn,
+    # Its float32 training amplifies rounding: on one backend, nudging the initial weights
+    # by one ulp moves its own 5-step loss curve by up to 1.6e-2 (cnn: 4e-7), above the
+    # default 1e-2. Measured across backends: up to 6.0e-2 (`kbench parity -p all`).
+    # The first loss is still checked at 1e-4.
+    parity_training_tolerance=0.1,
 )

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness.parity import CheckResult, ParityReport, Tolerances
+from harness.parity import CheckResult, ParityReport, Tolerances, _Checker
 
 KBENCH = [sys.executable, "-m", "harness"]
 
@@ -82,3 +82,37 @@ def test_unavailable_backend_does_not_fail_the_report():
     assert report.passed
     report.results.append(CheckResult("p", "training", "jax~torch", "fail", 0.1, 1e-3))
     assert not report.passed
+
+
+def _measured(losses, nudged=None):
+    return {"losses": losses, "losses_nudged": nudged or losses}
+
+
+def test_training_check_uses_the_plugins_stated_tolerance_and_reports_the_floor():
+    checker = _Checker("bn", Tolerances(), training_tolerance=0.1)
+    ref = _measured([2.0, 1.5, 1.2], nudged=[2.0, 1.5, 1.23])
+    other = _measured([2.0, 1.55, 1.26])
+    result = checker._training("jax~torch", ref, other)
+    assert result.status == "pass"
+    assert result.tolerance == 0.1
+    assert result.measured == pytest.approx(0.05)
+    assert "own 1-ulp floor 2.5e-02" in result.detail
+    assert "stated tolerance" in result.detail
+    strict = _Checker("bn", Tolerances())._training("jax~torch", ref, other)
+    assert strict.status == "fail"
+    assert strict.tolerance == 1e-2
+
+
+def test_training_check_fails_a_first_loss_mismatch_whatever_the_plugin_states():
+    checker = _Checker("bn", Tolerances(), training_tolerance=0.5)
+    result = checker._training("jax~tensorflow", _measured([2.0, 1.5]), _measured([2.01, 1.5]))
+    assert result.status == "fail"
+    assert result.detail.startswith("the first loss, before any update, differs")
+
+
+def test_plugin_rejects_a_non_positive_parity_tolerance():
+    from harness.errors import PluginError
+    from harness.plugin import ModelPlugin
+
+    with pytest.raises(PluginError, match="parity_training_tolerance"):
+        ModelPlugin("bad", "x", "x", "flat", lambda shape, n: None, parity_training_tolerance=0)
