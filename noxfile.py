@@ -42,7 +42,7 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
-@nox.parametrize("backend", [nox.param(b, id=b) for b in ("jax", "tensorflow", "torch")])
+@nox.parametrize("backend", ["jax", "tensorflow", "torch"])
 def compat(session: nox.Session, backend: str) -> None:
     """One backend alone: its tests, a smoke run and parity for what it can check."""
     _install(session, f"{backend},test")

@@ -64,7 +64,7 @@ def cmd_slowdown(args: argparse.Namespace) -> None:
     if shutil.which("taskset") is None:
         sys.exit("taskset not found (util-linux)")
     EVIDENCE.mkdir(parents=True, exist_ok=True)
-    out = EVIDENCE / "slowdown-one-core.json"
+    out = EVIDENCE / f"slowdown-one-core-{len(list(EVIDENCE.glob('slowdown-*.json'))):03d}.json"
     python_b = f"taskset -c 0 {sys.executable}"
     code = subprocess.run(gate_command(out, args.repeats, python_b)).returncode
     print(f"slowdown gate: exit code {code} (1 = regression flagged)")
@@ -189,22 +189,21 @@ def cmd_summary(args: argparse.Namespace) -> None:
     }
     print(json.dumps(aa, indent=2))
     summary = {"aa": aa}
-    slow = EVIDENCE / "slowdown-one-core.json"
-    if slow.exists():
-        gate = json.loads(slow.read_text())
-        summary["slowdown_one_core"] = {
-            "regressed": gate["summary"]["regressed"],
-            "cells": {
-                c["key"]: {
-                    "ratio": c["ratio"],
-                    "p_adjusted": c["p_adjusted"],
-                    "verdict": c["verdict"],
-                }
-                for c in gate["cells"]
-            },
-        }
-        print(json.dumps(summary["slowdown_one_core"], indent=2))
+    summary["slowdown_one_core"] = [_slowdown_summary(g) for g in load_gates("slowdown-*.json")]
+    print(json.dumps(summary["slowdown_one_core"], indent=2))
     _update_summary(summary)
+
+
+def _slowdown_summary(gate: dict) -> dict:
+    """One slowdown gate: its repeats, whether it failed, and each cell's verdict."""
+    return {
+        "repeats": gate["ab"]["repeats"],
+        "regressed": gate["summary"]["regressed"],
+        "cells": {
+            c["key"]: {"ratio": c["ratio"], "p_adjusted": c["p_adjusted"], "verdict": c["verdict"]}
+            for c in gate["cells"]
+        },
+    }
 
 
 def _update_summary(update: dict) -> None:

@@ -7,14 +7,18 @@ reference. Checks, each per backend pair:
 * ``build``: parameter counts and the layer list (class, output shape) are identical;
 * ``forward``: the reference's initial weights, loaded everywhere, give predictions whose
   max abs difference is below ``forward_tol`` (probabilities, float32: 1e-4);
-* ``portability``: a ``.keras`` file saved on one backend loads on each other backend and
-  predicts the same (max abs difference below ``forward_tol``);
+* ``portability``: a ``.keras`` file saved on one backend loads on each backend (itself
+  too: the round trip) and predicts the same (max abs difference below ``forward_tol``);
 * ``training``: from identical weights, fixed batches, dropout off, ``steps`` training
   steps give losses whose max relative difference is below ``training_tol`` (or the
   plugin's own ``parity_training_tolerance``), and whose first loss, before any update,
   agrees within ``first_loss`` relative whatever the plugin states. Each backend also
   reports its own float32 noise floor: how far a one-ulp nudge of the initial weights
   moves its own curve.
+
+With one backend only (a single-backend install, as in ``nox -s compat``) there is no pair:
+it checks that the model builds, that its ``.keras`` file round-trips, and that training
+gives finite losses whose one-ulp floor is below the training tolerance.
 """
 
 from __future__ import annotations
@@ -172,6 +176,9 @@ class _Checker:
         if not backends:
             return []
         reference, results = backends[0], []
+        if len(backends) == 1:  # nothing to compare with: what one backend can check alone
+            results.append(self._builds(reference, measured[reference]))
+            results.append(self._trains(reference, measured[reference]))
         for other in backends[1:]:
             pair = f"{reference}~{other}"
             ref, mine = measured[reference], measured[other]
@@ -180,9 +187,26 @@ class _Checker:
             results.append(self._training(pair, ref, mine))
         for target in backends:
             for source in backends:
-                if source != target:
-                    results.append(self._portability(source, target, loaded[target]))
+                results.append(self._portability(source, target, loaded[target]))
         return results
+
+    def _builds(self, backend: str, mine: dict) -> CheckResult:
+        """One backend alone: the model builds and describes itself."""
+        if "params" not in mine:
+            return self._result("build", backend, False, detail=mine.get("error", "no model"))
+        detail = f"{mine['params']['total']:,} params; no other backend to compare"
+        return self._result("build", backend, True, detail=detail)
+
+    def _trains(self, backend: str, mine: dict) -> CheckResult:
+        """One backend alone: finite losses, and its own one-ulp floor as the measure."""
+        tol = self.training_tolerance or self.tolerances.training
+        losses, nudged = mine.get("losses"), mine.get("losses_nudged")
+        if not losses or not nudged or not np.all(np.isfinite(losses)):
+            detail = mine.get("error") or f"no finite losses: {losses}"
+            return self._result("training", backend, False, tolerance=tol, detail=detail)
+        floor = _max_relative(losses, nudged)
+        detail = "own 1-ulp floor (max relative loss diff); no other backend to compare"
+        return self._result("training", backend, floor < tol, floor, tol, detail)
 
     def _result(self, check, pair, ok, measured=None, tolerance=None, detail="") -> CheckResult:
         status = "pass" if ok else "fail"

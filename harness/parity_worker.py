@@ -7,7 +7,7 @@
   batch, saves the model as ``.keras`` and trains a few fixed batches (``train_on_batch``);
   then trains again from the same weights nudged by one ulp (a fixed random sign per
   element): how far that moves its own curve is the model's float32 noise floor.
-* ``load``: load every other backend's ``.keras`` file and predict the same probe batch.
+* ``load``: load every backend's ``.keras`` file (its own too) and predict the same probe batch.
 """
 
 from __future__ import annotations
@@ -131,12 +131,11 @@ def _train_losses(model: Any, x: Any, y: Any, spec: dict[str, Any]) -> list[floa
 
 
 def _load_others(keras: Any, shared: Path, backend: str, x_probe: Any) -> dict[str, Any]:
-    """Max abs difference between each other backend's saved model and its own predictions."""
+    """Max abs difference between each backend's saved model (its own too: the round trip)
+    loaded here and the predictions that backend made before saving."""
     loaded = {}
     for path in sorted(shared.glob("model_*.keras")):
         source = path.stem.removeprefix("model_")
-        if source == backend:
-            continue
         try:
             model = keras.saving.load_model(path, compile=False)
             mine = _flat_predictions(model, x_probe)

@@ -57,7 +57,7 @@ def test_measured_differences_are_reported(parity_report):
     training = [r for r in report["results"] if r["check"] == "training"]
     assert all(0.0 <= r["measured"] < 1e-2 for r in training)
     portability = [r for r in report["results"] if r["check"] == "portability"]
-    assert len({r["pair"] for r in portability}) == 6  # every ordered pair of 3 backends
+    assert len({r["pair"] for r in portability}) == 9  # every ordered pair, and round trips
 
 
 def test_backend_dependent_plugin_fails_naming_check_and_backends(tmp_path):
@@ -116,3 +116,20 @@ def test_plugin_rejects_a_non_positive_parity_tolerance():
 
     with pytest.raises(PluginError, match="parity_training_tolerance"):
         ModelPlugin("bad", "x", "x", "flat", lambda shape, n: None, parity_training_tolerance=0)
+
+
+def test_one_backend_alone_checks_what_it_can(tmp_path):
+    out = tmp_path / "parity.json"
+    cmd = [*KBENCH, "parity", "-p", "dense_mlp", "-b", "torch", "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = {(r["check"], r["pair"]): r for r in json.loads(out.read_text())["results"]}
+    assert set(results) == {
+        ("build", "torch"),
+        ("portability", "torch->torch"),
+        ("training", "torch"),
+    }
+    assert all(r["status"] == "pass" for r in results.values())
+    assert "no other backend" in results["build", "torch"]["detail"]
+    assert results["portability", "torch->torch"]["measured"] < 1e-6
+    assert results["training", "torch"]["measured"] < 1e-2  # its own one-ulp floor
