@@ -162,6 +162,14 @@ def _max_relative(reference: Sequence[float], other: Sequence[float]) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-12)))
 
 
+def _own_floor(measured: dict) -> float | None:
+    """How far a one-ulp nudge of the initial weights moved this backend's own curve."""
+    losses, nudged = measured.get("losses"), measured.get("losses_nudged")
+    if not losses or not nudged or len(losses) != len(nudged):
+        return None
+    return _max_relative(losses, nudged)
+
+
 def _load_array(path: Path) -> np.ndarray | None:
     return np.load(path) if path.exists() else None
 
@@ -200,11 +208,10 @@ class _Checker:
     def _trains(self, backend: str, mine: dict) -> CheckResult:
         """One backend alone: finite losses, and its own one-ulp floor as the measure."""
         tol = self.training_tolerance or self.tolerances.training
-        losses, nudged = mine.get("losses"), mine.get("losses_nudged")
-        if not losses or not nudged or not np.all(np.isfinite(losses)):
+        losses, floor = mine.get("losses"), _own_floor(mine)
+        if floor is None or not np.all(np.isfinite(losses)):
             detail = mine.get("error") or f"no finite losses: {losses}"
             return self._result("training", backend, False, tolerance=tol, detail=detail)
-        floor = _max_relative(losses, nudged)
         detail = "own 1-ulp floor (max relative loss diff); no other backend to compare"
         return self._result("training", backend, floor < tol, floor, tol, detail)
 
@@ -247,8 +254,7 @@ class _Checker:
             return self._result("training", pair, False, tolerance=tol, detail=detail)
         rel = _max_relative(a, b)
         first = _max_relative(a[:1], b[:1])
-        floors = [_max_relative(m["losses"], m["losses_nudged"]) for m in (ref, mine)
-                  if len(m.get("losses_nudged", ())) == len(m["losses"])]  # fmt: skip
+        floors = [f for f in (_own_floor(ref), _own_floor(mine)) if f is not None]
         floor = f"{max(floors):.1e}" if floors else "n/a"
         stated = " (the plugin's stated tolerance)" if self.training_tolerance else ""
         detail = (

@@ -62,7 +62,7 @@ def run_plugin(plugin: Any, spec: dict[str, Any]) -> dict[str, Any]:
     x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
     model = plugin.build(plugin.input_shape, 10)  # also registers custom classes for loading
     if spec["phase"] == "load":
-        return {"loaded": _load_others(keras, shared, backend, x_probe)}
+        return {"loaded": _load_saved(keras, shared, backend, x_probe)}
     description = describe_model(model)
     try:
         return {**description, **_measure(keras, plugin, model, shared, backend, probe, spec)}
@@ -130,7 +130,7 @@ def _train_losses(model: Any, x: Any, y: Any, spec: dict[str, Any]) -> list[floa
     return losses
 
 
-def _load_others(keras: Any, shared: Path, backend: str, x_probe: Any) -> dict[str, Any]:
+def _load_saved(keras: Any, shared: Path, backend: str, x_probe: Any) -> dict[str, Any]:
     """Max abs difference between each backend's saved model (its own too: the round trip)
     loaded here and the predictions that backend made before saving."""
     loaded = {}

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from harness.devices import BACKENDS, backend_installed
 from harness.parity import CheckResult, ParityReport, Tolerances, _Checker
 
 KBENCH = [sys.executable, "-m", "harness"]
@@ -118,18 +119,21 @@ def test_plugin_rejects_a_non_positive_parity_tolerance():
         ModelPlugin("bad", "x", "x", "flat", lambda shape, n: None, parity_training_tolerance=0)
 
 
-def test_one_backend_alone_checks_what_it_can(tmp_path):
+def _alone(backend: str) -> pytest.param:
+    missing = pytest.mark.skipif(not backend_installed(backend), reason=f"{backend} not installed")
+    return pytest.param(backend, marks=[pytest.mark.backend, missing], id=backend)
+
+
+@pytest.mark.parametrize("backend", [_alone(b) for b in BACKENDS])
+def test_one_backend_alone_checks_what_it_can(tmp_path, backend):
     out = tmp_path / "parity.json"
-    cmd = [*KBENCH, "parity", "-p", "dense_mlp", "-b", "torch", "--json", str(out)]
+    cmd = [*KBENCH, "parity", "-p", "dense_mlp", "-b", backend, "--json", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     results = {(r["check"], r["pair"]): r for r in json.loads(out.read_text())["results"]}
-    assert set(results) == {
-        ("build", "torch"),
-        ("portability", "torch->torch"),
-        ("training", "torch"),
-    }
+    round_trip = f"{backend}->{backend}"
+    assert set(results) == {("build", backend), ("portability", round_trip), ("training", backend)}
     assert all(r["status"] == "pass" for r in results.values())
-    assert "no other backend" in results["build", "torch"]["detail"]
-    assert results["portability", "torch->torch"]["measured"] < 1e-6
-    assert results["training", "torch"]["measured"] < 1e-2  # its own one-ulp floor
+    assert "no other backend" in results["build", backend]["detail"]
+    assert results["portability", round_trip]["measured"] < 1e-6
+    assert results["training", backend]["measured"] < 1e-2  # its own one-ulp floor
