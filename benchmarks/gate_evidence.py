@@ -103,14 +103,15 @@ def simulate_gate(
             )
             for k in unsure
         }
-        flagged.update({k: v == "regression" for k, v in _decide(pooled_pairs, rule).items()})
+        second = _decide(pooled_pairs, rule, family_size=len(pooled))
+        flagged.update({k: v == "regression" for k, v in second.items()})
     return flagged
 
 
-def _decide(pairs: dict[str, tuple], rule: Rule) -> dict[str, str]:
+def _decide(pairs: dict[str, tuple], rule: Rule, family_size: int | None = None) -> dict[str, str]:
     keys = list(pairs)
     p_values = [stats.p_slower(list(a), list(b)) for a, b in pairs.values()]
-    adjusted = stats.holm(p_values)
+    adjusted = stats.holm(p_values, family_size)
     verdicts = {}
     for key, p_adj in zip(keys, adjusted, strict=True):
         a, b = pairs[key]

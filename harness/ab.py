@@ -5,7 +5,8 @@ tenants) hits both alike: the order alternates per repeat (A B, B A, A B, ...). 
 process of a cell after the first of side A reuses A's calibrated window size and count,
 so both sides time the same number of steps. Cells the rule calls ``inconclusive`` get
 one confirmation batch of the same size; their verdict is then decided on the pooled
-samples (Holm across the confirmed cells). Each of the two looks tests at alpha / 2.
+samples (Holm over every timed cell of the gate, not only the confirmed ones: the
+confirmed cells were chosen by the first look). Each of the two looks tests at alpha / 2.
 """
 
 from __future__ import annotations
@@ -123,7 +124,10 @@ def run_ab(
             _batch(cells, jobs, processes, range(repeats, 2 * repeats), observe)
             runs = _runs(prepared, data, processes, environments)
             subset = [_only(run, confirmed) for run in runs]
-            second = compare_runs(*subset, rule, labels=_labels(pythons), check_fingerprint=False)
+            family = sum(c.p_value is not None for c in comparison.cells)
+            second = compare_runs(
+                *subset, rule, _labels(pythons), check_fingerprint=False, family_size=family
+            )
             notes = [
                 replace(c, reason=f"{c.reason} (pooled with a confirmation batch)")
                 for c in second.cells

@@ -171,8 +171,13 @@ def compare_runs(
     labels: tuple[str, str] = ("A", "B"),
     check_fingerprint: bool = True,
     ignore: Sequence[str] = (),
+    family_size: int | None = None,
 ) -> Comparison:
-    """Verdicts for every cell of ``a`` or ``b`` (cells matched by plugin/backend/device)."""
+    """Verdicts for every cell of ``a`` or ``b`` (cells matched by plugin/backend/device).
+
+    ``family_size``: Holm corrects for this many cells even when fewer are compared here
+    (``kbench ab``'s confirmation look, over the cells the first look left inconclusive).
+    """
     cells_a = {c.cell.key: c for c in a.cells}
     cells_b = {c.cell.key: c for c in b.cells}
     keys = list(dict.fromkeys([*cells_a, *cells_b]))
@@ -185,7 +190,7 @@ def compare_runs(
             if changed:
                 draft = replace(draft, verdict="incomparable", reason="; ".join(changed))
         drafts.append(draft)
-    decided = _decide(drafts, rule)
+    decided = _decide(drafts, rule, family_size)
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
@@ -230,11 +235,13 @@ def _draft(old: CellResult | None, new: CellResult | None) -> CellComparison:
     )
 
 
-def _decide(drafts: list[CellComparison], rule: Rule) -> list[CellComparison]:
-    """Holm-correct across the timed cells, then apply the rule to each."""
+def _decide(
+    drafts: list[CellComparison], rule: Rule, family_size: int | None = None
+) -> list[CellComparison]:
+    """Holm-correct across the timed cells (or the larger family), then apply the rule."""
     timed = [i for i, d in enumerate(drafts) if d.verdict == ""]
-    slower = stats.holm([drafts[i].p_value for i in timed])
-    faster = stats.holm([drafts[i].p_faster for i in timed])
+    slower = stats.holm([drafts[i].p_value for i in timed], family_size)
+    faster = stats.holm([drafts[i].p_faster for i in timed], family_size)
     decided = list(drafts)
     for i, p_slow, p_fast in zip(timed, slower, faster, strict=True):
         draft = replace(drafts[i], p_adjusted=p_slow, p_faster_adjusted=p_fast)

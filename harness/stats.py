@@ -98,14 +98,16 @@ def smallest_p(n_a: int, n_b: int) -> float:
     return 1.0 / math.comb(n_a + n_b, n_a)
 
 
-def holm(pvalues: Sequence[float | None]) -> list[float | None]:
+def holm(pvalues: Sequence[float | None], family_size: int | None = None) -> list[float | None]:
     """Holm-Bonferroni adjusted p-values (None entries are left out and stay None).
 
     The k-th smallest of m p-values becomes max over j <= k of min(1, (m - j + 1) p_(j)),
     so comparing the adjusted values with alpha is Holm's step-down procedure.
+    ``family_size`` counts tests not given here (as if their p were 1): a confirmation look
+    at a subset chosen from the first look must still correct for the whole family.
     """
     present = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
-    m = len(present)
+    m = max(len(present), family_size or 0)
     adjusted: list[float | None] = [None] * len(pvalues)
     running = 0.0
     for rank, (p, index) in enumerate(present):

@@ -16,6 +16,12 @@ def test_holm_matches_the_step_down_procedure_by_hand():
     assert stats.holm([]) == []
 
 
+def test_holm_over_a_larger_family_counts_the_untested_cells():
+    # a confirmation look at 2 of 6 cells: ranks are corrected as if m = 6
+    assert stats.holm([0.001, 0.002], family_size=6) == pytest.approx([0.006, 0.01])
+    assert stats.holm([0.001, 0.002], family_size=1) == pytest.approx([0.002, 0.002])
+
+
 def test_one_sided_tests_point_the_right_way():
     rng = np.random.default_rng(0)
     a = list(1.0 + 0.02 * rng.standard_normal(10))
