@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import stats
 from harness.atomic import write_json_atomic
-from harness.compare import Rule
+from harness.compare import CellComparison, Rule, decide
 
 EVIDENCE = Path("results/runs/evidence")
 SUMMARY = Path("benchmarks/results/gate_evidence.json")
@@ -109,18 +109,12 @@ def simulate_gate(
 
 
 def _decide(pairs: dict[str, tuple], rule: Rule, family_size: int | None = None) -> dict[str, str]:
-    keys = list(pairs)
-    p_values = [stats.p_slower(list(a), list(b)) for a, b in pairs.values()]
-    adjusted = stats.holm(p_values, family_size)
-    verdicts = {}
-    for key, p_adj in zip(keys, adjusted, strict=True):
-        a, b = pairs[key]
-        large = statistics.median(b) / statistics.median(a) > 1 + rule.threshold
-        significant = p_adj is not None and p_adj < rule.alpha
-        verdicts[key] = (
-            "regression" if large and significant else ("inconclusive" if large else "other")
-        )
-    return verdicts
+    """The gate's own rule (``harness.compare.decide``) on replayed samples."""
+    drafts = []
+    for key, (a, b) in pairs.items():
+        ratio, p_value = stats.ratio_of_medians(list(a), list(b)), stats.p_slower(list(a), list(b))
+        drafts.append(CellComparison(key, "", "", "", "", ratio=ratio, p_value=p_value))
+    return {d.key: d.verdict for d in decide(drafts, rule, family_size)}
 
 
 def cmd_power(args: argparse.Namespace) -> None:
@@ -131,8 +125,8 @@ def cmd_power(args: argparse.Namespace) -> None:
     rule = Rule(alpha=Rule().alpha / 2, looks=2)  # as kbench ab: alpha / 2 per look
     rng = np.random.default_rng(args.seed)
     table = []
+    smallest = min(len(v) for v in pooled.values())
     for repeats in args.repeats:
-        smallest = min(len(v) for v in pooled.values())
         if 4 * repeats > smallest:
             print(f"R={repeats}: needs {4 * repeats} A/A samples per cell, a pool has {smallest}")
             table.append({"repeats": repeats, "skipped": f"pool {smallest} < {4 * repeats}"})

@@ -190,7 +190,7 @@ def compare_runs(
             if changed:
                 draft = replace(draft, verdict="incomparable", reason="; ".join(changed))
         drafts.append(draft)
-    decided = _decide(drafts, rule, family_size)
+    decided = decide(drafts, rule, family_size)
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
@@ -235,10 +235,11 @@ def _draft(old: CellResult | None, new: CellResult | None) -> CellComparison:
     )
 
 
-def _decide(
+def decide(
     drafts: list[CellComparison], rule: Rule, family_size: int | None = None
 ) -> list[CellComparison]:
-    """Holm-correct across the timed cells (or the larger family), then apply the rule."""
+    """Holm-correct across the timed cells (verdict ``""``; or the larger family), then
+    apply the rule. The gate's replay (``benchmarks/gate_evidence.py``) calls it too."""
     timed = [i for i, d in enumerate(drafts) if d.verdict == ""]
     slower = stats.holm([drafts[i].p_value for i in timed], family_size)
     faster = stats.holm([drafts[i].p_faster for i in timed], family_size)

@@ -78,13 +78,12 @@ def _measure(keras, plugin, model, shared, backend, probe, spec) -> dict[str, An
     if not reference.exists():
         np.savez(reference, *[np.asarray(w) for w in model.get_weights()])
     with np.load(reference) as saved:
-        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+        initial = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    model.set_weights(initial)
     _disable_dropout(keras, model)
     np.save(shared / f"pred_{backend}.npy", _flat_predictions(model, x_probe))
     model.save(shared / f"model_{backend}.keras")
     x_train, y_train = inputs_targets(plugin, probe["x_train"], probe["y_train"])
-    with np.load(reference) as saved:
-        initial = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     curves = {}
     for key, weights in (("losses", initial), ("losses_nudged", _nudged(initial))):
         model.set_weights(weights)
