@@ -55,6 +55,11 @@ class AbResult:
         }
 
 
+def per_look(rule: Rule, confirm: bool) -> Rule:
+    """The rule each look applies: with a confirmation batch, two looks at ``alpha / 2``."""
+    return replace(rule, alpha=rule.alpha / 2, looks=2) if confirm else rule
+
+
 def parse_python(text: str, option: str) -> tuple[str, ...]:
     """A side's interpreter command (``/venv/bin/python`` or ``taskset -c 0 python``),
     checked to run the harness worker, or a one-line error."""
@@ -106,7 +111,7 @@ def run_ab(
     ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
     """
     repeats = prepared.request.repeats
-    rule = replace(rule, alpha=rule.alpha / 2, looks=2) if confirm else rule
+    rule = per_look(rule, confirm)
     processes: dict[str, dict[str, list[CellResult]]] = {
         side: {cell.key: [] for cell in prepared.cells} for side in SIDES
     }

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness import baselines, bench, datasets, devices, plan, registry
-from harness.ab import AbResult, parse_python, run_ab
+from harness.ab import AbResult, parse_python, per_look, run_ab
 from harness.atomic import write_json_atomic
 from harness.compare import FINGERPRINT_FIELDS, Comparison, Rule, compare_runs, stage_one_possible
 from harness.describe import describe_in_worker
@@ -441,7 +441,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
         f"{len(prepared.cells)} cells x {request.repeats} processes per side, order A B, B A, ..."
     )
-    look_alpha = rule.alpha if args.no_confirm else rule.alpha / 2
+    look_alpha = per_look(rule, not args.no_confirm).alpha
     if not stage_one_possible(request.repeats, timed, look_alpha):
         console.print(
             f"[yellow]note[/]: {request.repeats} processes per side cannot reach p < "
