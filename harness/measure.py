@@ -5,12 +5,14 @@ measures dispatch, not work, and a per-batch callback would itself force a sync 
 step (Keras turns off async callback dispatch when ``on_train_batch_end`` is
 overridden). Each ``fit`` call also has a fixed cost (callbacks, data adapter, iterator
 and, on TensorFlow, a tf.data pipeline) that an epoch-level timer would spread over the
-steps. So the worker calls ``model.fit`` exactly as users do, with no callback, on a
-*short* set of N steps and a *long* set of 2N steps, alternating their order, each call
-closed by a device barrier (``backends.sync``). One pair gives one sample of the marginal
-cost of a step, ``(T(2N) - T(N)) / N``, in which the fixed cost cancels. The first pairs
-(warm-up) are dropped; pairs continue until both ``min_windows`` and ``min_seconds`` (of
-timed steady-state work) are reached. Raw fit times are kept with the statistics.
+steps. So the worker calls ``model.fit`` as users do, with no batch callback, on a
+*short* set of N steps and a *long* set of 2N steps, alternating their order. The clock
+stops at ``on_train_end`` after a device barrier (``backends.sync``), so the fit's teardown
+(on TensorFlow a tf.data iterator whose shutdown waits in quanta of ~0.3 s) is not timed.
+One pair gives one sample of the marginal cost of a step, ``(T(2N) - T(N)) / N``, in
+which the fixed cost cancels. The first pairs (warm-up) are dropped; pairs continue until
+both ``min_windows`` and ``min_seconds`` (of timed steady-state work) are reached. Raw
+fit times are kept with the statistics.
 """
 
 from __future__ import annotations
