@@ -7,13 +7,13 @@
 
 ``aa`` runs real ``kbench ab`` gates with the same interpreter on both sides and keeps each
 gate's file under ``results/runs/evidence/``. ``power`` pools, per cell, the per-process
-medians of every recorded A/A gate (both sides ran the same code), then simulates gates:
-R processes per side drawn without replacement from that pool (4R distinct values per cell:
+medians of every recorded A/A gate (both sides ran the same code), each divided by its
+gate's median for the cell (``--raw-pool``: not divided), then simulates gates: R
+processes per side drawn without replacement from that pool (4R distinct values per cell:
 stage 1 and the confirmation batch; an R the pool is too small for is left out), side B
-scaled by (1 + delta), the full
-rule applied (Holm over all cells of the gate, then one confirmation batch of R more per
-side for inconclusive cells, decided on the pooled samples). It reports the per-cell
-detection rate and the per-gate false-positive rate.
+scaled by (1 + delta), the full rule applied (Holm over all cells of the gate, then one
+confirmation batch of R more per side for inconclusive cells, decided on the pooled
+samples). It reports the per-cell detection rate and the per-gate false-positive rate.
 """
 
 from __future__ import annotations
@@ -74,22 +74,35 @@ def load_gates(pattern: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(EVIDENCE.glob(pattern))]
 
 
-def pools(gates: list[dict]) -> dict[str, list[float]]:
-    """Per cell, every per-process median of both sides of every A/A gate."""
+def pools(gates: list[dict], per_gate: bool = True) -> dict[str, list[float]]:
+    """Per cell, every per-process median of both sides of every A/A gate.
+
+    ``per_gate`` divides each gate's values by that gate's median for the cell. A real gate
+    interleaves A and B in one sitting, so the machine's level that day moves both sides
+    alike; pooling raw values across sittings would add that between-sitting spread to
+    every simulated gate (the raw pool is kept as the conservative variant).
+    """
     pooled: dict[str, list[float]] = defaultdict(list)
     for gate in gates:
         for cell in gate["cells"]:
-            pooled[cell["key"]] += cell["a_samples"] + cell["b_samples"]
+            values = cell["a_samples"] + cell["b_samples"]
+            level = statistics.median(values) if per_gate else 1.0
+            pooled[cell["key"]] += [v / level for v in values]
     return dict(pooled)
 
 
 def simulate_gate(
-    pooled: dict[str, list[float]], repeats: int, delta: float, rule: Rule, rng
+    pooled: dict[str, list[float]],
+    repeats: int,
+    delta: float,
+    rule: Rule,
+    rng: np.random.Generator,
+    replace: bool = False,
 ) -> dict[str, bool]:
     """One replayed gate over every cell: which cells the full rule calls a regression."""
     draws = {}
     for key, values in pooled.items():
-        picked = rng.choice(np.asarray(values), size=4 * repeats, replace=False)
+        picked = rng.choice(np.asarray(values), size=4 * repeats, replace=replace)
         a1, b1, a2, b2 = np.split(picked, 4)
         draws[key] = (a1, b1 * (1 + delta), a2, b2 * (1 + delta))
     first = _decide({k: (d[0], d[1]) for k, d in draws.items()}, rule)
@@ -121,18 +134,21 @@ def cmd_power(args: argparse.Namespace) -> None:
     gates = load_gates("aa-*.json")
     if not gates:
         sys.exit(f"no A/A gates in {EVIDENCE}; run the 'aa' step first")
-    pooled = pools(gates)
+    pooled = pools(gates, per_gate=not args.raw_pool)
     rule = Rule(alpha=Rule().alpha / 2, looks=2)  # as kbench ab: alpha / 2 per look
     rng = np.random.default_rng(args.seed)
     table = []
     smallest = min(len(v) for v in pooled.values())
     for repeats in args.repeats:
-        if 4 * repeats > smallest:
+        if 4 * repeats > smallest and not args.replace:
             print(f"R={repeats}: needs {4 * repeats} A/A samples per cell, a pool has {smallest}")
             table.append({"repeats": repeats, "skipped": f"pool {smallest} < {4 * repeats}"})
             continue
         for delta in DELTAS:
-            results = [simulate_gate(pooled, repeats, delta, rule, rng) for _ in range(args.sims)]
+            results = [
+                simulate_gate(pooled, repeats, delta, rule, rng, args.replace)
+                for _ in range(args.sims)
+            ]
             per_cell = {k: float(np.mean([r[k] for r in results])) for k in pooled}
             any_flag = float(np.mean([any(r.values()) for r in results]))
             row = {"repeats": repeats, "delta": delta, "per_cell_rate": per_cell}
@@ -141,19 +157,22 @@ def cmd_power(args: argparse.Namespace) -> None:
             table.append(row)
             print(
                 f"R={repeats:2d} delta={delta:4.0%}: cells flagged {row['mean_cell_rate']:.1%} "
-                f"(min {min(per_cell.values()):.1%}), gates with any flag {any_flag:.1%}",
+                f"(min {min(per_cell.values()):.1%}), gates with any flag {any_flag:.1%}; "
+                + ", ".join(f"{k.rsplit('/', 1)[0]} {v:.1%}" for k, v in per_cell.items()),
                 flush=True,
             )
     report = {
         "pool_sizes": {k: len(v) for k, v in pooled.items()},
         "pool_cv": {k: stats.coefficient_of_variation(v) for k, v in pooled.items()},
-        "drawn": "without replacement from the pool",
+        "drawn": f"{'with' if args.replace else 'without'} replacement from the pool",
+        "pool": "raw values" if args.raw_pool else "each gate's values / its median for the cell",
         "gates_pooled": len(gates),
         "sims": args.sims,
         "rule": rule.to_dict(),
         "replay": table,
     }
-    _update_summary({"power": report})
+    name = "power_raw_pool" if args.raw_pool else "power"
+    _update_summary({f"{name}_with_replacement" if args.replace else name: report})
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -221,6 +240,10 @@ def main() -> None:
     power.add_argument("--repeats", type=int, nargs="+", default=[5, 10])
     power.add_argument("--sims", type=int, default=2000)
     power.add_argument("--seed", type=int, default=0)
+    power.add_argument("--raw-pool", action="store_true", help="pool raw values across gates")
+    power.add_argument(
+        "--replace", action="store_true", help="draw with replacement (an R beyond the pool)"
+    )
     sub.add_parser("summary")
     args = parser.parse_args()
     {"aa": cmd_aa, "slowdown": cmd_slowdown, "power": cmd_power, "summary": cmd_summary}[args.step](

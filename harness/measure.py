@@ -56,8 +56,8 @@ class WindowPlan:
     def positive(self, short_fit_s: Sequence[float], long_fit_s: Sequence[float]) -> bool:
         """True when the kept pairs give a positive marginal step cost.
 
-        Under heavy load a few pairs can give median T(2N) <= median T(N); the worker then
-        times more pairs (up to the plan's maximum) rather than report a meaningless value.
+        Under heavy load a few pairs can give T(2N) <= T(N); the worker then times more
+        pairs (up to the plan's maximum) rather than report a meaningless value.
         """
         kept = slice(self.warmup_windows, None)
         if not short_fit_s[kept]:
@@ -69,11 +69,10 @@ class WindowPlan:
 class StepTimeStats:
     """Steady-state step time in milliseconds, from alternating N / 2N-step fits.
 
-    ``median`` is the marginal cost of a step from the medians of the kept fits,
-    ``(median(T(2N)) - median(T(N))) / N``: robust when whole fits run in a slow mode
-    (seen with TensorFlow's default thread pools on 2 cores), where a slow short fit
-    beside a fast long one would make a single pair's difference meaningless. The
-    per-pair differences (``samples``) give the spread: stdev, IQR, CV, min, max.
+    ``samples`` are the kept pairs' marginal costs, ``(T(2N) - T(N)) / N``; ``median`` is
+    their median (``marginal_step_cost``), and they give the spread: stdev, IQR, CV, min,
+    max. The two fits of a pair run back to back, so a stall or a change of machine speed
+    that lasts about a pair moves one sample, which the median leaves out.
     """
 
     median: float
@@ -106,7 +105,7 @@ class StepTimeStats:
         kept = [(long - short) * 1000.0 / window_steps for short, long in pairs]
         overheads = [(2 * short - long) * 1000.0 for short, long in pairs]
         shorts, longs = zip(*pairs, strict=True)
-        marginal_ms = marginal_step_cost(shorts, longs, window_steps) * 1000.0
+        marginal_ms = marginal_step_cost(shorts, longs, window_steps) * 1000.0  # = median(kept)
         q1, _, q3 = statistics.quantiles(kept, n=4) if len(kept) > 1 else (kept[0],) * 3
         mean = statistics.fmean(kept)
         stdev = statistics.stdev(kept) if len(kept) > 1 else 0.0
@@ -136,8 +135,12 @@ class StepTimeStats:
 
 
 def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:
-    """Cost of one more step: (median time of 2N steps - median of N steps) / N, in seconds."""
-    return (statistics.median(seconds_2n) - statistics.median(seconds_n)) / n
+    """Cost of one more step, in seconds: the median over pairs of (T(2N) - T(N)) / N.
+
+    ``seconds_n[i]`` and ``seconds_2n[i]`` are one pair, timed back to back.
+    """
+    pairs = zip(seconds_n, seconds_2n, strict=True)
+    return statistics.median([(long - short) / n for short, long in pairs])
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,18 @@ def test_enough_needs_both_count_and_duration():
     assert not plan.exhausted([0.1] * 5)
 
 
-def test_marginal_step_cost_uses_medians():
+def test_marginal_step_cost_is_the_median_over_back_to_back_pairs():
     assert marginal_step_cost([1.0, 1.1, 5.0], [2.0, 2.1, 9.0], 100) == pytest.approx(0.01)
+    # pair differences 1.0, 0.5, 2.0: median 1.0 (a difference of medians would give 0.5)
+    assert marginal_step_cost([1.0, 2.0, 2.0], [2.0, 2.5, 4.0], 1) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shorter"):
+        marginal_step_cost([1.0, 2.0], [2.0], 1)
+
+
+def test_step_time_is_the_median_of_the_kept_pairs():
+    stats = StepTimeStats.from_fits([9.0, 1.0, 2.0, 2.0], [9.0, 2.0, 2.5, 4.0], 1, 1)
+    assert stats.median == pytest.approx(1000.0)
+    assert stats.samples == pytest.approx([1000.0, 500.0, 2000.0])
 
 
 def test_timing_continues_until_the_marginal_cost_is_positive():
