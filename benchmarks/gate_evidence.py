@@ -4,6 +4,7 @@
     python benchmarks/gate_evidence.py slowdown --repeats 5           # B confined to one core
     python benchmarks/gate_evidence.py power                          # replay recorded A/A samples
     python benchmarks/gate_evidence.py summary                        # the figures for the README
+    python benchmarks/gate_evidence.py rescore GATE.json              # today's estimator, same fits
 
 ``aa`` runs real ``kbench ab`` gates with the same interpreter on both sides and keeps each
 gate's file under ``results/runs/evidence/``. ``power`` pools, per cell, the per-process
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import stats
+from harness.ab import per_look
 from harness.atomic import write_json_atomic
-from harness.compare import CellComparison, Rule, decide
+from harness.compare import CellComparison, Rule, compare_runs, decide
+from harness.measure import StepTimeStats, StepTimeSummary
+from harness.records import RunResult
 
 EVIDENCE = Path("results/runs/evidence")
 SUMMARY = Path("benchmarks/results/gate_evidence.json")
@@ -220,6 +225,65 @@ def _slowdown_summary(gate: dict) -> dict:
     }
 
 
+def cmd_rescore(args: argparse.Namespace) -> None:
+    """Re-decide a recorded gate from its raw fit times with the current step estimator.
+
+    The first look uses each side's first R processes; a cell the new first look leaves
+    inconclusive is confirmed on all recorded processes only if the gate ran its
+    confirmation batch, else it stays inconclusive (marked so).
+    """
+    gate = json.loads(Path(args.file).read_text())
+    repeats, ran_batch = gate["ab"]["repeats"], set(gate["ab"]["confirmation_batch"])
+    runs = [_reestimated(RunResult.from_dict(gate["runs"][side])) for side in ("a", "b")]
+    rule = per_look(Rule(alpha=gate["rule"]["alpha"] * gate["rule"]["looks"]), confirm=True)
+    first = compare_runs(*[_first(run, repeats) for run in runs], rule, check_fingerprint=False)
+    verdicts = {c.key: c for c in first.cells}
+    unsure = [c.key for c in first.cells if c.verdict == "inconclusive"]
+    family = sum(c.p_value is not None for c in first.cells)
+    if unsure:
+        subset = [replace(r, cells=[c for c in r.cells if c.cell.key in unsure]) for r in runs]
+        second = compare_runs(*subset, rule, check_fingerprint=False, family_size=family)
+        for cell in second.cells:
+            if cell.key in ran_batch:
+                verdicts[cell.key] = replace(cell, reason=f"{cell.reason} (confirmation batch)")
+            else:
+                verdicts[cell.key] = replace(
+                    verdicts[cell.key], reason="no confirmation batch was recorded"
+                )
+    print(f"{args.file}: rescored from raw fits (median over pairs), rule {rule.to_dict()}")
+    for key, cell in verdicts.items():
+        print(
+            f"{key:26} x{cell.ratio:.2f} CI {cell.ratio_ci_low:.2f}-{cell.ratio_ci_high:.2f} "
+            f"p_holm {cell.p_adjusted:.2g} n {cell.n_a}/{cell.n_b} {cell.verdict}: {cell.reason}"
+        )
+
+
+def _reestimated(run: RunResult) -> RunResult:
+    """The run with every process's step time recomputed from its raw fits."""
+    cells = []
+    for cell in run.cells:
+        if cell.step_time_ms is None:
+            cells.append(cell)
+            continue
+        processes = [
+            StepTimeStats.from_fits(p.short_fit_s, p.long_fit_s, p.window_steps, p.warmup_windows)
+            for p in cell.step_time_ms.processes
+        ]
+        cells.append(replace(cell, step_time_ms=StepTimeSummary.from_processes(processes)))
+    return replace(run, cells=cells)
+
+
+def _first(run: RunResult, repeats: int) -> RunResult:
+    """The run as the gate's first look saw it: each cell's first ``repeats`` processes."""
+    cells = []
+    for cell in run.cells:
+        step = cell.step_time_ms
+        if step is not None:
+            step = StepTimeSummary.from_processes(step.processes[:repeats])
+        cells.append(replace(cell, step_time_ms=step))
+    return replace(run, cells=cells)
+
+
 def _update_summary(update: dict) -> None:
     current = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
     current.update(update)
@@ -245,10 +309,12 @@ def main() -> None:
         "--replace", action="store_true", help="draw with replacement (an R beyond the pool)"
     )
     sub.add_parser("summary")
+    rescore = sub.add_parser("rescore")
+    rescore.add_argument("file")
     args = parser.parse_args()
-    {"aa": cmd_aa, "slowdown": cmd_slowdown, "power": cmd_power, "summary": cmd_summary}[args.step](
-        args
-    )
+    steps = {"aa": cmd_aa, "slowdown": cmd_slowdown, "power": cmd_power, "summary": cmd_summary}
+    steps["rescore"] = cmd_rescore
+    steps[args.step](args)
 
 
 if __name__ == "__main__":
