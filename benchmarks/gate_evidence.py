@@ -35,11 +35,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import stats
-from harness.ab import per_look
 from harness.atomic import write_json_atomic
 from harness.compare import CellComparison, Rule, compare_runs, decide
+from harness.errors import HarnessError
 from harness.measure import StepTimeStats, StepTimeSummary
 from harness.records import RunResult
+from harness.results import read_comparison
 
 EVIDENCE = Path("results/runs/evidence")
 SUMMARY = Path("benchmarks/results/gate_evidence.json")
@@ -102,12 +103,12 @@ def simulate_gate(
     delta: float,
     rule: Rule,
     rng: np.random.Generator,
-    replace: bool = False,
+    with_replacement: bool = False,
 ) -> dict[str, bool]:
     """One replayed gate over every cell: which cells the full rule calls a regression."""
     draws = {}
     for key, values in pooled.items():
-        picked = rng.choice(np.asarray(values), size=4 * repeats, replace=replace)
+        picked = rng.choice(np.asarray(values), size=4 * repeats, replace=with_replacement)
         a1, b1, a2, b2 = np.split(picked, 4)
         draws[key] = (a1, b1 * (1 + delta), a2, b2 * (1 + delta))
     first = _decide({k: (d[0], d[1]) for k, d in draws.items()}, rule)
@@ -232,10 +233,10 @@ def cmd_rescore(args: argparse.Namespace) -> None:
     inconclusive is confirmed on all recorded processes only if the gate ran its
     confirmation batch, else it stays inconclusive (marked so).
     """
-    gate = json.loads(Path(args.file).read_text())
+    gate = read_comparison(args.file)
     repeats, ran_batch = gate["ab"]["repeats"], set(gate["ab"]["confirmation_batch"])
     runs = [_reestimated(RunResult.from_dict(gate["runs"][side])) for side in ("a", "b")]
-    rule = per_look(Rule(alpha=gate["rule"]["alpha"] * gate["rule"]["looks"]), confirm=True)
+    rule = Rule(**gate["rule"])  # as recorded: the rule each of the gate's looks applied
     first = compare_runs(*[_first(run, repeats) for run in runs], rule, check_fingerprint=False)
     verdicts = {c.key: c for c in first.cells}
     unsure = [c.key for c in first.cells if c.verdict == "inconclusive"]
@@ -312,9 +313,17 @@ def main() -> None:
     rescore = sub.add_parser("rescore")
     rescore.add_argument("file")
     args = parser.parse_args()
-    steps = {"aa": cmd_aa, "slowdown": cmd_slowdown, "power": cmd_power, "summary": cmd_summary}
-    steps["rescore"] = cmd_rescore
-    steps[args.step](args)
+    steps = {
+        "aa": cmd_aa,
+        "slowdown": cmd_slowdown,
+        "power": cmd_power,
+        "summary": cmd_summary,
+        "rescore": cmd_rescore,
+    }
+    try:
+        steps[args.step](args)
+    except HarnessError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ class StepTimeStats:
     """Steady-state step time in milliseconds, from alternating N / 2N-step fits.
 
     ``samples`` are the kept pairs' marginal costs, ``(T(2N) - T(N)) / N``; ``median`` is
-    their median (``marginal_step_cost``), and they give the spread: stdev, IQR, CV, min,
+    their median (as ``marginal_step_cost``), and they give the spread: stdev, IQR, CV, min,
     max. The two fits of a pair run back to back, so a stall or a change of machine speed
     that lasts about a pair moves one sample, which the median leaves out.
     """
@@ -104,13 +104,11 @@ class StepTimeStats:
             raise ValueError("No timed pairs left after the warm-up pairs.")
         kept = [(long - short) * 1000.0 / window_steps for short, long in pairs]
         overheads = [(2 * short - long) * 1000.0 for short, long in pairs]
-        shorts, longs = zip(*pairs, strict=True)
-        marginal_ms = marginal_step_cost(shorts, longs, window_steps) * 1000.0  # = median(kept)
         q1, _, q3 = statistics.quantiles(kept, n=4) if len(kept) > 1 else (kept[0],) * 3
         mean = statistics.fmean(kept)
         stdev = statistics.stdev(kept) if len(kept) > 1 else 0.0
         return cls(
-            median=marginal_ms,
+            median=statistics.median(kept),  # marginal_step_cost, in ms
             mean=mean,
             stdev=stdev,
             min=min(kept),

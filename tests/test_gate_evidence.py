@@ -44,5 +44,5 @@ def test_replay_with_replacement_draws_beyond_the_pool():
     rng = np.random.default_rng(1)
     pooled = {"m/jax/cpu": list(rng.normal(1.0, 0.02, 12))}
     rule = Rule(alpha=Rule().alpha / 2, looks=2)
-    flags = gate_evidence.simulate_gate(pooled, 10, 0.5, rule, rng, replace=True)
+    flags = gate_evidence.simulate_gate(pooled, 10, 0.5, rule, rng, with_replacement=True)
     assert flags == {"m/jax/cpu": True}

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from harness import registry
 from harness.plan import RunSettings
-from harness.worker import Session, cycle_samples
+from harness.worker import Session
 
 plugin = registry.discover()["dense_mlp"].plugin
 session = Session(keras, plugin, RunSettings(batch_size=32), "jax")
