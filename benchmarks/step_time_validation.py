@@ -37,10 +37,12 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import devices, stats
+from harness import devices, plan, stats
 from harness.atomic import write_json_atomic
+from harness.errors import UsageError
 from harness.measure import marginal_step_cost
 from harness.profiles import PROFILES
+from harness.worker import Session, cycle_samples
 
 PLUGIN, BATCH, PROFILE = "dense_mlp", 32, "quick"
 console = Console()
@@ -51,11 +53,9 @@ def child(backend: str, steps: int, repeats: int, blocks: int) -> dict:
     import keras
 
     from harness import backends, datasets, registry
-    from harness.plan import RunSettings
-    from harness.worker import Session, cycle_samples
 
     plugin = registry.discover()[PLUGIN].plugin
-    settings = RunSettings(profile=PROFILE, batch_size=BATCH, timing=PROFILES[PROFILE].timing)
+    settings = plan.RunSettings(profile=PROFILE, batch_size=BATCH, timing=PROFILES[PROFILE].timing)
     session = Session(keras, plugin, settings, backend)
     data = datasets.load_dataset("synthetic")
     x, y = data.x_train.reshape((-1, *plugin.input_shape)), data.y_train
@@ -64,14 +64,14 @@ def child(backend: str, steps: int, repeats: int, blocks: int) -> dict:
         step = session.time_steps(x, y, data.num_classes, predict=False)["step"]
         out["harness_ms"].append(step.median)
         out["harness_window_steps"].append(step.window_steps)
-        out["marginal_ms"].append(_marginal_ms(session, cycle_samples, x, y, steps, repeats))
+        out["marginal_ms"].append(_marginal_ms(session, x, y, steps, repeats))
     model = session.build(data.num_classes)
     out["per_batch_timer_ms"] = _per_batch_timer(keras, model, *cycle_samples(x, y, steps * BATCH))
     backends.sync(backend, model)
     return out
 
 
-def _marginal_ms(session, cycle_samples, x, y, steps: int, repeats: int) -> float:
+def _marginal_ms(session: Session, x, y, steps: int, repeats: int) -> float:
     """(T(2N) - T(N)) / N on a fresh model: medians of ``repeats`` alternating fits each."""
     model = session.build()
     n_set, twice_set = cycle_samples(x, y, steps * BATCH), cycle_samples(x, y, 2 * steps * BATCH)
@@ -150,13 +150,11 @@ def main() -> int:
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.repeats, args.blocks)))
         return 0
-    unknown = set(args.backend.split(",")) - set(devices.BACKENDS)
-    if unknown:
-        parser.error(f"unknown backend(s) {', '.join(sorted(unknown))}")
-    rows = [
-        measure_backend(b, args.steps, args.repeats, args.rounds, args.blocks)
-        for b in args.backend.split(",")
-    ]
+    try:
+        chosen = plan.select_backends(plan.parse_selection([args.backend]))
+    except UsageError as error:
+        parser.error(str(error))
+    rows = [measure_backend(b, args.steps, args.repeats, args.rounds, args.blocks) for b in chosen]
     title = f"{PLUGIN}, batch {BATCH}: harness step time vs marginal cost, in the same process"
     table = Table(title=title)
     columns = ("backend", "harness ms", "marginal ms", "ratio", "95% CI", "blocks")
