@@ -5,16 +5,21 @@
     python benchmarks/gate_evidence.py power                          # replay recorded A/A samples
     python benchmarks/gate_evidence.py summary                        # the figures for the README
     python benchmarks/gate_evidence.py rescore GATE.json              # today's estimator, same fits
+    python benchmarks/gate_evidence.py digest                         # digests of recorded gates
 
 ``aa`` runs real ``kbench ab`` gates with the same interpreter on both sides and keeps each
-gate's file under ``results/runs/evidence/``. ``power`` pools, per cell, the per-process
-medians of every recorded A/A gate (both sides ran the same code), each divided by its
-gate's median for the cell (``--raw-pool``: not divided), then simulates gates: R
-processes per side drawn without replacement from that pool (4R distinct values per cell:
-stage 1 and the confirmation batch; an R the pool is too small for is left out), side B
-scaled by (1 + delta), the full rule applied (Holm over all cells of the gate, then one
-confirmation batch of R more per side for inconclusive cells, decided on the pooled
-samples). It reports the per-cell detection rate and the per-gate false-positive rate.
+gate's file under ``results/runs/evidence/`` (gitignored), and its digest (the file without
+the two sides' raw runs: verdicts, per-process medians, rule, environment) under
+``benchmarks/results/gates/``, which is committed: ``power`` and ``summary`` read the
+digests, so the figures can be re-derived from a clean checkout. ``power`` pools, per
+cell, the per-process medians of every recorded A/A gate (both sides ran the same code),
+each divided by its gate's median for the cell (``--raw-pool``: not divided), then
+simulates gates: R processes per side drawn without replacement from that pool (4R
+distinct values per cell: stage 1 and the confirmation batch; an R the pool is too small
+for is left out), side B scaled by (1 + delta), the full rule applied (Holm over all cells
+of the gate, then one confirmation batch of R more per side for inconclusive cells, decided
+on the pooled samples). It reports the per-cell detection rate and the per-gate
+false-positive rate.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from harness.records import RunResult
 from harness.results import read_comparison
 
 EVIDENCE = Path("results/runs/evidence")
+DIGESTS = Path("benchmarks/results/gates")
 SUMMARY = Path("benchmarks/results/gate_evidence.json")
 CELLS = ["-p", "dense_mlp,cnn", "-b", "jax,tensorflow,torch", "--device", "cpu"]
 DELTAS = (0.0, 0.03, 0.05, 0.10, 0.20)
@@ -58,26 +64,58 @@ def gate_command(out: Path, repeats: int, python_b: str | None = None) -> list[s
 
 def cmd_aa(args: argparse.Namespace) -> None:
     EVIDENCE.mkdir(parents=True, exist_ok=True)
-    start = len(list(EVIDENCE.glob("aa-*.json")))
+    start = next_index("aa")
     for index in range(start, start + args.gates):
         out = EVIDENCE / f"aa-{index:03d}.json"
         print(f"A/A gate {index}: {' '.join(gate_command(out, args.repeats))}", flush=True)
         code = subprocess.run(gate_command(out, args.repeats)).returncode
         print(f"A/A gate {index}: exit code {code}", flush=True)
+        if out.exists():
+            write_digest(out)
+
+
+def next_index(prefix: str) -> int:
+    """One past the highest number of a recorded gate or digest named ``PREFIX-NNN.json``."""
+    names = [p.stem for folder in (EVIDENCE, DIGESTS) for p in folder.glob(f"{prefix}-*.json")]
+    numbers = [int(n.rsplit("-", 1)[1]) for n in names if n.rsplit("-", 1)[1].isdigit()]
+    return max(numbers, default=-1) + 1
 
 
 def cmd_slowdown(args: argparse.Namespace) -> None:
     if shutil.which("taskset") is None:
         sys.exit("taskset not found (util-linux)")
     EVIDENCE.mkdir(parents=True, exist_ok=True)
-    out = EVIDENCE / f"slowdown-one-core-{len(list(EVIDENCE.glob('slowdown-*.json'))):03d}.json"
+    out = EVIDENCE / f"slowdown-one-core-{next_index('slowdown-one-core'):03d}.json"
     python_b = f"taskset -c 0 {sys.executable}"
     code = subprocess.run(gate_command(out, args.repeats, python_b)).returncode
     print(f"slowdown gate: exit code {code} (1 = regression flagged)")
+    if out.exists():
+        write_digest(out)
+
+
+def digest(gate: dict) -> dict:
+    """A gate's file without ``runs`` (both sides' raw results, most of its size): the
+    verdicts, per-process medians, accuracies, rule, sides' environments and ``ab`` block."""
+    return {key: value for key, value in gate.items() if key != "runs"}
+
+
+def write_digest(gate_file: Path) -> Path:
+    """Write the committed digest of one recorded gate, named as its file."""
+    out = DIGESTS / gate_file.name
+    write_json_atomic(out, digest(read_comparison(gate_file)))
+    return out
+
+
+def cmd_digest(args: argparse.Namespace) -> None:
+    """Digest every gate recorded under ``results/runs/evidence/`` (those not yet digested)."""
+    files = sorted(EVIDENCE.glob("*.json"))
+    written = [write_digest(f) for f in files if args.force or not (DIGESTS / f.name).exists()]
+    print(f"{len(written)} digest(s) written to {DIGESTS} ({len(files)} gate file(s) found)")
 
 
 def load_gates(pattern: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(EVIDENCE.glob(pattern))]
+    """The committed digests of the recorded gates whose names match ``pattern``."""
+    return [json.loads(p.read_text()) for p in sorted(DIGESTS.glob(pattern))]
 
 
 def pools(gates: list[dict], per_gate: bool = True) -> dict[str, list[float]]:
@@ -139,7 +177,7 @@ def _decide(pairs: dict[str, tuple], rule: Rule, family_size: int | None = None)
 def cmd_power(args: argparse.Namespace) -> None:
     gates = load_gates("aa-*.json")
     if not gates:
-        sys.exit(f"no A/A gates in {EVIDENCE}; run the 'aa' step first")
+        sys.exit(f"no A/A gate digests in {DIGESTS}; run the 'aa' step first")
     pooled = pools(gates, per_gate=not args.raw_pool)
     rule = Rule(alpha=Rule().alpha / 2, looks=2)  # as kbench ab: alpha / 2 per look
     rng = np.random.default_rng(args.seed)
@@ -205,12 +243,14 @@ def cmd_summary(args: argparse.Namespace) -> None:
         "same_code_accuracy_gap_max": {k: max(v) for k, v in accuracy_gaps.items()},
         "repeats": sorted({g["ab"]["repeats"] for g in gates}),
         "confirmation_batches": sum(bool(g["ab"]["confirmation_batch"]) for g in gates),
-        "load_average_at_start": [g["runs"]["a"]["environment"]["load_average"] for g in gates],
+        "load_average_at_start": [g["a"]["environment"]["load_average"] for g in gates],
     }
     print(json.dumps(aa, indent=2))
     summary = {"aa": aa}
-    summary["slowdown_one_core"] = [_slowdown_summary(g) for g in load_gates("slowdown-*.json")]
-    print(json.dumps(summary["slowdown_one_core"], indent=2))
+    slowdowns = [_slowdown_summary(g) for g in load_gates("slowdown-*.json")]
+    if slowdowns:  # else the committed figures stand
+        summary["slowdown_one_core"] = slowdowns
+        print(json.dumps(slowdowns, indent=2))
     _update_summary(summary)
 
 
@@ -312,6 +352,8 @@ def main() -> None:
     sub.add_parser("summary")
     rescore = sub.add_parser("rescore")
     rescore.add_argument("file")
+    digest_step = sub.add_parser("digest")
+    digest_step.add_argument("--force", action="store_true", help="rewrite existing digests")
     args = parser.parse_args()
     steps = {
         "aa": cmd_aa,
@@ -319,6 +361,7 @@ def main() -> None:
         "power": cmd_power,
         "summary": cmd_summary,
         "rescore": cmd_rescore,
+        "digest": cmd_digest,
     }
     try:
         steps[args.step](args)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 
 from harness.compare import Rule
+from harness.records import COMPARISON_KIND
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gate_evidence.py"
 spec = importlib.util.spec_from_file_location("gate_evidence", SCRIPT)
@@ -46,3 +49,50 @@ def test_replay_with_replacement_draws_beyond_the_pool():
     rule = Rule(alpha=Rule().alpha / 2, looks=2)
     flags = gate_evidence.simulate_gate(pooled, 10, 0.5, rule, rng, with_replacement=True)
     assert flags == {"m/jax/cpu": True}
+
+
+def _recorded_gate(regressed: bool = False) -> dict:
+    """A gate file as ``kbench ab --out`` writes it, cut to the fields the evidence reads."""
+    cell = {"key": "m/jax/cpu", "verdict": "same", "ratio": 1.01}
+    cell |= {"a_samples": [1.0, 1.1], "b_samples": [1.05, 0.98]}
+    cell |= {"a_accuracy": 0.9, "b_accuracy": 0.9}
+    return {
+        "kind": COMPARISON_KIND,
+        "cells": [cell],
+        "summary": {"regressed": regressed},
+        "ab": {"repeats": 2, "confirmation_batch": []},
+        "a": {"environment": {"load_average": [0.5, 0.5, 0.5]}},
+        "runs": {"a": {"cells": ["big"]}, "b": {"cells": ["big"]}},
+    }
+
+
+def test_digests_keep_what_the_evidence_reads_and_drop_the_raw_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gate_evidence.EVIDENCE.mkdir(parents=True)
+    (gate_evidence.EVIDENCE / "aa-003.json").write_text(json.dumps(_recorded_gate()))
+    written = gate_evidence.write_digest(gate_evidence.EVIDENCE / "aa-003.json")
+    stored = json.loads(written.read_text())
+    assert written == gate_evidence.DIGESTS / "aa-003.json"
+    assert "runs" not in stored
+    assert stored["cells"] == _recorded_gate()["cells"]
+    assert gate_evidence.load_gates("aa-*.json") == [stored]
+    assert gate_evidence.next_index("aa") == 4  # numbering goes on past the digests
+    assert gate_evidence.next_index("slowdown-one-core") == 0
+
+
+def test_summary_reads_digests_and_keeps_slowdown_figures_it_has_no_gates_for(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    gate_evidence.SUMMARY.parent.mkdir(parents=True)
+    gate_evidence.SUMMARY.write_text(json.dumps({"slowdown_one_core": [{"regressed": True}]}))
+    gate_evidence.DIGESTS.mkdir(parents=True, exist_ok=True)
+    for index in range(2):
+        digest = gate_evidence.digest(_recorded_gate())
+        (gate_evidence.DIGESTS / f"aa-{index:03d}.json").write_text(json.dumps(digest))
+    gate_evidence.cmd_summary(argparse.Namespace())
+    summary = json.loads(gate_evidence.SUMMARY.read_text())
+    assert summary["aa"]["gates"] == 2
+    assert summary["aa"]["gates_flagging_a_regression"] == 0
+    assert summary["aa"]["verdicts"] == {"same": 2}
+    assert summary["slowdown_one_core"] == [{"regressed": True}]
