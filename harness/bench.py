@@ -35,6 +35,7 @@ class RunRequest:
     jit_compile: str = "auto"
     dtype_policy: str = "float32"
     threads: int | None = None
+    malloc: str = "fixed"
     seed: int = 0
     timeout_s: float | None = None
     plugin_paths: list[str] = field(default_factory=list)
@@ -67,6 +68,7 @@ def prepare(request: RunRequest) -> PreparedRun:
         jit_compile=request.jit_compile,
         dtype_policy=request.dtype_policy,
         threads=request.threads,
+        malloc=request.malloc,
         seed=request.seed,
         timeout_s=request.timeout_s or profile.timeout_s,
         predict_repeats=profile.predict_repeats,

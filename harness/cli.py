@@ -26,7 +26,7 @@ from harness.describe import describe_in_worker
 from harness.errors import HarnessError
 from harness.export import FORMATS, to_pytest_benchmark
 from harness.parity import Tolerances, run_parity
-from harness.plan import DTYPE_POLICIES, JIT_CHOICES
+from harness.plan import DTYPE_POLICIES, JIT_CHOICES, MALLOC_CHOICES
 from harness.profiles import PROFILES
 from harness.records import CellResult, RunResult
 from harness.report_markdown import STEP_SUMMARY_ENV, append_step_summary
@@ -173,6 +173,12 @@ def _add_run_options(
         "--dtype", default="float32", choices=DTYPE_POLICIES, help="Keras dtype policy"
     )
     run.add_argument("--threads", type=_positive_int, help="intra-op threads for every backend")
+    run.add_argument(
+        "--malloc",
+        default="fixed",
+        choices=MALLOC_CHOICES,
+        help="glibc malloc thresholds: fixed by the harness (default), or glibc's own dynamic ones",
+    )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--timeout", type=_positive_float, help="per-cell timeout in seconds")
     run.add_argument("--plugin-path", action="append", default=[], metavar="PATH")
@@ -286,6 +292,7 @@ def _request(args: argparse.Namespace) -> bench.RunRequest:
         jit_compile=args.jit_compile,
         dtype_policy=args.dtype,
         threads=args.threads,
+        malloc=args.malloc,
         seed=args.seed,
         timeout_s=args.timeout,
         plugin_paths=args.plugin_path,

@@ -36,6 +36,7 @@ FINGERPRINT_FIELDS = (
     "profile",
     "jit_compile",
     "dtype_policy",
+    "malloc",
 )
 
 
@@ -149,6 +150,7 @@ def fingerprint(run: RunResult, cell: CellResult) -> dict[str, Any]:
         "profile": config.get("profile"),
         "jit_compile": fairness.get("jit_compile_requested", config.get("jit_compile")),
         "dtype_policy": fairness.get("dtype_policy", config.get("dtype_policy")),
+        "malloc": config.get("malloc", "system"),  # runs before the setting used glibc's own
     }
 
 

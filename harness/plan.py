@@ -14,6 +14,7 @@ from harness.records import Cell
 
 JIT_CHOICES = ("auto", "on", "off")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
+MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class RunSettings:
     jit_compile: str = "auto"
     dtype_policy: str = "float32"
     threads: int | None = None
+    malloc: str = "fixed"
     seed: int = 0
     timeout_s: float = 900.0
     predict_repeats: int = 5
@@ -41,6 +43,11 @@ class RunSettings:
             raise UsageError(
                 f"Unknown dtype policy. Expected one of: {', '.join(DTYPE_POLICIES)}. "
                 f"Received: dtype={self.dtype_policy!r}"
+            )
+        if self.malloc not in MALLOC_CHOICES:
+            raise UsageError(
+                f"Unknown malloc setting. Expected one of: {', '.join(MALLOC_CHOICES)}. "
+                f"Received: malloc={self.malloc!r}"
             )
         for name in ("epochs", "batch_size", "threads"):
             value = getattr(self, name)
@@ -58,6 +65,7 @@ class RunSettings:
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
         values = dict(data)
         values["timing"] = WindowPlan(**values.get("timing", {}))
+        values.setdefault("malloc", "system")  # recorded before the setting: glibc's own
         return cls(**values)
 
 

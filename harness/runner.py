@@ -178,7 +178,9 @@ def run_child(
 
 
 def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> CellResult:
-    env = devices.worker_env(cell.backend, cell.device, job.settings.threads)
+    env = devices.worker_env(
+        cell.backend, cell.device, job.settings.threads, fixed_malloc=job.settings.malloc == "fixed"
+    )
     spec = _spec(cell, job, process)
     outcome = run_child("harness.worker", spec, env, job.settings.timeout_s, tmp, job.python)
     tail = outcome.log_tail

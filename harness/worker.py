@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import backends, datasets
+from harness import backends, datasets, devices
 from harness.atomic import write_json_atomic
 from harness.measure import StepTimeStats, StepTimeSummary
 from harness.plan import RunSettings
@@ -338,6 +339,7 @@ class Session:
             "epochs": self.epochs,
             "threads": backends.thread_settings(self.backend),
             "tf32": backends.tf32_enabled(self.backend, device),
+            "malloc": {name: os.environ.get(name) for name in devices.MALLOC_ENV},
             "accelerators": gpus,
             "seed": self.settings.seed,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -10,8 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from harness import bench, datasets, devices, runner
+from harness import bench, datasets, devices, plan, runner
 from harness.devices import BACKENDS
+from harness.errors import UsageError
 from harness.records import Cell, Status
 
 
@@ -38,6 +40,9 @@ def test_ok_cell_records_what_the_schema_promises(smoke_run):
     assert {"import", "build", "first_step", "train", "evaluate"} <= set(cell.timings_s)
     assert cell.fairness["jit_compile_requested"] == "auto"
     assert cell.fairness["dtype_policy"] == "float32"
+    assert cell.fairness["malloc"] == {
+        name: os.environ.get(name, value) for name, value in devices.MALLOC_ENV.items()
+    }  # the worker's own environment: the harness's fixed thresholds unless the user set them
     assert cell.memory_mb["peak_rss"] > 0
 
 
@@ -135,3 +140,24 @@ def test_worker_env_sets_backend_and_hides_gpus_on_cpu():
     assert env["CUDA_VISIBLE_DEVICES"] == ""
     assert env["OMP_NUM_THREADS"] == "2"
     assert devices.worker_env("torch", "gpu", None)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+
+
+def test_worker_env_fixes_malloc_thresholds_unless_the_user_set_them(monkeypatch):
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert devices.worker_env("torch", "cpu", None)["MALLOC_MMAP_THRESHOLD_"] == str(32 * 2**20)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    env = devices.worker_env("torch", "cpu", None)
+    assert "MALLOC_MMAP_THRESHOLD_" not in env  # the user's value reaches the worker as is
+    assert env["MALLOC_TRIM_THRESHOLD_"] == str(256 * 2**20)
+    system = devices.worker_env("torch", "cpu", None, fixed_malloc=False)  # --malloc system
+    assert not any(name.startswith("MALLOC_") for name in system)
+
+
+def test_settings_recorded_before_the_malloc_setting_read_as_glibcs_own():
+    recorded = plan.RunSettings(profile="gate").to_dict()
+    assert recorded["malloc"] == "fixed"
+    del recorded["malloc"]
+    assert plan.RunSettings.from_dict(recorded).malloc == "system"
+    with pytest.raises(UsageError, match="malloc"):
+        plan.RunSettings(malloc="jemalloc")
