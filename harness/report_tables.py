@@ -49,6 +49,7 @@ def environment_table(run: dict[str, Any], source: str) -> TextTable:
         ),
         ("batch_size", str(config.get("batch_size") or "plugin default")),
         ("threads", str(config.get("threads") or "framework default")),
+        ("malloc", str(config.get("malloc", "system"))),
         ("seed", str(config.get("seed", ""))),
     ]
     return TextTable(("setting", "value"), tuple(rows))

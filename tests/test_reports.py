@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import bench, charts, cli, results
+from harness import bench, charts, cli, report_tables, results
 from harness.errors import HarnessError
 from harness.parity import CheckResult, ParityReport, Tolerances
 from harness.report_markdown import STEP_SUMMARY_ENV
@@ -280,3 +280,10 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
         line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line
     ]
     assert not page_messages
+
+
+def test_the_environment_table_names_the_malloc_setting_of_the_run():
+    rows = dict(report_tables.environment_table({"config": {"malloc": "fixed"}}, "x").rows)
+    assert rows["malloc"] == "fixed"
+    older = dict(report_tables.environment_table({"config": {}}, "x").rows)
+    assert older["malloc"] == "system"  # recorded before the setting: glibc's own thresholds
