@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness import stats
+from harness.plan import MALLOC_UNRECORDED
 from harness.records import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
 
 COMPARISON_SCHEMA = 1
@@ -150,7 +151,7 @@ def fingerprint(run: RunResult, cell: CellResult) -> dict[str, Any]:
         "profile": config.get("profile"),
         "jit_compile": fairness.get("jit_compile_requested", config.get("jit_compile")),
         "dtype_policy": fairness.get("dtype_policy", config.get("dtype_policy")),
-        "malloc": config.get("malloc", "system"),  # runs before the setting used glibc's own
+        "malloc": config.get("malloc", MALLOC_UNRECORDED),
     }
 
 

@@ -15,6 +15,7 @@ from harness.records import Cell
 JIT_CHOICES = ("auto", "on", "off")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
 MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
+MALLOC_UNRECORDED = "system"  # what a record from before the setting ran with: glibc's own
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class RunSettings:
     def from_dict(cls, data: dict[str, Any]) -> RunSettings:
         values = dict(data)
         values["timing"] = WindowPlan(**values.get("timing", {}))
-        values.setdefault("malloc", "system")  # recorded before the setting: glibc's own
+        values.setdefault("malloc", MALLOC_UNRECORDED)
         return cls(**values)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.plan import MALLOC_UNRECORDED
 from harness.table import WIDE_CV
 
 
@@ -49,7 +50,7 @@ def environment_table(run: dict[str, Any], source: str) -> TextTable:
         ),
         ("batch_size", str(config.get("batch_size") or "plugin default")),
         ("threads", str(config.get("threads") or "framework default")),
-        ("malloc", str(config.get("malloc", "system"))),
+        ("malloc", str(config.get("malloc", MALLOC_UNRECORDED))),
         ("seed", str(config.get("seed", ""))),
     ]
     return TextTable(("setting", "value"), tuple(rows))
