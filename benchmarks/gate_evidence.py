@@ -11,11 +11,11 @@
 gate's file under ``results/runs/evidence/`` (gitignored), and its digest (the file without
 the two sides' raw runs: verdicts, per-process medians, rule, environment) under
 ``benchmarks/results/gates/``, which is committed: ``power`` and ``summary`` read the
-digests, so the figures can be re-derived from a clean checkout (digests in a subfolder, such
-as ``malloc-system/``, ran under an earlier timing and are not pooled). ``power`` pools, per
-cell, the per-process medians of every recorded A/A gate (both sides ran the same code),
-each divided by its gate's median for the cell (``--raw-pool``: not divided), then
-simulates gates: R processes per side drawn without replacement from that pool (4R
+digests, so the figures can be re-derived from a clean checkout (digests in a subfolder,
+such as ``malloc-system/`` or ``pairs5/``, ran under an earlier timing and are not pooled).
+``power`` pools, per cell, the per-process medians of every recorded A/A gate (both sides
+ran the same code), each divided by its gate's median for the cell (``--raw-pool``: not
+divided), then simulates gates: R processes per side drawn without replacement from that pool (4R
 distinct values per cell: stage 1 and the confirmation batch; an R the pool is too small
 for is left out), side B scaled by (1 + delta), the full rule applied (Holm over all cells
 of the gate, then one confirmation batch of R more per side for inconclusive cells, decided

@@ -44,7 +44,7 @@ PROFILES: dict[str, Profile] = {
         epochs=1,
         train_limit=2048,
         test_limit=1024,
-        timing=WindowPlan(target_window_s=0.2, min_windows=5, min_seconds=1.0, max_windows=20),
+        timing=WindowPlan(target_window_s=0.2, min_windows=10, min_seconds=2.0, max_windows=20),
         predict_repeats=2,
         timeout_s=600.0,
     ),
