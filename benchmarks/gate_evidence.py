@@ -11,13 +11,17 @@
 gate's file under ``results/runs/evidence/`` (gitignored), and its digest (the file without
 the two sides' raw runs: verdicts, per-process medians, rule, environment) under
 ``benchmarks/results/gates/``, which is committed: ``power`` and ``summary`` read the
-digests, so the figures can be re-derived from a clean checkout (digests in a subfolder,
-such as ``malloc-system/`` or ``pairs5/``, ran under an earlier timing and are not pooled).
+digests, so the figures can be re-derived from a clean checkout. Digests in a subfolder,
+such as ``malloc-system/`` or ``pairs5/``, ran under an earlier timing and are not pooled
+with the current ones; ``summary --gates DIR`` and ``power --gates DIR`` re-derive a
+subfolder's figures under ``earlier_timings.<its name>`` in the summary JSON.
+``summary`` also gives, per cell, the slowdown each gate's first look could flag in 95%
+of gates from its own spread (``harness.stats.detectable_slowdown``).
 ``power`` pools, per cell, the per-process medians of every recorded A/A gate (both sides
 ran the same code), each divided by its gate's median for the cell (``--raw-pool``: not
-divided), then simulates gates: R processes per side drawn without replacement from that pool (4R
-distinct values per cell: stage 1 and the confirmation batch; an R the pool is too small
-for is left out), side B scaled by (1 + delta), the full rule applied (Holm over all cells
+divided), then simulates gates: R processes per side drawn without replacement from that
+pool (4R distinct values per cell: stage 1 and the confirmation batch; an R the pool is too
+small for is left out), side B scaled by (1 + delta), the full rule applied (Holm over all cells
 of the gate, then one confirmation batch of R more per side for inconclusive cells, decided
 on the pooled samples). It reports the per-cell detection rate and the per-gate
 false-positive rate.
@@ -42,7 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import stats
 from harness.atomic import write_json_atomic
-from harness.compare import CellComparison, Rule, compare_runs, decide
+from harness.compare import (
+    CellComparison,
+    Rule,
+    compare_runs,
+    decide,
+    with_detectable_slowdowns,
+)
 from harness.errors import HarnessError
 from harness.measure import StepTimeStats, StepTimeSummary
 from harness.records import RunResult
@@ -51,6 +61,7 @@ from harness.results import read_comparison
 EVIDENCE = Path("results/runs/evidence")
 DIGESTS = Path("benchmarks/results/gates")
 SUMMARY = Path("benchmarks/results/gate_evidence.json")
+EARLIER = "earlier_timings"  # the summary's section for digests of an earlier timing
 CELLS = ["-p", "dense_mlp,cnn", "-b", "jax,tensorflow,torch", "--device", "cpu"]
 DELTAS = (0.0, 0.03, 0.05, 0.10, 0.20)
 
@@ -114,9 +125,17 @@ def cmd_digest(args: argparse.Namespace) -> None:
     print(f"{len(written)} digest(s) written to {DIGESTS} ({len(files)} gate file(s) found)")
 
 
-def load_gates(pattern: str) -> list[dict]:
-    """The committed digests of the recorded gates whose names match ``pattern``."""
-    return [json.loads(p.read_text()) for p in sorted(DIGESTS.glob(pattern))]
+def load_gates(pattern: str, folder: Path | None = None) -> list[dict]:
+    """The committed digests (in ``folder``, default ``DIGESTS``) whose names match."""
+    return [json.loads(p.read_text()) for p in sorted((folder or DIGESTS).glob(pattern))]
+
+
+def summary_section(folder: Path | None) -> str | None:
+    """Where a step's figures go in the summary JSON: the top level for the current
+    digests, ``earlier_timings.<folder name>`` for a subfolder of an earlier timing."""
+    if folder is None or folder.resolve() == DIGESTS.resolve():
+        return None
+    return f"{EARLIER}.{folder.name}"
 
 
 def pools(gates: list[dict], per_gate: bool = True) -> dict[str, list[float]]:
@@ -176,9 +195,9 @@ def _decide(pairs: dict[str, tuple], rule: Rule, family_size: int | None = None)
 
 
 def cmd_power(args: argparse.Namespace) -> None:
-    gates = load_gates("aa-*.json")
+    gates = load_gates("aa-*.json", args.gates)
     if not gates:
-        sys.exit(f"no A/A gate digests in {DIGESTS}; run the 'aa' step first")
+        sys.exit(f"no A/A gate digests in {args.gates or DIGESTS}; run the 'aa' step first")
     pooled = pools(gates, per_gate=not args.raw_pool)
     rule = Rule(alpha=Rule().alpha / 2, looks=2)  # as kbench ab: alpha / 2 per look
     rng = np.random.default_rng(args.seed)
@@ -217,11 +236,12 @@ def cmd_power(args: argparse.Namespace) -> None:
         "replay": table,
     }
     name = "power_raw_pool" if args.raw_pool else "power"
-    _update_summary({f"{name}_with_replacement" if args.replace else name: report})
+    key = f"{name}_with_replacement" if args.replace else name
+    _update_summary({key: report}, summary_section(args.gates))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    gates = load_gates("aa-*.json")
+    gates = load_gates("aa-*.json", args.gates)
     ratios: dict[str, list[float]] = defaultdict(list)
     accuracy_gaps: dict[str, list[float]] = defaultdict(list)
     flagged, verdicts = 0, defaultdict(int)
@@ -244,15 +264,46 @@ def cmd_summary(args: argparse.Namespace) -> None:
         "same_code_accuracy_gap_max": {k: max(v) for k, v in accuracy_gaps.items()},
         "repeats": sorted({g["ab"]["repeats"] for g in gates}),
         "confirmation_batches": sum(bool(g["ab"]["confirmation_batch"]) for g in gates),
+        "detectable_slowdown_first_look": _detectable_spread(gates),
         "load_average_at_start": [g["a"]["environment"]["load_average"] for g in gates],
     }
     print(json.dumps(aa, indent=2))
     summary = {"aa": aa}
-    slowdowns = [_slowdown_summary(g) for g in load_gates("slowdown-*.json")]
+    slowdowns = [_slowdown_summary(g) for g in load_gates("slowdown-*.json", args.gates)]
     if slowdowns:  # else the committed figures stand
         summary["slowdown_one_core"] = slowdowns
         print(json.dumps(slowdowns, indent=2))
-    _update_summary(summary)
+    _update_summary(summary, summary_section(args.gates))
+
+
+def _detectable_spread(gates: list[dict]) -> dict[str, dict[str, float | None]]:
+    """Per cell over the gates: the slowdown each gate's first look (its first R processes
+    per side, its own rule, Holm over its tested cells, the confirmation batch) could flag
+    in 95% of gates (``stats.detectable_slowdown``), recomputed from the digests so that
+    gates recorded before the figure existed count too. None: that gate could flag none."""
+    found: dict[str, list[float | None]] = defaultdict(list)
+    for gate in gates:
+        rule, repeats = Rule(**gate["rule"]), gate["ab"]["repeats"]
+        first = [
+            replace(
+                CellComparison.from_dict(c),
+                a_samples=c["a_samples"][:repeats],
+                b_samples=c["b_samples"][:repeats],
+            )
+            for c in gate["cells"]
+        ]
+        for cell in with_detectable_slowdowns(first, rule):
+            if cell.p_value is not None:
+                found[cell.key].append(cell.detectable_slowdown)
+    spread = {}
+    for key, values in found.items():
+        sized = sorted(v for v in values if v is not None)
+        spread[key] = {
+            "min": sized[0] if sized else None,
+            "median": statistics.median(sized) if sized else None,
+            "max": sized[-1] if len(sized) == len(values) else None,  # None: some gate, never
+        }
+    return spread
 
 
 def _slowdown_summary(gate: dict) -> dict:
@@ -326,12 +377,16 @@ def _first(run: RunResult, repeats: int) -> RunResult:
     return replace(run, cells=cells)
 
 
-def _update_summary(update: dict) -> None:
+def _update_summary(update: dict, section: str | None = None) -> None:
+    """Merge ``update`` into the summary JSON, at the top level or under a dotted section."""
     current = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
-    current.update(update)
+    target = current
+    for part in section.split(".") if section else []:
+        target = target.setdefault(part, {})
+    target.update(update)
     current["machine"] = {"cpu_count": os.cpu_count()}
     write_json_atomic(SUMMARY, current)
-    print(f"written to {SUMMARY}")
+    print(f"written to {SUMMARY}{f' under {section}' if section else ''}")
 
 
 def main() -> None:
@@ -350,7 +405,15 @@ def main() -> None:
     power.add_argument(
         "--replace", action="store_true", help="draw with replacement (an R beyond the pool)"
     )
-    sub.add_parser("summary")
+    summary = sub.add_parser("summary")
+    for step in (power, summary):
+        step.add_argument(
+            "--gates",
+            type=Path,
+            default=None,
+            help=f"digests to read (default {DIGESTS}; a subfolder of an earlier timing "
+            f"writes under {EARLIER}.<its name>)",
+        )
     rescore = sub.add_parser("rescore")
     rescore.add_argument("file")
     digest_step = sub.add_parser("digest")

@@ -133,8 +133,13 @@ def run_ab(
             second = compare_runs(
                 *subset, rule, _labels(pythons), check_fingerprint=False, family_size=family
             )
-            notes = [
-                replace(c, reason=f"{c.reason} (pooled with a confirmation batch)")
+            first = {c.key: c.detectable_slowdown for c in comparison.cells}
+            notes = [  # the gate's sensitivity stays that of its design: R per side, 2 looks
+                replace(
+                    c,
+                    reason=f"{c.reason} (pooled with a confirmation batch)",
+                    detectable_slowdown=first[c.key],
+                )
                 for c in second.cells
             ]
             comparison = replace_cells(comparison, notes)

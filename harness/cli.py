@@ -39,6 +39,7 @@ from harness.table import (
     parity_table,
     problems_table,
     results_table,
+    sensitivity_line,
     statistics_table,
 )
 
@@ -427,6 +428,9 @@ def _finish_comparison(comparison: Comparison, out: Path | None, record: dict) -
     counts = ", ".join(f"{n} {v}" for v, n in comparison.counts().items())
     verdict = "[bold red]REGRESSION[/]" if comparison.regressed else "[green]no regression[/]"
     console.print(f"{verdict}: {counts}")
+    sensitivity = sensitivity_line(comparison)
+    if sensitivity:
+        console.print(sensitivity)
     if out is not None:
         write_json_atomic(out, record)
         console.print(f"comparison written to [bold]{escape(str(out))}[/]")

@@ -94,6 +94,7 @@ class CellComparison:
     b_samples: list[float] = field(default_factory=list)
     a_accuracy: float | None = None
     b_accuracy: float | None = None
+    detectable_slowdown: float | None = None  # see with_detectable_slowdowns
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,7 +194,7 @@ def compare_runs(
             if changed:
                 draft = replace(draft, verdict="incomparable", reason="; ".join(changed))
         drafts.append(draft)
-    decided = decide(drafts, rule, family_size)
+    decided = with_detectable_slowdowns(decide(drafts, rule, family_size), rule, family_size)
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
@@ -251,6 +252,28 @@ def decide(
         draft = replace(drafts[i], p_adjusted=p_slow, p_faster_adjusted=p_fast)
         decided[i] = replace(draft, **_timing_verdict(draft, rule))
     return [_check_accuracy(d, rule) for d in decided]
+
+
+def with_detectable_slowdowns(
+    cells: list[CellComparison], rule: Rule, family_size: int | None = None
+) -> list[CellComparison]:
+    """Each timed cell with the slowdown its own spread lets the rule flag in 95% of
+    comparisons of the same size (``stats.detectable_slowdown``; Holm's bound for one
+    regressed cell of the family, and the confirmation batch when the rule has two looks).
+    """
+    timed = [c for c in cells if c.p_value is not None]
+    bound = rule.alpha / max(len(timed), family_size or 0, 1)
+    return [
+        replace(
+            c,
+            detectable_slowdown=stats.detectable_slowdown(
+                c.a_samples, c.b_samples, bound, rule.threshold, looks=rule.looks
+            ),
+        )
+        if c.p_value is not None
+        else c
+        for c in cells
+    ]
 
 
 def _timing_verdict(cell: CellComparison, rule: Rule) -> dict[str, str]:

@@ -155,12 +155,14 @@ def comparison_table(cells: pd.DataFrame) -> TextTable:
             _fixed(row.b_median_ms),
             _ratio_text(row.ratio, row.ratio_ci_low, row.ratio_ci_high),
             _sci(row.p_adjusted),
+            _percent(getattr(row, "detectable_slowdown", None)),
             row.reason,
         )
         for row in cells.itertuples()
     )
-    header = ("cell", "verdict", "A ms/step", "B ms/step", "B/A [95% CI]", "p (adjusted)", "note")
-    return TextTable(header, rows, frozenset({2, 3, 4, 5}))
+    header = ("cell", "verdict", "A ms/step", "B ms/step", "B/A [95% CI]", "p (adjusted)")
+    header += ("detectable (95%)", "note")
+    return TextTable(header, rows, frozenset({2, 3, 4, 5, 6}))
 
 
 def _ratio_text(ratio: float, low: float, high: float) -> str:
@@ -172,6 +174,10 @@ def _ratio_text(ratio: float, low: float, high: float) -> str:
 
 def _fixed(value: Any) -> str:
     return "" if _missing(value) else f"{float(value):.2f}"
+
+
+def _percent(value: Any) -> str:
+    return "" if _missing(value) else f"{float(value):.0%}"
 
 
 def _sci(value: Any) -> str:

@@ -169,7 +169,7 @@ def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
     """
     columns = ["key", "plugin", "backend", "device", "verdict", "reason"]
     numbers = ["a_median_ms", "b_median_ms", "ratio", "ratio_ci_low", "ratio_ci_high"]
-    numbers += ["p_value", "p_adjusted", "n_a", "n_b"]
+    numbers += ["p_value", "p_adjusted", "n_a", "n_b", "detectable_slowdown"]
     scalars = [
         {k: v for k, v in cell.items() if not isinstance(v, (list, dict))}
         for cell in comparison["cells"]

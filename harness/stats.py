@@ -7,6 +7,7 @@ count as independent samples. Tests and intervals come from scipy.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -114,3 +115,100 @@ def holm(pvalues: Sequence[float | None], family_size: int | None = None) -> lis
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[index] = running
     return adjusted
+
+
+POWER = 0.95  # the detection rate the detectable slowdown is quoted at (the gate's target)
+
+
+def detectable_slowdown(
+    a: Sequence[float],
+    b: Sequence[float],
+    bound: float,
+    threshold: float,
+    looks: int = 1,
+    power: float = POWER,
+    draws: int = 2000,
+    seed: int = 0,
+) -> float | None:
+    """The smallest slowdown a comparison like this one flags in ``power`` of repetitions.
+
+    Resamples this comparison's own spread: the per-process medians of both sides, each
+    divided by its side's median, drawn with replacement into new sides of the same sizes,
+    B scaled by (1 + delta). A draw is flagged when the one-sided exact Mann-Whitney p is
+    below ``bound`` (alpha per look / the Holm family: the bound for one regressed cell)
+    and the ratio of medians is above 1 + ``threshold``. With ``looks=2`` an inconclusive
+    draw (ratio above, p not below) gets a confirmation batch of the same size, decided on
+    the pooled samples, as ``kbench ab`` does. The test is taken as exact and tie-free, as
+    on real timings (resampling repeats values). Each draw's smallest flagged delta has a
+    closed form, so the answer is a quantile of those (None: no delta would be flagged,
+    or fewer than two processes on a side).
+    """
+    if len(a) < 2 or len(b) < 2:
+        return None
+    residuals = np.log(np.concatenate([_centred(a), _centred(b)]))
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> np.ndarray:
+        return np.exp(rng.choice(residuals, size=(draws, n)))
+
+    a1, b1 = draw(len(a)), draw(len(b))
+    needed = _pairs_needed(len(a), len(b), bound)
+    smallest = _smallest_flagged_shift(a1, b1, needed, threshold)
+    if looks >= 2:
+        a2, b2 = np.hstack([a1, draw(len(a))]), np.hstack([b1, draw(len(b))])
+        needed2 = _pairs_needed(2 * len(a), 2 * len(b), bound)
+        confirmed = _smallest_flagged_shift(a2, b2, needed2, threshold)
+        inconclusive = _shift_above_threshold(a1, b1, threshold)
+        smallest = np.minimum(smallest, np.maximum(inconclusive, confirmed))
+    delta = float(np.quantile(smallest, power, method="higher"))
+    return None if math.isinf(delta) else max(delta, 0.0)
+
+
+def _centred(values: Sequence[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    return array / np.median(array)
+
+
+def _shift_above_threshold(a: np.ndarray, b: np.ndarray, threshold: float) -> np.ndarray:
+    """Per draw, the delta above which median(b (1 + delta)) / median(a) > 1 + threshold."""
+    return (1.0 + threshold) * np.median(a, axis=1) / np.median(b, axis=1) - 1.0
+
+
+def _smallest_flagged_shift(
+    a: np.ndarray, b: np.ndarray, needed: int | None, threshold: float
+) -> np.ndarray:
+    """Per draw (row), the delta above which B scaled by (1 + delta) is flagged.
+
+    The U statistic counts pairs with b_j (1 + delta) > a_i, i.e. 1 + delta > a_i / b_j; p
+    falls below the bound once U reaches ``needed``, i.e. above the needed-th smallest a/b.
+    """
+    ratio_part = _shift_above_threshold(a, b, threshold)
+    if needed is None:
+        return np.full(len(a), np.inf)
+    quotients = (a[:, :, None] / b[:, None, :]).reshape(len(a), -1)
+    test_part = np.partition(quotients, needed - 1, axis=1)[:, needed - 1] - 1.0
+    return np.maximum(ratio_part, test_part)
+
+
+@functools.lru_cache(maxsize=256)
+def _pairs_needed(n_a: int, n_b: int, bound: float) -> int | None:
+    """The smallest U (pairs with B above A) whose one-sided p is below ``bound``, or None."""
+    pairs = n_a * n_b
+    if p_slower(*_samples_with_u(n_a, n_b, pairs)) >= bound:
+        return None
+    low, high = 0, pairs  # p(high) < bound; find the smallest such U
+    while low < high:
+        middle = (low + high) // 2
+        if p_slower(*_samples_with_u(n_a, n_b, middle)) < bound:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _samples_with_u(n_a: int, n_b: int, u: int) -> tuple[list[float], list[float]]:
+    """Tie-free samples (A, B) in which exactly ``u`` pairs have B above A."""
+    a = [float(i) for i in range(n_a)]
+    above = [min(n_a, max(0, u - n_a * j)) for j in range(n_b)]  # A values below each b_j
+    b = [k - 0.5 + j * 1e-6 for j, k in enumerate(above)]
+    return a, b

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from harness import stats
 from harness.records import CellResult, RunResult
 
 WIDE_CV = 0.25
@@ -234,10 +235,11 @@ def comparison_table(comparison: Any) -> Table:
         pad_edge=False,
         caption=f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "
         f"p < {rule.alpha:g}{' per look' if getattr(rule, 'looks', 1) > 1 else ''}, "
-        f"and ratio > {1 + rule.threshold:.2f}",
+        f"and ratio > {1 + rule.threshold:.2f}; detectable: the slowdown this spread "
+        f"flags in {stats.POWER:.0%} of comparisons of the same size",
     )
     table.add_column("cell", no_wrap=True)
-    for column in ("A ms", "B ms", "B/A", "95% CI", "n", "p (Holm)"):
+    for column in ("A ms", "B ms", "B/A", "95% CI", "n", "p (Holm)", "detectable"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     table.add_column("reason", overflow="fold")
@@ -251,6 +253,7 @@ def comparison_table(comparison: Any) -> Table:
             interval,
             f"{c.n_a}/{c.n_b}" if c.n_a or c.n_b else "",
             _number(c.p_adjusted, ".2g"),
+            _detectable(c),
             Text(c.verdict, style=_VERDICT_STYLE.get(c.verdict, "")),
             escape(c.reason),
         )
@@ -274,6 +277,34 @@ def baselines_table(baselines: list[Any]) -> Table:
             escape(str(b.machine)),
         )
     return table
+
+
+def sensitivity_line(comparison: Any) -> str | None:
+    """One line on how large a slowdown this comparison could have caught (None: no
+    tested cell)."""
+    tested = [c for c in comparison.cells if c.p_value is not None]
+    if not tested:
+        return None
+    never = [c.key for c in tested if c.detectable_slowdown is None]
+    sized = sorted((c.detectable_slowdown, c.key) for c in tested if c.key not in never)
+    parts = []
+    if sized:
+        (low, _), (high, widest) = sized[0], sized[-1]
+        parts.append(
+            f"detectable slowdown ({stats.POWER:.0%} of comparisons this size): "
+            f"{low:.0%}-{high:.0%} across {len(sized)} cells, widest {escape(widest)}"
+        )
+    if never:
+        parts.append(f"no slowdown would be flagged in {escape(', '.join(never))}")
+    return "; ".join(parts) + " (more --repeats narrow it)"
+
+
+def _detectable(cell: Any) -> str:
+    """The cell's detectable slowdown; "never" for a tested cell no slowdown would fail."""
+    if cell.p_value is None:
+        return ""
+    value = getattr(cell, "detectable_slowdown", None)
+    return "never" if value is None else format(value, ".0%")
 
 
 def _number(value: float | None, spec: str) -> str:

@@ -144,3 +144,21 @@ def test_comparison_serializes_without_nan():
     json.dumps(record, allow_nan=False)
     assert record["kind"] == "kbench-comparison"
     assert record["summary"] == {"regressed": True, "counts": {"regression": 1}}
+
+
+def test_each_tested_cell_states_the_slowdown_its_spread_could_detect():
+    from harness.table import sensitivity_line
+
+    rng = np.random.default_rng(5)
+
+    def spread(cv: float) -> RunResult:
+        return _run(_cell("m", list(np.exp(cv * rng.standard_normal(10)))))
+
+    tight = compare_runs(spread(0.01), spread(0.01)).cells[0].detectable_slowdown
+    wide = compare_runs(spread(0.10), spread(0.10)).cells[0].detectable_slowdown
+    assert 0.05 < tight < wide
+    one_each = compare_runs(_run(_cell("m", [1.0])), _run(_cell("m", [1.0])))
+    assert one_each.cells[0].detectable_slowdown is None
+    assert sensitivity_line(one_each) is None  # nothing was tested
+    line = sensitivity_line(compare_runs(spread(0.01), spread(0.01)))
+    assert line.startswith("detectable slowdown (95% of comparisons this size)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from harness.compare import Rule
+from harness.compare import CellComparison, Rule
 from harness.records import COMPARISON_KIND
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gate_evidence.py"
@@ -51,16 +52,18 @@ def test_replay_with_replacement_draws_beyond_the_pool():
     assert flags == {"m/jax/cpu": True}
 
 
-def _recorded_gate(regressed: bool = False) -> dict:
+def _recorded_gate(regressed: bool = False, spread: float = 0.02) -> dict:
     """A gate file as ``kbench ab --out`` writes it, cut to the fields the evidence reads."""
-    cell = {"key": "m/jax/cpu", "verdict": "same", "ratio": 1.01}
-    cell |= {"a_samples": [1.0, 1.1], "b_samples": [1.05, 0.98]}
-    cell |= {"a_accuracy": 0.9, "b_accuracy": 0.9}
+    rng = np.random.default_rng(0)
+    a, b = (list(np.exp(spread * rng.standard_normal(6))) for _ in range(2))
+    cell = CellComparison("m/jax/cpu", "m", "jax", "cpu", "same", ratio=1.01, p_value=0.4)
+    cell = replace(cell, a_samples=a, b_samples=b, a_accuracy=0.9, b_accuracy=0.9)
     return {
         "kind": COMPARISON_KIND,
-        "cells": [cell],
+        "rule": Rule(alpha=0.005, looks=2).to_dict(),
+        "cells": [cell.to_dict()],
         "summary": {"regressed": regressed},
-        "ab": {"repeats": 2, "confirmation_batch": []},
+        "ab": {"repeats": 3, "confirmation_batch": []},
         "a": {"environment": {"load_average": [0.5, 0.5, 0.5]}},
         "runs": {"a": {"cells": ["big"]}, "b": {"cells": ["big"]}},
     }
@@ -90,9 +93,29 @@ def test_summary_reads_digests_and_keeps_slowdown_figures_it_has_no_gates_for(
     for index in range(2):
         digest = gate_evidence.digest(_recorded_gate())
         (gate_evidence.DIGESTS / f"aa-{index:03d}.json").write_text(json.dumps(digest))
-    gate_evidence.cmd_summary(argparse.Namespace())
+    gate_evidence.cmd_summary(argparse.Namespace(gates=None))
     summary = json.loads(gate_evidence.SUMMARY.read_text())
     assert summary["aa"]["gates"] == 2
     assert summary["aa"]["gates_flagging_a_regression"] == 0
     assert summary["aa"]["verdicts"] == {"same": 2}
     assert summary["slowdown_one_core"] == [{"regressed": True}]
+    # 3 processes per side, both looks: detectable, from the gate's first 3 processes
+    detectable = summary["aa"]["detectable_slowdown_first_look"]["m/jax/cpu"]
+    assert 0.05 < detectable["min"] <= detectable["max"] < 0.5
+
+
+def test_an_earlier_timing_subfolder_is_summarised_under_its_own_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    earlier = gate_evidence.DIGESTS / "pairs5"
+    earlier.mkdir(parents=True)
+    gate_evidence.SUMMARY.write_text(json.dumps({"aa": {"gates": 9}}))
+    for index, spread in enumerate((0.02, 0.2)):
+        digest = gate_evidence.digest(_recorded_gate(spread=spread))
+        (earlier / f"aa-{index:03d}.json").write_text(json.dumps(digest))
+    gate_evidence.cmd_summary(argparse.Namespace(gates=earlier))
+    summary = json.loads(gate_evidence.SUMMARY.read_text())
+    assert summary["aa"] == {"gates": 9}  # the current figures are left alone
+    section = summary["earlier_timings"]["pairs5"]["aa"]
+    assert section["gates"] == 2
+    spread = section["detectable_slowdown_first_look"]["m/jax/cpu"]
+    assert spread["min"] < spread["max"]  # the noisier gate could detect less

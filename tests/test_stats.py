@@ -79,3 +79,60 @@ def test_schema_one_step_time_reads_as_one_process():
     assert summary.median == pytest.approx(2.0)
     assert summary.ci_low is None
     assert summary.spread_of == "windows"
+
+
+def test_pairs_needed_is_the_smallest_count_the_test_accepts():
+    bound = 0.005 / 6
+    assert stats._pairs_needed(5, 5, bound) is None  # 1 / C(10, 5) = 0.004: never below
+    needed = stats._pairs_needed(10, 10, bound)
+    assert stats.p_slower(*stats._samples_with_u(10, 10, needed)) < bound
+    assert stats.p_slower(*stats._samples_with_u(10, 10, needed - 1)) >= bound
+
+
+def _flag_rate(a, b, delta, bound, threshold, looks, draws=1500, seed=7) -> float:
+    """The rule applied draw by draw (scipy's test), resampling as detectable_slowdown does."""
+    rng = np.random.default_rng(seed)
+    pool = np.log(np.concatenate([np.asarray(a) / np.median(a), np.asarray(b) / np.median(b)]))
+    flagged = 0
+    for _ in range(draws):
+        # resampling repeats values; a jitter far below any effect keeps the test exact
+        a1, b1, a2, b2 = (
+            np.exp(rng.choice(pool, size=len(a)) + 1e-9 * rng.standard_normal(len(a)))
+            for _ in range(4)
+        )
+        b1, b2 = b1 * (1 + delta), b2 * (1 + delta)
+        large = stats.ratio_of_medians(a1, b1) > 1 + threshold
+        if large and stats.p_slower(a1, b1) < bound:
+            flagged += 1
+        elif large and looks == 2:
+            pooled_a, pooled_b = np.concatenate([a1, a2]), np.concatenate([b1, b2])
+            big = stats.ratio_of_medians(pooled_a, pooled_b) > 1 + threshold
+            flagged += big and stats.p_slower(pooled_a, pooled_b) < bound
+    return flagged / draws
+
+
+@pytest.mark.parametrize("looks", [1, 2])
+def test_detectable_slowdown_is_where_the_rule_reaches_95_percent(looks):
+    rng = np.random.default_rng(3)
+    a, b = list(rng.lognormal(0, 0.06, 7)), list(rng.lognormal(0, 0.06, 7))
+    bound, threshold = 0.005 / 3, 0.05
+    delta = stats.detectable_slowdown(a, b, bound, threshold, looks=looks)
+    assert threshold < delta < 0.5
+    assert _flag_rate(a, b, delta * 1.02 + 0.002, bound, threshold, looks) >= 0.93
+    assert _flag_rate(a, b, threshold + 0.75 * (delta - threshold), bound, threshold, looks) < 0.9
+
+
+def test_detectable_slowdown_grows_with_spread_and_shrinks_with_processes():
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal(20)
+    tight, wide = np.exp(0.03 * base), np.exp(0.12 * base)
+    bound = 0.01 / 6
+
+    def detectable(values: np.ndarray) -> float:
+        half = len(values) // 2
+        return stats.detectable_slowdown(values[:half], values[half:], bound, 0.05, looks=2)
+
+    assert detectable(tight) < detectable(wide)
+    assert detectable(wide) < detectable(wide[:10])
+    assert stats.detectable_slowdown([1.0, 1.1], [1.0, 1.1], bound, 0.05) is None  # 2 vs 2
+    assert stats.detectable_slowdown([1.0], [1.0, 1.1], bound, 0.05) is None
