@@ -293,7 +293,7 @@ def _detectable_spread(gates: list[dict]) -> dict[str, dict[str, float | None]]:
             for c in gate["cells"]
         ]
         for cell in with_detectable_slowdowns(first, rule):
-            if cell.p_value is not None:
+            if cell.p_adjusted is not None:
                 found[cell.key].append(cell.detectable_slowdown)
     spread = {}
     for key, values in found.items():

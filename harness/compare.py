@@ -261,7 +261,7 @@ def with_detectable_slowdowns(
     comparisons of the same size (``stats.detectable_slowdown``; Holm's bound for one
     regressed cell of the family, and the confirmation batch when the rule has two looks).
     """
-    timed = [c for c in cells if c.p_value is not None]
+    timed = [c for c in cells if c.p_adjusted is not None]  # as decide's Holm family
     bound = rule.alpha / max(len(timed), family_size or 0, 1)
     return [
         replace(
@@ -270,7 +270,7 @@ def with_detectable_slowdowns(
                 c.a_samples, c.b_samples, bound, rule.threshold, looks=rule.looks
             ),
         )
-        if c.p_value is not None
+        if c.p_adjusted is not None
         else c
         for c in cells
     ]

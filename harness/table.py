@@ -282,7 +282,7 @@ def baselines_table(baselines: list[Any]) -> Table:
 def sensitivity_line(comparison: Any) -> str | None:
     """One line on how large a slowdown this comparison could have caught (None: no
     tested cell)."""
-    tested = [c for c in comparison.cells if c.p_value is not None]
+    tested = [c for c in comparison.cells if c.p_adjusted is not None]
     if not tested:
         return None
     never = [c.key for c in tested if c.detectable_slowdown is None]
@@ -301,7 +301,7 @@ def sensitivity_line(comparison: Any) -> str | None:
 
 def _detectable(cell: Any) -> str:
     """The cell's detectable slowdown; "never" for a tested cell no slowdown would fail."""
-    if cell.p_value is None:
+    if cell.p_adjusted is None:
         return ""
     value = getattr(cell, "detectable_slowdown", None)
     return "never" if value is None else format(value, ".0%")

@@ -56,7 +56,7 @@ def _recorded_gate(regressed: bool = False, spread: float = 0.02) -> dict:
     """A gate file as ``kbench ab --out`` writes it, cut to the fields the evidence reads."""
     rng = np.random.default_rng(0)
     a, b = (list(np.exp(spread * rng.standard_normal(6))) for _ in range(2))
-    cell = CellComparison("m/jax/cpu", "m", "jax", "cpu", "same", ratio=1.01, p_value=0.4)
+    cell = CellComparison("m/jax/cpu", "m", "jax", "cpu", "same", ratio=1.01, p_adjusted=0.4)
     cell = replace(cell, a_samples=a, b_samples=b, a_accuracy=0.9, b_accuracy=0.9)
     return {
         "kind": COMPARISON_KIND,
