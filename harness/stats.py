@@ -129,6 +129,7 @@ def detectable_slowdown(
     power: float = POWER,
     draws: int = 2000,
     seed: int = 0,
+    sizes: tuple[int, int] | None = None,
 ) -> float | None:
     """The smallest slowdown a comparison like this one flags in ``power`` of repetitions.
 
@@ -141,7 +142,8 @@ def detectable_slowdown(
     the pooled samples, as ``kbench ab`` does. The test is taken as exact and tie-free, as
     on real timings (resampling repeats values). Each draw's smallest flagged delta has a
     closed form, so the answer is a quantile of those (None: no delta would be flagged,
-    or fewer than two processes on a side).
+    or fewer than two processes on a side). ``sizes`` draws sides of other sizes (A, B)
+    from the same spread: what R processes per side would detect.
     """
     if len(a) < 2 or len(b) < 2:
         return None
@@ -151,12 +153,15 @@ def detectable_slowdown(
     def draw(n: int) -> np.ndarray:
         return np.exp(rng.choice(residuals, size=(draws, n)))
 
-    a1, b1 = draw(len(a)), draw(len(b))
-    needed = _pairs_needed(len(a), len(b), bound)
+    n_a, n_b = sizes or (len(a), len(b))
+    if n_a < 2 or n_b < 2:
+        return None
+    a1, b1 = draw(n_a), draw(n_b)
+    needed = _pairs_needed(n_a, n_b, bound)
     smallest = _smallest_flagged_shift(a1, b1, needed, threshold)
     if looks >= 2:
-        a2, b2 = np.hstack([a1, draw(len(a))]), np.hstack([b1, draw(len(b))])
-        needed2 = _pairs_needed(2 * len(a), 2 * len(b), bound)
+        a2, b2 = np.hstack([a1, draw(n_a)]), np.hstack([b1, draw(n_b)])
+        needed2 = _pairs_needed(2 * n_a, 2 * n_b, bound)
         confirmed = _smallest_flagged_shift(a2, b2, needed2, threshold)
         inconclusive = _shift_above_threshold(a1, b1, threshold)
         smallest = np.minimum(smallest, np.maximum(inconclusive, confirmed))
@@ -185,9 +190,23 @@ def _smallest_flagged_shift(
     ratio_part = _shift_above_threshold(a, b, threshold)
     if needed is None:
         return np.full(len(a), np.inf)
-    quotients = (a[:, :, None] / b[:, None, :]).reshape(len(a), -1)
-    test_part = np.partition(quotients, needed - 1, axis=1)[:, needed - 1] - 1.0
+    test_part = _kth_smallest_quotient(a, b, needed) - 1.0
     return np.maximum(ratio_part, test_part)
+
+
+def _kth_smallest_quotient(
+    a: np.ndarray, b: np.ndarray, k: int, cells: int = 2_000_000
+) -> np.ndarray:
+    """Per row, the k-th smallest of a_i / b_j over all pairs (rows in chunks of about
+    ``cells`` pairs, so that R = 80 per side does not build a 400 MB array)."""
+    pairs = a.shape[1] * b.shape[1]
+    rows = max(1, cells // pairs)
+    out = np.empty(len(a))
+    for start in range(0, len(a), rows):
+        chunk = slice(start, start + rows)
+        quotients = (a[chunk, :, None] / b[chunk, None, :]).reshape(-1, pairs)
+        out[chunk] = np.partition(quotients, k - 1, axis=1)[:, k - 1]
+    return out
 
 
 @functools.lru_cache(maxsize=256)

@@ -136,3 +136,23 @@ def test_detectable_slowdown_grows_with_spread_and_shrinks_with_processes():
     assert detectable(wide) < detectable(wide[:10])
     assert stats.detectable_slowdown([1.0, 1.1], [1.0, 1.1], bound, 0.05) is None  # 2 vs 2
     assert stats.detectable_slowdown([1.0], [1.0, 1.1], bound, 0.05) is None
+
+
+def test_detectable_slowdown_for_other_sizes_from_the_same_spread():
+    rng = np.random.default_rng(6)
+    a, b = list(rng.lognormal(0, 0.1, 8)), list(rng.lognormal(0, 0.1, 8))
+    bound = 0.005 / 6
+    as_run = stats.detectable_slowdown(a, b, bound, 0.05, looks=2)
+    assert stats.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(8, 8)) == as_run
+    larger = stats.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(40, 40))
+    assert 0.05 < larger < as_run
+    assert stats.detectable_slowdown(a, b, bound, 0.05, sizes=(1, 8)) is None
+
+
+def test_pairwise_quotients_are_chunked_without_changing_the_answer():
+    rng = np.random.default_rng(7)
+    a, b = rng.lognormal(0, 0.1, (50, 12)), rng.lognormal(0, 0.1, (50, 9))
+    whole = stats._kth_smallest_quotient(a, b, 30)
+    chunked = stats._kth_smallest_quotient(a, b, 30, cells=250)  # 2 rows at a time
+    assert np.array_equal(whole, chunked)
+    assert whole[0] == np.sort((a[0][:, None] / b[0][None, :]).ravel())[29]
