@@ -155,7 +155,7 @@ def comparison_table(cells: pd.DataFrame) -> TextTable:
             _fixed(row.b_median_ms),
             _ratio_text(row.ratio, row.ratio_ci_low, row.ratio_ci_high),
             _sci(row.p_adjusted),
-            _percent(getattr(row, "detectable_slowdown", None)),
+            _percent(row.detectable_slowdown),
             row.reason,
         )
         for row in cells.itertuples()

@@ -157,14 +157,13 @@ def detectable_slowdown(
     if n_a < 2 or n_b < 2:
         return None
     a1, b1 = draw(n_a), draw(n_b)
-    needed = _pairs_needed(n_a, n_b, bound)
-    smallest = _smallest_flagged_shift(a1, b1, needed, threshold)
+    large = _shift_above_threshold(a1, b1, threshold)  # above it: flagged or inconclusive
+    smallest = np.maximum(large, _shift_significant(a1, b1, bound))
     if looks >= 2:
         a2, b2 = np.hstack([a1, draw(n_a)]), np.hstack([b1, draw(n_b)])
-        needed2 = _pairs_needed(2 * n_a, 2 * n_b, bound)
-        confirmed = _smallest_flagged_shift(a2, b2, needed2, threshold)
-        inconclusive = _shift_above_threshold(a1, b1, threshold)
-        smallest = np.minimum(smallest, np.maximum(inconclusive, confirmed))
+        pooled_large = _shift_above_threshold(a2, b2, threshold)
+        confirmed = np.maximum(pooled_large, _shift_significant(a2, b2, bound))
+        smallest = np.minimum(smallest, np.maximum(large, confirmed))
     delta = float(np.quantile(smallest, power, method="higher"))
     return None if math.isinf(delta) else max(delta, 0.0)
 
@@ -179,19 +178,17 @@ def _shift_above_threshold(a: np.ndarray, b: np.ndarray, threshold: float) -> np
     return (1.0 + threshold) * np.median(a, axis=1) / np.median(b, axis=1) - 1.0
 
 
-def _smallest_flagged_shift(
-    a: np.ndarray, b: np.ndarray, needed: int | None, threshold: float
-) -> np.ndarray:
-    """Per draw (row), the delta above which B scaled by (1 + delta) is flagged.
+def _shift_significant(a: np.ndarray, b: np.ndarray, bound: float) -> np.ndarray:
+    """Per draw (row), the delta above which the test on B scaled by (1 + delta) gives a p
+    below ``bound`` (inf: no delta does).
 
     The U statistic counts pairs with b_j (1 + delta) > a_i, i.e. 1 + delta > a_i / b_j; p
     falls below the bound once U reaches ``needed``, i.e. above the needed-th smallest a/b.
     """
-    ratio_part = _shift_above_threshold(a, b, threshold)
+    needed = _pairs_needed(a.shape[1], b.shape[1], bound)
     if needed is None:
         return np.full(len(a), np.inf)
-    test_part = _kth_smallest_quotient(a, b, needed) - 1.0
-    return np.maximum(ratio_part, test_part)
+    return _kth_smallest_quotient(a, b, needed) - 1.0
 
 
 def _kth_smallest_quotient(

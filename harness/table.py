@@ -286,7 +286,9 @@ def sensitivity_line(comparison: Any) -> str | None:
     if not tested:
         return None
     never = [c.key for c in tested if c.detectable_slowdown is None]
-    sized = sorted((c.detectable_slowdown, c.key) for c in tested if c.key not in never)
+    sized = sorted(
+        (c.detectable_slowdown, c.key) for c in tested if c.detectable_slowdown is not None
+    )
     parts = []
     if sized:
         (low, _), (high, widest) = sized[0], sized[-1]
@@ -303,7 +305,7 @@ def _detectable(cell: Any) -> str:
     """The cell's detectable slowdown; "never" for a tested cell no slowdown would fail."""
     if cell.p_adjusted is None:
         return ""
-    value = getattr(cell, "detectable_slowdown", None)
+    value = cell.detectable_slowdown
     return "never" if value is None else format(value, ".0%")
 
 
