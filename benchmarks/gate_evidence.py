@@ -4,6 +4,7 @@
     python benchmarks/gate_evidence.py slowdown --repeats 5           # B confined to one core
     python benchmarks/gate_evidence.py power                          # replay recorded A/A samples
     python benchmarks/gate_evidence.py summary                        # the figures for the README
+    python benchmarks/gate_evidence.py tables                         # the README's tables
     python benchmarks/gate_evidence.py rescore GATE.json              # today's estimator, same fits
     python benchmarks/gate_evidence.py digest                         # digests of recorded gates
 
@@ -44,6 +45,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import evidence_tables
 
 from harness import stats
 from harness.atomic import write_json_atomic
@@ -404,6 +408,12 @@ def _first(run: RunResult, repeats: int) -> RunResult:
     return replace(run, cells=cells)
 
 
+def cmd_tables(args: argparse.Namespace) -> None:
+    if not SUMMARY.exists():
+        sys.exit(f"no {SUMMARY}; run the 'summary' and 'power' steps first")
+    print(evidence_tables.render(json.loads(SUMMARY.read_text())))
+
+
 def _update_summary(update: dict, section: str | None = None) -> None:
     """Merge ``update`` into the summary JSON, at the top level or under a dotted section."""
     current = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
@@ -443,6 +453,7 @@ def main() -> None:
         )
     rescore = sub.add_parser("rescore")
     rescore.add_argument("file")
+    sub.add_parser("tables", help="print the README's evidence tables from the summary JSON")
     digest_step = sub.add_parser("digest")
     digest_step.add_argument("--force", action="store_true", help="rewrite existing digests")
     args = parser.parse_args()
@@ -453,6 +464,7 @@ def main() -> None:
         "summary": cmd_summary,
         "rescore": cmd_rescore,
         "digest": cmd_digest,
+        "tables": cmd_tables,
     }
     try:
         steps[args.step](args)
