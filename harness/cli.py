@@ -46,8 +46,21 @@ from harness.table import (
 if TYPE_CHECKING:
     from harness.reports import Report
 
-console = Console()
-error_console = Console(stderr=True)
+LOG_WIDTH = 160  # columns of the tables when the output is a log, not a terminal
+
+
+def _console(stderr: bool = False) -> Console:
+    """A rich console. Written to a file or a CI log, rich would lay tables out in 80
+    columns and cut their figures to "0.…"; there it is ``LOG_WIDTH`` wide, unless
+    ``COLUMNS`` says otherwise."""
+    console = Console(stderr=stderr)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(stderr=stderr, width=LOG_WIDTH)
+
+
+console = _console()
+error_console = _console(stderr=True)
 
 
 class _Parser(argparse.ArgumentParser):

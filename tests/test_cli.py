@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -113,3 +114,12 @@ def test_run_exit_code_is_1_when_a_cell_fails(tmp_path, user_plugins):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "crashes on purpose" in done.stdout
     assert json.loads((tmp_path / "r.json").read_text())["cells"][0]["status"] == "failed"
+
+
+def test_tables_written_to_a_log_keep_their_figures(monkeypatch):
+    """Rich lays out 80 columns when stdout is not a terminal; a CI log would get "0.…"."""
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert cli._console().width == cli.LOG_WIDTH
+    monkeypatch.setenv("COLUMNS", "90")  # the user's own width wins
+    assert cli._console().width == 90
