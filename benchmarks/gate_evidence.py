@@ -4,6 +4,8 @@
     python benchmarks/gate_evidence.py slowdown --repeats 5           # B confined to one core
     python benchmarks/gate_evidence.py power                          # replay recorded A/A samples
     python benchmarks/gate_evidence.py summary                        # the figures for the README
+    python benchmarks/gate_evidence.py pairing                        # would pairing A, B help?
+    python benchmarks/gate_evidence.py contention RUN.json            # levels vs. CPU contention
     python benchmarks/gate_evidence.py tables                         # the README's tables
     python benchmarks/gate_evidence.py rescore GATE.json              # today's estimator, same fits
     python benchmarks/gate_evidence.py digest                         # digests of recorded gates
@@ -337,6 +339,104 @@ def _detectable_spread(gates: list[dict]) -> dict[str, dict[str, float | None]]:
     return spread
 
 
+def cmd_pairing(args: argparse.Namespace) -> None:
+    """Would pairing adjacent A and B processes help? Their correlation and spreads.
+
+    ``kbench ab`` runs repeat i of a cell as A then B (B then A on odd repeats), so
+    ``a_samples[i]`` and ``b_samples[i]`` ran back to back. Per cell, over every A/A gate
+    (each gate's values divided by its median for the cell): the Pearson correlation of
+    the two log levels, the spread of log(B/A) over adjacent pairs against the spread it
+    would have unpaired, the mean log(second/first) (an order effect the alternation
+    balances), and the smallest p-value an exact one-sided signed-rank test on R pairs
+    can reach (2 ** -R), to set against the gate's smallest Holm bound.
+    """
+    from scipy import stats as scipy_stats
+
+    gates = load_gates("aa-*.json", args.gates)
+    if not gates:
+        sys.exit(f"no A/A gate digests in {args.gates or DIGESTS}; run the 'aa' step first")
+    logs: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for gate in gates:
+        for cell in gate["cells"]:
+            a, b = cell["a_samples"], cell["b_samples"]
+            level = statistics.median(a + b)
+            pairs = enumerate(zip(a, b, strict=True))
+            logs[cell["key"]] += [(np.log(x / level), np.log(y / level), i) for i, (x, y) in pairs]
+    rule = Rule(alpha=Rule().alpha / 2, looks=2)
+    report: dict = {"gates": len(gates), "cells": {}}
+    for key, rows in logs.items():
+        la, lb, index = (np.array(v) for v in zip(*rows, strict=True))
+        diff = lb - la
+        second_over_first = np.where(index % 2 == 0, diff, -diff)
+        report["cells"][key] = {
+            "pairs": len(rows),
+            "correlation": float(scipy_stats.pearsonr(la, lb).statistic),
+            "sd_log_ratio_paired": float(np.std(diff, ddof=1)),
+            "sd_log_ratio_unpaired": float(np.sqrt(np.var(la, ddof=1) + np.var(lb, ddof=1))),
+            "mean_log_second_over_first": float(np.mean(second_over_first)),
+            "order_effect_p": float(scipy_stats.wilcoxon(second_over_first).pvalue),
+        }
+    report["smallest_holm_bound"] = rule.alpha / len(logs)
+    report["signed_rank_floor"] = {str(r): 2.0**-r for r in (5, 10, 20)}
+    print(json.dumps(report, indent=2))
+    _update_summary({"pairing": report}, summary_section(args.gates))
+
+
+COUNTERS = ("others_share", "steal_share", "involuntary_per_s", "cpu_per_wall")
+
+
+def cmd_contention(args: argparse.Namespace) -> None:
+    """Do the contention counters explain the level per process? Spearman's rho, per cell.
+
+    Reads a results file of ``kbench run --repeats R`` whose processes recorded their
+    contention counters, and correlates, per cell, the per-process medians with what
+    competed for the CPU while each process timed: the host's busy share by other
+    processes, the hypervisor's steal share, involuntary context switches per second, and
+    the process's own CPU seconds per wall second.
+    """
+    from scipy import stats as scipy_stats
+
+    from harness.results import read_run
+
+    run = RunResult.from_dict(read_run(args.file))
+    report: dict = {"file": str(args.file), "cells": {}}
+    for cell in run.cells:
+        processes = cell.step_time_ms.processes if cell.step_time_ms else []
+        counted = [p for p in processes if p.contention is not None]
+        if len(counted) < 4:
+            continue
+        medians = [p.median for p in counted]
+        values = {name: [_counter(p.contention, name) for p in counted] for name in COUNTERS}
+        row: dict = {"processes": len(counted), "cv": stats.coefficient_of_variation(medians)}
+        for name, series in values.items():
+            if None in series or len(set(series)) < 2:
+                row[name] = None
+                continue
+            rho = scipy_stats.spearmanr(medians, series)
+            row[name] = {
+                "median": statistics.median(series),
+                "max": max(series),
+                "rho": float(rho.statistic),
+                "p": float(rho.pvalue),
+            }
+        report["cells"][cell.cell.key] = row
+        shown = ", ".join(
+            f"{n} {r['median']:.3g} (rho {r['rho']:+.2f}, p {r['p']:.2g})"
+            for n, r in row.items()
+            if isinstance(r, dict)
+        )
+        print(f"{cell.cell.key:26} CV {row['cv']:.1%}: {shown}")
+    if not report["cells"]:
+        sys.exit(f"no cell of {args.file} has 4 processes with contention counters")
+    _update_summary({"contention": report})
+
+
+def _counter(contention, name: str) -> float | None:
+    if name == "cpu_per_wall":
+        return contention.process_cpu_s / contention.wall_s if contention.wall_s > 0 else None
+    return getattr(contention, name)
+
+
 def _slowdown_summary(gate: dict) -> dict:
     """One slowdown gate: its repeats, whether it failed, and each cell's verdict."""
     return {
@@ -443,7 +543,8 @@ def main() -> None:
         "--replace", action="store_true", help="draw with replacement (an R beyond the pool)"
     )
     summary = sub.add_parser("summary")
-    for step in (power, summary):
+    pairing = sub.add_parser("pairing", help="correlation of adjacent A and B processes")
+    for step in (power, summary, pairing):
         step.add_argument(
             "--gates",
             type=Path,
@@ -451,6 +552,8 @@ def main() -> None:
             help=f"digests to read (default {DIGESTS}; a subfolder of an earlier timing "
             f"writes under {EARLIER}.<its name>)",
         )
+    contention = sub.add_parser("contention", help="process medians against CPU contention")
+    contention.add_argument("file", help="a results file of kbench run --repeats R")
     rescore = sub.add_parser("rescore")
     rescore.add_argument("file")
     sub.add_parser("tables", help="print the README's evidence tables from the summary JSON")
@@ -462,6 +565,8 @@ def main() -> None:
         "slowdown": cmd_slowdown,
         "power": cmd_power,
         "summary": cmd_summary,
+        "pairing": cmd_pairing,
+        "contention": cmd_contention,
         "rescore": cmd_rescore,
         "digest": cmd_digest,
         "tables": cmd_tables,

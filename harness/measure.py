@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.contention import Contention
+
 
 @dataclass(frozen=True)
 class WindowPlan:
@@ -89,6 +91,7 @@ class StepTimeStats:
     samples: list[float]
     short_fit_s: list[float]
     long_fit_s: list[float]
+    contention: Contention | None = None  # what competed for the CPU while it timed
 
     @classmethod
     def from_fits(
@@ -129,7 +132,10 @@ class StepTimeStats:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepTimeStats:
-        return cls(**data)
+        values = dict(data)
+        if values.get("contention") is not None:
+            values["contention"] = Contention.from_dict(values["contention"])
+        return cls(**values)
 
 
 def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:

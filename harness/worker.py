@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from harness import backends, datasets, devices
 from harness.atomic import write_json_atomic
+from harness.contention import Contention, Snapshot
 from harness.measure import StepTimeStats, StepTimeSummary
 from harness.plan import RunSettings
 from harness.plugin import ModelPlugin
@@ -240,12 +241,17 @@ class Session:
                 counted = plan.enough(marginal_s)
             return counted and plan.positive(short_s, long_s)
 
+        before = Snapshot.take()
         while not done():
             pair = [(short, short_s), (long, long_s)]
             for data, out in pair[:: 1 if len(marginal_s) % 2 == 0 else -1]:
                 out.append(self.timed_fit(model, *data))
             marginal_s.append(long_s[-1] - short_s[-1])
-        stats = StepTimeStats.from_fits(short_s, long_s, steps, plan.warmup_windows)
+        contention = Contention.between(before, Snapshot.take())
+        stats = replace(
+            StepTimeStats.from_fits(short_s, long_s, steps, plan.warmup_windows),
+            contention=contention,
+        )
         if stats.median <= 0:
             raise RuntimeError(
                 f"no positive marginal step time after {len(marginal_s)} timed pairs: "

@@ -9,9 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from harness.atomic import write_json_atomic
 from harness.compare import CellComparison, Rule
-from harness.records import COMPARISON_KIND
+from harness.contention import Contention, HostTimes, Snapshot
+from harness.measure import StepTimeStats, StepTimeSummary
+from harness.records import COMPARISON_KIND, CellResult, Params, RunResult, Status
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gate_evidence.py"
 spec = importlib.util.spec_from_file_location("gate_evidence", SCRIPT)
@@ -119,3 +123,52 @@ def test_an_earlier_timing_subfolder_is_summarised_under_its_own_section(tmp_pat
     assert section["gates"] == 2
     spread = section["detectable_slowdown_first_look"]["m/jax/cpu"]
     assert spread["min"] < spread["max"]  # the noisier gate could detect less
+
+
+def test_pairing_finds_a_level_shared_by_adjacent_processes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gate_evidence.DIGESTS.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    drift = np.exp(0.2 * rng.standard_normal(40))  # the machine's level, repeat by repeat
+    a = drift * np.exp(0.02 * rng.standard_normal(40))
+    b = drift * np.exp(0.02 * rng.standard_normal(40))
+    gate = {"cells": [{"key": "m/jax/cpu", "a_samples": list(a), "b_samples": list(b)}]}
+    (gate_evidence.DIGESTS / "aa-000.json").write_text(json.dumps(gate))
+    gate_evidence.cmd_pairing(argparse.Namespace(gates=None))
+    pairing = json.loads(gate_evidence.SUMMARY.read_text())["pairing"]
+    cell = pairing["cells"]["m/jax/cpu"]
+    assert cell["pairs"] == 40
+    assert cell["correlation"] > 0.9
+    assert cell["sd_log_ratio_paired"] < cell["sd_log_ratio_unpaired"] / 3
+    assert pairing["signed_rank_floor"]["10"] == 2.0**-10
+
+
+def _contended_process(others_s: float) -> StepTimeStats:
+    """A process whose step time grew with the CPU time others took while it ran."""
+    median_ms = 1.0 + others_s
+    stats = StepTimeStats.from_fits([0.1] * 3, [0.1 + median_ms * 0.01] * 3, 10, 1)
+    start = Snapshot(0.0, 0.0, 0, 0, HostTimes(busy_s=0.0, idle_s=0.0, steal_s=0.0))
+    end = Snapshot(10.0, 15.0, 100, 50, HostTimes(15.0 + others_s, 0.0, 0.1 * others_s))
+    return replace(stats, contention=Contention.between(start, end, cores=2))
+
+
+def test_contention_correlates_process_levels_with_what_competed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    processes = [_contended_process(o) for o in (0.1, 0.5, 0.2, 0.9, 0.3, 0.7)]
+    cell = CellResult(
+        "m",
+        "jax",
+        "cpu",
+        "synthetic",
+        Status.OK,
+        params=Params(1, 1, 0),
+        step_time_ms=StepTimeSummary.from_processes(processes),
+    )
+    run = RunResult("now", {"cores": 2}, {"profile": "gate"}, [cell])
+    write_json_atomic(tmp_path / "run.json", run.to_dict())
+    gate_evidence.cmd_contention(argparse.Namespace(file=tmp_path / "run.json"))
+    row = json.loads(gate_evidence.SUMMARY.read_text())["contention"]["cells"]["m/jax/cpu"]
+    assert row["processes"] == 6
+    assert row["others_share"]["rho"] == pytest.approx(1.0)
+    assert row["steal_share"]["rho"] == pytest.approx(1.0)
+    assert row["involuntary_per_s"] is None  # the same in every process: no rank to compare

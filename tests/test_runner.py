@@ -35,6 +35,10 @@ def test_ok_cell_records_what_the_schema_promises(smoke_run):
     assert step.n_windows == len(step.samples) >= 3
     assert len(step.short_fit_s) == len(step.long_fit_s) == step.n_windows + step.warmup_windows
     assert cell.samples_per_s == pytest.approx(32 / (step.median / 1000))
+    busy = step.contention  # counted around the timing loop, which trains the model
+    assert busy is not None
+    assert busy.wall_s >= sum(step.short_fit_s) + sum(step.long_fit_s)
+    assert busy.process_cpu_s > 0
     assert 0.0 <= cell.metrics["test_accuracy"] <= 1.0
     assert set(cell.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert {"import", "build", "first_step", "train", "evaluate"} <= set(cell.timings_s)
