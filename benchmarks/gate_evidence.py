@@ -382,7 +382,7 @@ def cmd_pairing(args: argparse.Namespace) -> None:
     _update_summary({"pairing": report}, summary_section(args.gates))
 
 
-COUNTERS = ("others_share", "steal_share", "involuntary_per_s", "cpu_per_wall")
+COUNTERS = ("others_share", "steal_share", "involuntary_per_step", "cpu_per_wall")
 
 
 def cmd_contention(args: argparse.Namespace) -> None:
@@ -391,8 +391,9 @@ def cmd_contention(args: argparse.Namespace) -> None:
     Reads a results file of ``kbench run --repeats R`` whose processes recorded their
     contention counters, and correlates, per cell, the per-process medians with what
     competed for the CPU while each process timed: the host's busy share by other
-    processes, the hypervisor's steal share, involuntary context switches per second, and
-    the process's own CPU seconds per wall second.
+    processes, the hypervisor's steal share, involuntary context switches per timed step
+    (per step, since a slower process takes fewer steps per second), and the process's
+    own CPU seconds per wall second.
     """
     from scipy import stats as scipy_stats
 
@@ -406,22 +407,24 @@ def cmd_contention(args: argparse.Namespace) -> None:
         if len(counted) < 4:
             continue
         medians = [p.median for p in counted]
-        values = {name: [_counter(p.contention, name) for p in counted] for name in COUNTERS}
         row: dict = {"processes": len(counted), "cv": stats.coefficient_of_variation(medians)}
-        for name, series in values.items():
-            if None in series or len(set(series)) < 2:
+        for name in COUNTERS:
+            series = [_counter(p, name) for p in counted]
+            if None in series:
                 row[name] = None
                 continue
-            rho = scipy_stats.spearmanr(medians, series)
+            varied = len(set(series)) > 1
+            rho = scipy_stats.spearmanr(medians, series) if varied else None
             row[name] = {
                 "median": statistics.median(series),
                 "max": max(series),
-                "rho": float(rho.statistic),
-                "p": float(rho.pvalue),
+                "rho": float(rho.statistic) if rho else None,
+                "p": float(rho.pvalue) if rho else None,
             }
         report["cells"][cell.cell.key] = row
         shown = ", ".join(
-            f"{n} {r['median']:.3g} (rho {r['rho']:+.2f}, p {r['p']:.2g})"
+            f"{n} {r['median']:.3g}"
+            + (f" (rho {r['rho']:+.2f}, p {r['p']:.2g})" if r["rho"] is not None else "")
             for n, r in row.items()
             if isinstance(r, dict)
         )
@@ -431,10 +434,15 @@ def cmd_contention(args: argparse.Namespace) -> None:
     _update_summary({"contention": report})
 
 
-def _counter(contention, name: str) -> float | None:
+def _counter(process: StepTimeStats, name: str) -> float | None:
+    """One counter of a process's contention record, as ``cmd_contention`` compares it."""
+    counts = process.contention
     if name == "cpu_per_wall":
-        return contention.process_cpu_s / contention.wall_s if contention.wall_s > 0 else None
-    return getattr(contention, name)
+        return counts.process_cpu_s / counts.wall_s if counts.wall_s > 0 else None
+    if name == "involuntary_per_step":  # every pair in the loop ran N + 2N steps
+        steps = 3 * process.window_steps * len(process.short_fit_s)
+        return counts.involuntary_switches / steps
+    return getattr(counts, name)
 
 
 def _slowdown_summary(gate: dict) -> dict:

@@ -171,4 +171,6 @@ def test_contention_correlates_process_levels_with_what_competed(tmp_path, monke
     assert row["processes"] == 6
     assert row["others_share"]["rho"] == pytest.approx(1.0)
     assert row["steal_share"]["rho"] == pytest.approx(1.0)
-    assert row["involuntary_per_s"] is None  # the same in every process: no rank to compare
+    same = row["involuntary_per_step"]  # the same in every process: no rank to compare
+    assert same["median"] == pytest.approx(50 / 90)  # 3 pairs of 10 + 20 steps
+    assert same["rho"] is None

@@ -1,0 +1,146 @@
+"""Does a fixed reference workload track the level of a worker process? (an experiment)
+
+    python benchmarks/speed_probe.py --plugin dense_mlp --backend jax --processes 16
+
+Runs ``--processes`` fresh processes one after another. Each times the plugin's steps
+exactly as a ``gate`` worker does (``Session.time_steps``: N / 2N-step fit pairs, the
+per-process median), and around them two reference workloads that do not change from
+process to process: a single-threaded pure-Python loop and a NumPy matrix product on
+every core. If the machine's speed sets a process's level, the references move with the
+step time, and dividing by them would narrow the spread across processes. It prints
+Spearman's rho between the step medians and each reference and the CV across processes
+before and after that division, and writes the raw figures to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PYTHON_LOOP = 200_000
+MATMUL_SIZE = 384
+
+
+def python_loop_s(repeats: int = 15) -> float:
+    """Median seconds of a fixed pure-Python loop (one core, no libraries)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(PYTHON_LOOP):
+            total += i * i % 7
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_s(repeats: int = 30) -> float:
+    """Median seconds of one float32 matrix product through NumPy's BLAS (all cores)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((MATMUL_SIZE, MATMUL_SIZE), dtype=np.float32) for _ in "ab")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def child(plugin_name: str, backend: str) -> dict:
+    """One process: references, the gate profile's step timing, references again."""
+    import keras
+
+    from harness import backends, datasets
+    from harness.plan import RunSettings
+    from harness.profiles import get_profile
+    from harness.registry import discover
+    from harness.worker import Session, inputs_targets
+
+    profile = get_profile("gate")
+    settings = RunSettings(profile="gate", timing=profile.timing, epochs=1)
+    backends.configure(backend, "cpu", None)
+    data = datasets.load_dataset("mnist_5k")
+    plugin = discover(())[plugin_name].plugin
+    limit = profile.train_limit
+    x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
+    before = (python_loop_s(), matmul_s())
+    timing = Session(keras, plugin, settings, backend).time_steps(x, y, 10, predict=False)
+    after = (python_loop_s(), matmul_s())
+    return {
+        "step_ms": timing["step"].median,
+        "python_loop_s": statistics.fmean([before[0], after[0]]),
+        "matmul_s": statistics.fmean([before[1], after[1]]),
+        "drift": {"python_loop": after[0] / before[0], "matmul": after[1] / before[1]},
+    }
+
+
+def summarize(rows: list[dict]) -> dict:
+    """CV of the step medians, and per reference its CV, Spearman's rho with the steps and
+    the CV of the steps divided by it (rho None for a constant reference)."""
+    from scipy import stats as scipy_stats
+
+    from harness import stats
+
+    steps = [r["step_ms"] for r in rows]
+    report: dict = {"processes": rows, "cv_step": stats.coefficient_of_variation(steps)}
+    for name in ("python_loop_s", "matmul_s"):
+        reference = [r[name] for r in rows]
+        constant = len(set(reference)) == 1
+        rho = None if constant else scipy_stats.spearmanr(steps, reference)
+        report[name] = {
+            "cv": stats.coefficient_of_variation(reference),
+            "rho": None if rho is None else float(rho.statistic),
+            "p": None if rho is None else float(rho.pvalue),
+            "cv_step_divided": stats.coefficient_of_variation(
+                [s / r for s, r in zip(steps, reference, strict=True)]
+            ),
+        }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plugin", default="dense_mlp")
+    parser.add_argument("--backend", default="jax")
+    parser.add_argument("--processes", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=Path("results/runs/experiments/probe.json"))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.plugin, args.backend)))
+        return
+    if args.processes < 4:
+        sys.exit(
+            f"--processes must be at least 4 for a rank correlation. Received: {args.processes}"
+        )
+    from harness.atomic import write_json_atomic
+    from harness.devices import MALLOC_ENV
+
+    env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": args.backend, "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, __file__, "--child", "--plugin", args.plugin]
+    rows = []
+    for index in range(args.processes):
+        done = subprocess.run(
+            [*command, "--backend", args.backend], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            sys.exit(f"process {index} failed: {done.stderr.strip().splitlines()[-1:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    report = {"plugin": args.plugin, "backend": args.backend, **summarize(rows)}
+    print(json.dumps({k: v for k, v in report.items() if k != "processes"}, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
