@@ -395,8 +395,6 @@ def cmd_contention(args: argparse.Namespace) -> None:
     (per step, since a slower process takes fewer steps per second), and the process's
     own CPU seconds per wall second.
     """
-    from scipy import stats as scipy_stats
-
     from harness.results import read_run
 
     run = RunResult.from_dict(read_run(args.file))
@@ -413,13 +411,12 @@ def cmd_contention(args: argparse.Namespace) -> None:
             if None in series:
                 row[name] = None
                 continue
-            varied = len(set(series)) > 1
-            rho = scipy_stats.spearmanr(medians, series) if varied else None
+            rho, pvalue = stats.rank_correlation(medians, series) or (None, None)
             row[name] = {
                 "median": statistics.median(series),
                 "max": max(series),
-                "rho": float(rho.statistic) if rho else None,
-                "p": float(rho.pvalue) if rho else None,
+                "rho": rho,
+                "p": pvalue,
             }
         report["cells"][cell.cell.key] = row
         shown = ", ".join(

@@ -73,7 +73,9 @@ def child(plugin_name: str, backend: str) -> dict:
     limit = profile.train_limit
     x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
     before = (python_loop_s(), matmul_s())
-    timing = Session(keras, plugin, settings, backend).time_steps(x, y, 10, predict=False)
+    timing = Session(keras, plugin, settings, backend).time_steps(
+        x, y, data.num_classes, predict=False
+    )
     after = (python_loop_s(), matmul_s())
     return {
         "step_ms": timing["step"].median,
@@ -86,20 +88,17 @@ def child(plugin_name: str, backend: str) -> dict:
 def summarize(rows: list[dict]) -> dict:
     """CV of the step medians, and per reference its CV, Spearman's rho with the steps and
     the CV of the steps divided by it (rho None for a constant reference)."""
-    from scipy import stats as scipy_stats
-
     from harness import stats
 
     steps = [r["step_ms"] for r in rows]
     report: dict = {"processes": rows, "cv_step": stats.coefficient_of_variation(steps)}
     for name in ("python_loop_s", "matmul_s"):
         reference = [r[name] for r in rows]
-        constant = len(set(reference)) == 1
-        rho = None if constant else scipy_stats.spearmanr(steps, reference)
+        rho, pvalue = stats.rank_correlation(steps, reference) or (None, None)
         report[name] = {
             "cv": stats.coefficient_of_variation(reference),
-            "rho": None if rho is None else float(rho.statistic),
-            "p": None if rho is None else float(rho.pvalue),
+            "rho": rho,
+            "p": pvalue,
             "cv_step_divided": stats.coefficient_of_variation(
                 [s / r for s, r in zip(steps, reference, strict=True)]
             ),

@@ -27,6 +27,14 @@ def coefficient_of_variation(values: Sequence[float]) -> float:
     return statistics.stdev(values) / abs(mean) if mean else 0.0
 
 
+def rank_correlation(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
+    """Spearman's rho and its p-value, or None where either series is constant (no ranks)."""
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    result = scipy_stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
 def median_ci(values: Sequence[float], seed: int = 0) -> tuple[float, float] | None:
     """95% percentile-bootstrap interval of the median (None below two values)."""
     if len(values) < 2:

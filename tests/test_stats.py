@@ -156,3 +156,11 @@ def test_pairwise_quotients_are_chunked_without_changing_the_answer():
     chunked = stats._kth_smallest_quotient(a, b, 30, cells=250)  # 2 rows at a time
     assert np.array_equal(whole, chunked)
     assert whole[0] == np.sort((a[0][:, None] / b[0][None, :]).ravel())[29]
+
+
+def test_rank_correlation_needs_ranks_on_both_sides():
+    rho, pvalue = stats.rank_correlation([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0])
+    assert rho == pytest.approx(0.8)
+    assert 0 < pvalue < 1
+    assert stats.rank_correlation([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None
+    assert stats.rank_correlation([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) is None
