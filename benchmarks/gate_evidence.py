@@ -51,19 +51,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evidence_tables
 
-from harness import stats
-from harness.atomic import write_json_atomic
-from harness.compare import (
+from harness.errors import HarnessError
+from harness.gate import stats
+from harness.gate.compare import (
     CellComparison,
     Rule,
     compare_runs,
     decide,
     with_detectable_slowdowns,
 )
-from harness.errors import HarnessError
-from harness.measure import StepTimeStats, StepTimeSummary
-from harness.records import RunResult
-from harness.results import read_comparison
+from harness.records.files import write_json_atomic
+from harness.records.frames import read_comparison
+from harness.records.schema import RunResult
+from harness.run.timing import StepTimeStats, StepTimeSummary
 
 EVIDENCE = Path("results/runs/evidence")
 DIGESTS = Path("benchmarks/results/gates")
@@ -395,7 +395,7 @@ def cmd_contention(args: argparse.Namespace) -> None:
     (per step, since a slower process takes fewer steps per second), and the process's
     own CPU seconds per wall second.
     """
-    from harness.results import read_run
+    from harness.records.frames import read_run
 
     run = RunResult.from_dict(read_run(args.file))
     report: dict = {"file": str(args.file), "cells": {}}

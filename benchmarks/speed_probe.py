@@ -59,11 +59,12 @@ def child(plugin_name: str, backend: str) -> dict:
     """One process: references, the gate profile's step timing, references again."""
     import keras
 
-    from harness import backends, datasets
-    from harness.plan import RunSettings
-    from harness.profiles import get_profile
+    from harness import datasets
+    from harness.backends import worker as backends
     from harness.registry import discover
-    from harness.worker import Session, inputs_targets
+    from harness.run.plan import RunSettings
+    from harness.run.profiles import get_profile
+    from harness.run.worker import Session, inputs_targets
 
     profile = get_profile("gate")
     settings = RunSettings(profile="gate", timing=profile.timing, epochs=1)
@@ -88,7 +89,7 @@ def child(plugin_name: str, backend: str) -> dict:
 def summarize(rows: list[dict]) -> dict:
     """CV of the step medians, and per reference its CV, Spearman's rho with the steps and
     the CV of the steps divided by it (rho None for a constant reference)."""
-    from harness import stats
+    from harness.gate import stats
 
     steps = [r["step_ms"] for r in rows]
     report: dict = {"processes": rows, "cv_step": stats.coefficient_of_variation(steps)}
@@ -121,8 +122,8 @@ def main() -> None:
         sys.exit(
             f"--processes must be at least 4 for a rank correlation. Received: {args.processes}"
         )
-    from harness.atomic import write_json_atomic
-    from harness.devices import MALLOC_ENV
+    from harness.backends.parent import MALLOC_ENV
+    from harness.records.files import write_json_atomic
 
     env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": args.backend, "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, __file__, "--child", "--plugin", args.plugin]

@@ -37,12 +37,14 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import devices, plan, stats
-from harness.atomic import write_json_atomic
+from harness.backends import parent as devices
 from harness.errors import UsageError
-from harness.measure import marginal_step_cost
-from harness.profiles import PROFILES
-from harness.worker import Session, cycle_samples
+from harness.gate import stats
+from harness.records.files import write_json_atomic
+from harness.run import plan
+from harness.run.profiles import PROFILES
+from harness.run.timing import marginal_step_cost
+from harness.run.worker import Session, cycle_samples
 
 PLUGIN, BATCH, PROFILE = "dense_mlp", 32, "quick"
 console = Console()
@@ -52,7 +54,8 @@ def child(backend: str, steps: int, repeats: int, blocks: int) -> dict:
     """In a fresh process: ``blocks`` alternations of the harness's estimate and the marginal."""
     import keras
 
-    from harness import backends, datasets, registry
+    from harness import datasets, registry
+    from harness.backends import worker as backends
 
     plugin = registry.discover()[PLUGIN].plugin
     settings = plan.RunSettings(profile=PROFILE, batch_size=BATCH, timing=PROFILES[PROFILE].timing)

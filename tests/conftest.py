@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench
-from harness.records import Cell, RunResult
+from harness.records.schema import Cell, RunResult
+from harness.run import driver as bench
 
 USER_PLUGINS = """
 import time

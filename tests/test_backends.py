@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from harness.devices import BACKENDS, backend_installed
+from harness.backends.parent import BACKENDS, backend_installed
 
 pytestmark = pytest.mark.backend
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench, cli, plan
+from harness import cli
 from harness.plugin import ModelPlugin
-from harness.records import Cell, Status
+from harness.records.schema import Cell, Status
+from harness.run import driver as bench
+from harness.run import plan
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 KBENCH = [sys.executable, "-m", "harness"]

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness.compare import Rule, compare_runs, fingerprint_differences, stage_one_possible
-from harness.measure import StepTimeStats, StepTimeSummary
-from harness.records import CellResult, Params, RunResult, Status
+from harness.gate.compare import Rule, compare_runs, fingerprint_differences, stage_one_possible
+from harness.records.schema import CellResult, Params, RunResult, Status
+from harness.run.timing import StepTimeStats, StepTimeSummary
 
 ENV = {"cpu": "Test CPU", "cores": 2, "packages": {"keras": "3.15.1"}, "gpus": []}
 
@@ -147,7 +147,7 @@ def test_comparison_serializes_without_nan():
 
 
 def test_each_tested_cell_states_the_slowdown_its_spread_could_detect():
-    from harness.table import sensitivity_line
+    from harness.report.console import sensitivity_line
 
     rng = np.random.default_rng(5)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench, cli
+from harness import cli
+from harness.run import driver as bench
 
 RUN_ARGS = ["-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.atomic import write_json_atomic
-from harness.compare import CellComparison, Rule
-from harness.contention import Contention, HostTimes, Snapshot
-from harness.measure import StepTimeStats, StepTimeSummary
-from harness.records import COMPARISON_KIND, CellResult, Params, RunResult, Status
+from harness.gate.compare import CellComparison, Rule
+from harness.records.files import write_json_atomic
+from harness.records.schema import COMPARISON_KIND, CellResult, Params, RunResult, Status
+from harness.run.contention import Contention, HostTimes, Snapshot
+from harness.run.timing import StepTimeStats, StepTimeSummary
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gate_evidence.py"
 spec = importlib.util.spec_from_file_location("gate_evidence", SCRIPT)

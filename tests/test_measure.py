@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.measure import StepTimeStats, WindowPlan, marginal_step_cost
+from harness.run.timing import StepTimeStats, WindowPlan, marginal_step_cost
 
 
 def test_pairs_cancel_the_fixed_cost_of_a_fit():

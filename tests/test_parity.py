@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from harness.devices import BACKENDS, backend_installed
-from harness.parity import CheckResult, ParityReport, Tolerances, _Checker
+from harness.backends.parent import BACKENDS, backend_installed
+from harness.parity.checks import CheckResult, ParityReport, Tolerances, _Checker
 
 KBENCH = [sys.executable, "-m", "harness"]
 

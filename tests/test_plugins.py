@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness import registry
-from harness.describe import describe_in_worker
-from harness.devices import BACKENDS, backend_installed
+from harness.backends.parent import BACKENDS, backend_installed
+from harness.run.describe import describe_in_worker
 
 
 def needs(backend: str) -> pytest.MarkDecorator:

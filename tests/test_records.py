@@ -7,10 +7,10 @@ import json
 import pytest
 from rich.console import Console
 
-from harness.atomic import write_json_atomic
-from harness.measure import StepTimeStats, StepTimeSummary
-from harness.records import CellResult, Params, RunResult, Status
-from harness.table import results_table
+from harness.records.files import write_json_atomic
+from harness.records.schema import CellResult, Params, RunResult, Status
+from harness.report.console import results_table
+from harness.run.timing import StepTimeStats, StepTimeSummary
 
 
 def _cell(backend: str, median: float, total: int = 100, status: Status = Status.OK) -> CellResult:

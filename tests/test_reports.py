@@ -18,11 +18,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness import bench, charts, cli, report_tables, results
+from harness import cli
 from harness.errors import HarnessError
-from harness.parity import CheckResult, ParityReport, Tolerances
-from harness.report_markdown import STEP_SUMMARY_ENV
-from harness.reports import Report, write_report
+from harness.parity.checks import CheckResult, ParityReport, Tolerances
+from harness.records import frames as results
+from harness.report import charts
+from harness.report import tables as report_tables
+from harness.report.document import Report, write_report
+from harness.report.markdown import STEP_SUMMARY_ENV
+from harness.run import driver as bench
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLUGINS = ("dense_mlp", "crashing", "nan_loss")  # the smoke run's plugins
@@ -120,7 +124,8 @@ def test_load_gives_one_flat_row_per_cell(results_file, smoke_run):
 
 def test_a_report_never_imports_keras_or_the_worker():
     code = (
-        "import sys, harness.reports; sys.exit(bool({'keras', 'harness.worker'} & {*sys.modules}))"
+        "import sys, harness.report.document;"
+        "sys.exit(bool({'keras', 'harness.run.worker'} & {*sys.modules}))"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -11,10 +11,13 @@ from dataclasses import replace
 
 import pytest
 
-from harness import bench, datasets, devices, plan, runner
-from harness.devices import BACKENDS
+from harness import datasets
+from harness.backends import parent as devices
+from harness.backends.parent import BACKENDS
 from harness.errors import UsageError
-from harness.records import Cell, Status
+from harness.records.schema import Cell, Status
+from harness.run import driver as bench
+from harness.run import plan, runner
 
 
 def test_every_backend_cell_runs_in_its_own_backend(smoke_run):
@@ -128,7 +131,7 @@ def test_wait_blocking_does_not_spin():
 
 def test_parent_side_never_imports_a_framework():
     code = (
-        "import sys; import harness.cli, harness.bench, harness.runner, harness.registry;"
+        "import sys; import harness.cli, harness.run.driver, harness.run.runner, harness.registry;"
         "harness.registry.discover();"
         "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"

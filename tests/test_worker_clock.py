@@ -12,8 +12,8 @@ import json, time
 import keras
 import numpy as np
 from harness import registry
-from harness.plan import RunSettings
-from harness.worker import Session
+from harness.run.plan import RunSettings
+from harness.run.worker import Session
 
 plugin = registry.discover()["dense_mlp"].plugin
 session = Session(keras, plugin, RunSettings(batch_size=32), "jax")

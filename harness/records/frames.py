@@ -2,8 +2,8 @@
 
 Read as dicts, not as the record classes, so files of every schema version load::
 
-    from harness import results
-    df = results.load("results/runs/20261129-064217-quick.json")
+    from harness.records import frames
+    df = frames.load("results/runs/20261129-064217-quick.json")
     df.pivot_table(index="plugin", columns="backend", values="step_ms_median")
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness import atomic
 from harness.errors import HarnessError
-from harness.records import COMPARISON_KIND, READABLE_SCHEMAS
+from harness.records import files as atomic
+from harness.records.schema import COMPARISON_KIND, READABLE_SCHEMAS
 
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 

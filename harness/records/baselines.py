@@ -13,11 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import bench
-from harness.atomic import write_json_atomic
-from harness.compare import fingerprint
 from harness.errors import HarnessError
-from harness.records import RunResult
+from harness.gate.compare import fingerprint
+from harness.records.files import write_json_atomic
+from harness.records.schema import RunResult
+from harness.run import driver as bench
 
 BASELINES_DIR = Path("results") / "baselines"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

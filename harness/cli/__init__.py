@@ -18,20 +18,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness import baselines, bench, datasets, devices, plan, registry
-from harness.ab import AbResult, parse_python, per_look, run_ab
-from harness.atomic import write_json_atomic
-from harness.compare import FINGERPRINT_FIELDS, Comparison, Rule, compare_runs, stage_one_possible
-from harness.describe import describe_in_worker
+from harness import datasets, registry
+from harness.backends import parent as devices
+from harness.cli.scaffold import write_skeleton
 from harness.errors import HarnessError
-from harness.export import FORMATS, to_pytest_benchmark
-from harness.parity import Tolerances, run_parity
-from harness.plan import DTYPE_POLICIES, JIT_CHOICES, MALLOC_CHOICES
-from harness.profiles import PROFILES
-from harness.records import CellResult, RunResult
-from harness.report_markdown import STEP_SUMMARY_ENV, append_step_summary
-from harness.scaffold import write_skeleton
-from harness.table import (
+from harness.gate.ab import AbResult, parse_python, per_look, run_ab
+from harness.gate.compare import (
+    FINGERPRINT_FIELDS,
+    Comparison,
+    Rule,
+    compare_runs,
+    stage_one_possible,
+)
+from harness.parity.checks import Tolerances, run_parity
+from harness.records import baselines
+from harness.records.files import write_json_atomic
+from harness.records.schema import CellResult, RunResult
+from harness.report.console import (
     baselines_table,
     catalogue_table,
     comparison_table,
@@ -42,9 +45,16 @@ from harness.table import (
     sensitivity_line,
     statistics_table,
 )
+from harness.report.export import FORMATS, to_pytest_benchmark
+from harness.report.markdown import STEP_SUMMARY_ENV, append_step_summary
+from harness.run import driver as bench
+from harness.run import plan
+from harness.run.describe import describe_in_worker
+from harness.run.plan import DTYPE_POLICIES, JIT_CHOICES, MALLOC_CHOICES
+from harness.run.profiles import PROFILES
 
 if TYPE_CHECKING:
-    from harness.reports import Report
+    from harness.report.document import Report
 
 LOG_WIDTH = 160  # columns of the tables when the output is a log, not a terminal
 
@@ -330,7 +340,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _print_run(run)
     console.print(f"results written to [bold]{escape(str(path))}[/]")
     if args.report:
-        from harness.reports import write_report  # matplotlib only when a report is asked for
+        from harness.report.document import (
+            write_report,  # matplotlib only when a report is asked for
+        )
 
         _announce_report(write_report(path), bool(os.environ.get(STEP_SUMMARY_ENV)))
     return 0 if run.all_ok else 1
@@ -504,7 +516,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.reports import write_report  # matplotlib only when a report is asked for
+    from harness.report.document import write_report  # matplotlib only when a report is asked for
 
     report = write_report(args.results, args.out, args.parity, args.comparison)
     _announce_report(report, args.markdown)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from harness.measure import StepTimeSummary
+from harness.run.timing import StepTimeSummary
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one

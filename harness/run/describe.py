@@ -1,6 +1,6 @@
 """Build every plugin under one backend and report its parameter counts and layers.
 
-Runs as a child (``python -m harness.describe [PLUGIN_PATH ...]``, backend chosen through
+Runs as a child (``python -m harness.run.describe [PLUGIN_PATH ...]``, backend chosen through
 ``KERAS_BACKEND``) because the parent never imports Keras; prints one JSON object.
 """
 
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from harness import devices
+from harness.backends import parent as devices
 from harness.registry import discover
 
 
@@ -65,7 +65,7 @@ def describe_in_worker(plugin_paths: Sequence[str], backend: str | None = None) 
     if backend is None:
         return {"backend": None, "plugins": {}}
     env = {**os.environ, **devices.worker_env(backend, "cpu", None)}
-    command = [sys.executable, "-m", "harness.describe", *plugin_paths]
+    command = [sys.executable, "-m", "harness.run.describe", *plugin_paths]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]

@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from harness import stats
-from harness.plan import MALLOC_UNRECORDED
-from harness.records import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
+from harness.gate import stats
+from harness.records.schema import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
+from harness.run.plan import MALLOC_UNRECORDED
 
 COMPARISON_SCHEMA = 1
 FINGERPRINT_FIELDS = (

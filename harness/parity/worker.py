@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.atomic import write_json_atomic
-from harness.describe import describe_model
+from harness.records.files import write_json_atomic
 from harness.registry import discover
-from harness.worker import compile_model, inputs_targets, take
+from harness.run.describe import describe_model
+from harness.run.worker import compile_model, inputs_targets, take
 
 WEIGHTS = "weights.npz"
 

@@ -8,7 +8,7 @@ import socket
 from typing import Any
 
 from harness import __version__
-from harness.records import CellResult, RunResult
+from harness.records.schema import CellResult, RunResult
 
 FORMATS = ("pytest-benchmark",)
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.devices import BACKENDS
+from harness.backends.parent import BACKENDS
 from harness.errors import UsageError
-from harness.measure import WindowPlan
 from harness.plugin import ModelPlugin
-from harness.records import Cell
+from harness.records.schema import Cell
+from harness.run.timing import WindowPlan
 
 JIT_CHOICES = ("auto", "on", "off")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")

@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from harness import stats
-from harness.records import CellResult, RunResult
+from harness.gate import stats
+from harness.records.schema import CellResult, RunResult
 
 WIDE_CV = 0.25
 _SHORT = {"tensorflow": "tf"}

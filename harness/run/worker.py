@@ -1,6 +1,6 @@
 """Child process: runs ONE cell and writes its record as JSON. The only place Keras is imported.
 
-Usage (by the runner): ``python -m harness.worker SPEC.json RESULT.json``. The parent sets
+Usage (by the runner): ``python -m harness.run.worker SPEC.json RESULT.json``. The parent sets
 ``KERAS_BACKEND`` and the device variables in the environment before this process starts.
 """
 
@@ -19,14 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from harness import backends, datasets, devices
-from harness.atomic import write_json_atomic
-from harness.contention import Contention, Snapshot
-from harness.measure import StepTimeStats, StepTimeSummary
-from harness.plan import RunSettings
+from harness import datasets
+from harness.backends import parent as devices
+from harness.backends import worker as backends
 from harness.plugin import ModelPlugin
-from harness.records import Cell, CellResult, Params, Status
+from harness.records.files import write_json_atomic
+from harness.records.schema import Cell, CellResult, Params, Status
 from harness.registry import discover
+from harness.run.contention import Contention, Snapshot
+from harness.run.plan import RunSettings
+from harness.run.timing import StepTimeStats, StepTimeSummary
 
 BACKEND_MODULES = {"jax": ("jax", "jaxlib"), "tensorflow": ("tensorflow",), "torch": ("torch",)}
 

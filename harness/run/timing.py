@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.contention import Contention
+from harness.run.contention import Contention
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class StepTimeSummary:
 
     @classmethod
     def from_processes(cls, processes: Sequence[StepTimeStats]) -> StepTimeSummary:
-        from harness import stats  # scipy, only where summaries are made
+        from harness.gate import stats  # scipy, only where summaries are made
 
         if not processes:
             raise ValueError("A step-time summary needs at least one process.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.errors import UsageError
-from harness.measure import WindowPlan
+from harness.run.timing import WindowPlan
 
 
 @dataclass(frozen=True)

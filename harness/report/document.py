@@ -13,9 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from harness import charts, report_html, report_markdown, report_tables
-from harness.report_html import Chart, Section
-from harness.results import (
+from harness.records.frames import (
     cells_frame,
     comparison_frame,
     history_frame,
@@ -23,6 +21,11 @@ from harness.results import (
     read_parity,
     read_run,
 )
+from harness.report import charts
+from harness.report import html as report_html
+from harness.report import markdown as report_markdown
+from harness.report import tables as report_tables
+from harness.report.html import Chart, Section
 
 REPORTS_DIR = Path("results") / "reports"
 

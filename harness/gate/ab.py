@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness import bench, datasets
-from harness.compare import Comparison, Rule, compare_runs, replace_cells
+from harness import datasets
 from harness.errors import HarnessError
-from harness.records import Cell, CellResult, RunResult
-from harness.runner import Process, WorkerJob, merge_processes, run_cell
+from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
+from harness.records.schema import Cell, CellResult, RunResult
+from harness.run import driver as bench
+from harness.run.runner import Process, WorkerJob, merge_processes, run_cell
 
 SIDES = ("A", "B")
 SideObserver = Callable[[str, Cell, CellResult | None], None]
@@ -68,7 +69,7 @@ def parse_python(text: str, option: str) -> tuple[str, ...]:
         raise HarnessError(f"{option} is empty. Received: {option}={text!r}")
     try:
         probe = subprocess.run(
-            [*command, "-c", "import harness.worker"],
+            [*command, "-c", "import harness.run.worker"],
             capture_output=True,
             text=True,
             timeout=300,
@@ -89,7 +90,7 @@ def parse_python(text: str, option: str) -> tuple[str, ...]:
 def side_environment(python: Sequence[str]) -> dict[str, Any]:
     """The environment block as seen by a side's own interpreter (its package versions)."""
     out = subprocess.run(
-        [*python, "-m", "harness.environment"], capture_output=True, text=True, timeout=300
+        [*python, "-m", "harness.records.environment"], capture_output=True, text=True, timeout=300
     )
     try:
         return json.loads(out.stdout)

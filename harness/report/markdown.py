@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.report_tables import TextTable
+from harness.report.tables import TextTable
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 _MAX_TEXT = 160

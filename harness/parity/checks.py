@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from harness import devices
+from harness.backends import parent as devices
 from harness.datasets import Dataset
 from harness.plugin import ModelPlugin
-from harness.runner import run_child
+from harness.run.runner import run_child
 
 CHECKS = ("build", "forward", "portability", "training")
 
@@ -149,7 +149,7 @@ def _child(spec: dict, phase: str, backend: str, shared: Path, timeout_s: float)
     logs = shared / f"{phase}-{backend}"
     logs.mkdir()
     env = devices.worker_env(backend, "cpu", None)
-    outcome = run_child("harness.parity_worker", {**spec, "phase": phase}, env, timeout_s, logs)
+    outcome = run_child("harness.parity.worker", {**spec, "phase": phase}, env, timeout_s, logs)
     if outcome.result is None:
         why = "timed out" if not outcome.finished else f"exited with {outcome.returncode}"
         return {"error": f"worker {why}: {outcome.log_tail.splitlines()[-1:]}"}

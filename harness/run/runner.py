@@ -1,7 +1,7 @@
 """Parent process: cells -> one worker process each -> records. Never imports Keras.
 
 Cells run one at a time (timed cells must not compete for the CPU), each in a fresh
-``python -m harness.worker`` with the backend chosen through its environment. The parent
+``python -m harness.run.worker`` with the backend chosen through its environment. The parent
 waits by blocking on a pidfd with a timeout, not by polling. Whatever happens to a
 worker (crash, timeout, hang), the cell gets a status and the run goes on.
 """
@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness import devices
-from harness.atomic import write_json_atomic
-from harness.measure import StepTimeSummary
-from harness.plan import RunSettings
-from harness.records import Cell, CellResult, Status
+from harness.backends import parent as devices
+from harness.records.files import write_json_atomic
+from harness.records.schema import Cell, CellResult, Status
+from harness.run.plan import RunSettings
+from harness.run.timing import StepTimeSummary
 
 LOG_TAIL_LINES = 25
 
@@ -182,7 +182,7 @@ def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> Cell
         cell.backend, cell.device, job.settings.threads, fixed_malloc=job.settings.malloc == "fixed"
     )
     spec = _spec(cell, job, process)
-    outcome = run_child("harness.worker", spec, env, job.settings.timeout_s, tmp, job.python)
+    outcome = run_child("harness.run.worker", spec, env, job.settings.timeout_s, tmp, job.python)
     tail = outcome.log_tail
     if not outcome.finished:
         reason = f"no result within the {job.settings.timeout_s:g} s cell timeout"

@@ -10,12 +10,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness import datasets, devices, environment, plan, registry
-from harness.atomic import read_json, write_json_atomic
+from harness import datasets, registry
+from harness.backends import parent as devices
 from harness.errors import HarnessError
-from harness.profiles import get_profile
-from harness.records import READABLE_SCHEMAS, SCHEMA_VERSION, Cell, CellResult, RunResult
-from harness.runner import Observer, WorkerJob, run_cells
+from harness.records import environment
+from harness.records.files import read_json, write_json_atomic
+from harness.records.schema import READABLE_SCHEMAS, SCHEMA_VERSION, Cell, CellResult, RunResult
+from harness.run import plan
+from harness.run.profiles import get_profile
+from harness.run.runner import Observer, WorkerJob, run_cells
 
 RUNS_DIR = Path("results") / "runs"
 

@@ -1,0 +1,27 @@
+"""Results as data: frozen records, the schema version, the one checked reader and the atomic
+writer, the DataFrame view for notebooks, the baseline store and the environment block.
+
+May import ``harness.errors``, ``harness.backends.parent`` and ``harness.run.timing`` (the
+step-time records a cell holds); never a framework.
+"""
+
+from __future__ import annotations
+
+from harness._lazy import lazy_exports
+
+__all__, __getattr__ = lazy_exports(
+    __name__,
+    {
+        "schema": (
+            "COMPARISON_KIND",
+            "SCHEMA_VERSION",
+            "Cell",
+            "CellResult",
+            "Params",
+            "RunResult",
+            "Status",
+        ),
+        "files": ("read_comparison", "read_parity", "read_run", "write_json_atomic"),
+        "frames": ("cells_frame", "comparison_frame", "history_frame", "load", "load_comparison"),
+    },
+)
