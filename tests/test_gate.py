@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.run import driver as bench
+from harness.records.files import read_run
 
 RUN_ARGS = ["-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
 
@@ -33,7 +33,7 @@ def _one_line_error(capsys, argv: list[str]) -> str:
 
 
 def test_repeats_are_separate_processes_timing_the_same_steps(repeated):
-    (cell,) = bench.load(repeated).cells
+    (cell,) = read_run(repeated).cells
     step = cell.step_time_ms
     assert step.n_processes == 3 == len(step.processes) == len(step.process_medians)
     assert step.spread_of == "processes"
@@ -43,7 +43,7 @@ def test_repeats_are_separate_processes_timing_the_same_steps(repeated):
         assert (later.window_steps, later.n_windows) == (first.window_steps, first.n_windows)
         assert len(later.samples) == later.n_windows  # raw per-window samples kept
     assert cell.metrics["test_accuracy"] >= 0  # trained once, in the first process
-    config = bench.load(repeated).config
+    config = read_run(repeated).config
     assert config["repeats"] == 3
     assert len(config["plugin_sources"]["dense_mlp"]) == 16
 

@@ -32,7 +32,7 @@ from harness.gate.compare import (
 )
 from harness.parity.checks import Tolerances, run_parity
 from harness.records import baselines
-from harness.records.files import write_json_atomic
+from harness.records.files import read_run, write_json_atomic
 from harness.records.schema import CellResult, RunResult
 from harness.report.console import (
     baselines_table,
@@ -379,7 +379,7 @@ def _print_run(run: RunResult) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    run = bench.load(args.results)
+    run = read_run(args.results)
     dataset = run.config.get("dataset", {})
     console.print(
         f"run of {escape(run.created)} on {escape(str(run.environment.get('cpu')))}, "
@@ -433,7 +433,7 @@ def _rule(args: argparse.Namespace) -> Rule:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     path = baselines.resolve(args.baseline, args.dir)
-    old, new = bench.load(path), bench.load(args.results)
+    old, new = read_run(path), read_run(args.results)
     comparison = compare_runs(
         old,
         new,
@@ -508,7 +508,7 @@ def _ab_with_progress(prepared, data, pythons, rule, confirm: bool) -> AbResult:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    run = bench.load(args.results)
+    run = read_run(args.results)
     out = args.out or args.results.with_suffix(f".{args.format}.json")
     write_json_atomic(out, to_pytest_benchmark(run))
     console.print(f"{args.format} file written to [bold]{escape(str(out))}[/]")

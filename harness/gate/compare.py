@@ -22,8 +22,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from harness.gate import stats
-from harness.records.schema import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
-from harness.run.plan import MALLOC_UNRECORDED
+from harness.records.schema import (
+    COMPARISON_KIND,
+    MALLOC_UNRECORDED,
+    VERDICTS,
+    CellResult,
+    RunResult,
+    Status,
+)
 
 COMPARISON_SCHEMA = 1
 FINGERPRINT_FIELDS = (

@@ -21,7 +21,13 @@ __all__, __getattr__ = lazy_exports(
             "RunResult",
             "Status",
         ),
-        "files": ("read_comparison", "read_parity", "read_run", "write_json_atomic"),
+        "files": (
+            "read_comparison",
+            "read_parity",
+            "read_run",
+            "read_run_data",
+            "write_json_atomic",
+        ),
         "frames": ("cells_frame", "comparison_frame", "history_frame", "load", "load_comparison"),
     },
 )

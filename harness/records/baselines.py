@@ -15,9 +15,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.gate.compare import fingerprint
-from harness.records.files import write_json_atomic
+from harness.records.files import read_run, write_json_atomic
 from harness.records.schema import RunResult
-from harness.run import driver as bench
 
 BASELINES_DIR = Path("results") / "baselines"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -48,7 +47,7 @@ def default_name(run: RunResult) -> str:
 
 def save(results: Path, name: str | None = None, directory: Path = BASELINES_DIR) -> Path:
     """Store the results file ``results`` as baseline ``name`` (atomically)."""
-    run = bench.load(results)
+    run = read_run(results)
     name = name or default_name(run)
     if not _NAME.match(name):
         raise HarnessError(

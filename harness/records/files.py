@@ -1,4 +1,8 @@
-"""JSON files: atomic writes (a reader never sees half a results file) and checked reads."""
+"""The one place results files are read and written: atomic writes, checked reads.
+
+Every command reads a results, comparison or parity file through here, so a missing,
+damaged or foreign file is one ``HarnessError`` line that names the file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from harness.errors import HarnessError
+from harness.records.schema import COMPARISON_KIND, READABLE_SCHEMAS, RunResult
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:
@@ -30,14 +37,66 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 def read_json(path: Path | str, what: str) -> Any:
     """The JSON in ``path``; a missing or unreadable file is a one-line ``HarnessError``
     that names ``what`` (e.g. "Results file")."""
-    from harness.errors import HarnessError
-
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise HarnessError(f"{what} not found. Received: path='{path}'") from None
     except (OSError, ValueError) as error:
         raise HarnessError(f"{what} is not readable JSON: {path} ({error})") from None
+
+
+def read_object(path: Path | str, what: str) -> dict[str, Any]:
+    """A JSON object from ``path`` (a list or a number is a one-line error)."""
+    data = read_json(path, what)
+    if not isinstance(data, dict):
+        raise HarnessError(f"Expected a JSON object in the {what.lower()}. Received: path='{path}'")
+    return data
+
+
+def read_run_data(path: Path | str) -> dict[str, Any]:
+    """A ``kbench run`` results file as a dict, checked for its schema version and cells.
+
+    Lenient below that (the DataFrame view reads fields a file lacks as NaN); commands that
+    need every field use :func:`read_run`.
+    """
+    data = read_object(path, "Results file")
+    version = data.get("schema_version")
+    if version not in READABLE_SCHEMAS or not isinstance(data.get("cells"), list):
+        raise HarnessError(
+            "Expected a kbench results file (schema version 1 or 2, with cells). "
+            f"Received: path='{path}', schema_version={version!r}"
+        )
+    return data
+
+
+def read_run(path: Path | str) -> RunResult:
+    """A ``kbench run`` results file (schema version 1 or 2) as a record."""
+    data = read_run_data(path)
+    try:
+        return RunResult.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise HarnessError(f"Results file {path} is malformed: {error!r}") from None
+
+
+def read_comparison(path: Path | str) -> dict[str, Any]:
+    """A ``kbench compare --json`` / ``kbench ab --out`` file as a dict."""
+    data = read_object(path, "Comparison file")
+    if data.get("kind") != COMPARISON_KIND or not isinstance(data.get("cells"), list):
+        raise HarnessError(
+            f"Expected a comparison file (kind '{COMPARISON_KIND}'). "
+            f"Received: path='{path}', kind={data.get('kind')!r}"
+        )
+    return data
+
+
+def read_parity(path: Path | str) -> dict[str, Any]:
+    """A ``kbench parity --json`` report as a dict."""
+    data = read_object(path, "Parity report")
+    if not isinstance(data.get("results"), list) or "backends" not in data:
+        raise HarnessError(
+            f"Expected a kbench parity report (with backends and results). Received: path='{path}'"
+        )
+    return data
 
 
 def _default(value: Any) -> Any:

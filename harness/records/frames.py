@@ -1,10 +1,8 @@
-"""Results, comparison and parity files as plain JSON, and as pandas DataFrames for notebooks.
+"""Results and comparison files as pandas DataFrames, for notebooks and the report::
 
-Read as dicts, not as the record classes, so files of every schema version load::
-
-    from harness.records import frames
-    df = frames.load("results/runs/20261129-064217-quick.json")
-    df.pivot_table(index="plugin", columns="backend", values="step_ms_median")
+from harness.records import load
+df = load("results/runs/20261129-064217-quick.json")
+df.pivot_table(index="plugin", columns="backend", values="step_ms_median")
 """
 
 from __future__ import annotations
@@ -15,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.errors import HarnessError
-from harness.records import files as atomic
-from harness.records.schema import COMPARISON_KIND, READABLE_SCHEMAS
+from harness.records.files import read_comparison, read_run_data
+from harness.records.schema import RunResult
 
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 
@@ -75,50 +72,9 @@ _TEXT_COLUMNS = (
 )
 
 
-def read_json(path: Path | str, what: str) -> dict[str, Any]:
-    """A JSON object from ``path``; a missing or unreadable file is one-line ``HarnessError``."""
-    data = atomic.read_json(path, what)
-    if not isinstance(data, dict):
-        raise HarnessError(f"Expected a JSON object in the {what.lower()}. Received: path='{path}'")
-    return data
-
-
-def read_run(path: Path | str) -> dict[str, Any]:
-    """A ``kbench run`` results file as a dict, checked for its schema version and cells."""
-    data = read_json(path, "Results file")
-    version = data.get("schema_version")
-    if version not in READABLE_SCHEMAS or not isinstance(data.get("cells"), list):
-        raise HarnessError(
-            "Expected a kbench results file (schema version 1 or 2, with cells). "
-            f"Received: path='{path}', schema_version={version!r}"
-        )
-    return data
-
-
-def read_comparison(path: Path | str) -> dict[str, Any]:
-    """A ``kbench compare --json`` / ``kbench ab --out`` file as a dict."""
-    data = read_json(path, "Comparison file")
-    if data.get("kind") != COMPARISON_KIND or not isinstance(data.get("cells"), list):
-        raise HarnessError(
-            f"Expected a comparison file (kind '{COMPARISON_KIND}'). "
-            f"Received: path='{path}', kind={data.get('kind')!r}"
-        )
-    return data
-
-
-def read_parity(path: Path | str) -> dict[str, Any]:
-    """A ``kbench parity --json`` report as a dict."""
-    data = read_json(path, "Parity report")
-    if not isinstance(data.get("results"), list) or "backends" not in data:
-        raise HarnessError(
-            f"Expected a kbench parity report (with backends and results). Received: path='{path}'"
-        )
-    return data
-
-
 def load(path: Path | str) -> pd.DataFrame:
     """One row per cell of a results file, with flat columns (``step_ms_median``, ...)."""
-    return cells_frame(read_run(path))
+    return cells_frame(read_run_data(path))
 
 
 def load_comparison(path: Path | str) -> pd.DataFrame:
@@ -126,8 +82,9 @@ def load_comparison(path: Path | str) -> pd.DataFrame:
     return comparison_frame(read_comparison(path))
 
 
-def cells_frame(run: dict[str, Any]) -> pd.DataFrame:
-    """The cells of a results dict as a DataFrame (see ``load``)."""
+def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
+    """The cells of a run (a record or its dict) as a DataFrame (see ``load``)."""
+    run = _as_dict(run)
     rows = [
         {name: _dig(cell, keys) for name, keys in _CELL_COLUMNS.items()} for cell in run["cells"]
     ]
@@ -141,8 +98,9 @@ def cells_frame(run: dict[str, Any]) -> pd.DataFrame:
     return frame
 
 
-def history_frame(run: dict[str, Any]) -> pd.DataFrame:
+def history_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
     """Per-epoch training history, long form: plugin, backend, device, metric, epoch, value."""
+    run = _as_dict(run)
     rows = []
     for cell in run["cells"]:
         for metric, values in (cell.get("history") or {}).items():
@@ -182,6 +140,10 @@ def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame["reason"] = frame["reason"].fillna("")
     return frame
+
+
+def _as_dict(run: RunResult | dict[str, Any]) -> dict[str, Any]:
+    return run.to_dict() if isinstance(run, RunResult) else run
 
 
 def _dig(data: Any, keys: tuple[str, ...]) -> Any:

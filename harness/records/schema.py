@@ -11,6 +11,7 @@ from harness.run.timing import StepTimeSummary
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one
 COMPARISON_KIND = "kbench-comparison"
+MALLOC_UNRECORDED = "system"  # what a record from before ``--malloc`` ran with: glibc's own
 VERDICTS = (
     "faster",
     "same",

@@ -13,14 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from harness.records.frames import (
-    cells_frame,
-    comparison_frame,
-    history_frame,
-    read_comparison,
-    read_parity,
-    read_run,
-)
+from harness.records.files import read_comparison, read_parity, read_run_data
+from harness.records.frames import cells_frame, comparison_frame, history_frame
 from harness.report import charts
 from harness.report import html as report_html
 from harness.report import markdown as report_markdown
@@ -45,7 +39,7 @@ class ReportInputs:
     ) -> ReportInputs:
         return cls(
             Path(results),
-            read_run(results),
+            read_run_data(results),
             read_parity(parity) if parity else None,
             read_comparison(comparison) if comparison else None,
         )

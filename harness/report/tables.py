@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.records.schema import MALLOC_UNRECORDED
 from harness.report.console import WIDE_CV
-from harness.run.plan import MALLOC_UNRECORDED
 
 
 @dataclass(frozen=True)

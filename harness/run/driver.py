@@ -14,8 +14,8 @@ from harness import datasets, registry
 from harness.backends import parent as devices
 from harness.errors import HarnessError
 from harness.records import environment
-from harness.records.files import read_json, write_json_atomic
-from harness.records.schema import READABLE_SCHEMAS, SCHEMA_VERSION, Cell, CellResult, RunResult
+from harness.records.files import write_json_atomic
+from harness.records.schema import Cell, CellResult, RunResult
 from harness.run import plan
 from harness.run.profiles import get_profile
 from harness.run.runner import Observer, WorkerJob, run_cells
@@ -159,19 +159,6 @@ def save(run: RunResult, out: Path | None) -> Path:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = RUNS_DIR / f"{stamp}-{run.config['profile']}.json"
     return write_json_atomic(out, run.to_dict())
-
-
-def load(path: Path) -> RunResult:
-    """Read a results file, with a clear error for a missing or foreign file."""
-    data = read_json(path, "Results file")
-    if not isinstance(data, dict) or data.get("schema_version") not in READABLE_SCHEMAS:
-        raise HarnessError(
-            f"Not a kbench results file of schema version {SCHEMA_VERSION}. Received: path='{path}'"
-        )
-    try:
-        return RunResult.from_dict(data)
-    except (KeyError, TypeError, ValueError) as error:
-        raise HarnessError(f"Results file {path} is malformed: {error!r}") from None
 
 
 def _now() -> str:

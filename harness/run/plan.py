@@ -9,13 +9,12 @@ from typing import Any
 from harness.backends.parent import BACKENDS
 from harness.errors import UsageError
 from harness.plugin import ModelPlugin
-from harness.records.schema import Cell
+from harness.records.schema import MALLOC_UNRECORDED, Cell
 from harness.run.timing import WindowPlan
 
 JIT_CHOICES = ("auto", "on", "off")
 DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
 MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
-MALLOC_UNRECORDED = "system"  # what a record from before the setting ran with: glibc's own
 
 
 @dataclass(frozen=True)
