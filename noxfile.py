@@ -104,4 +104,4 @@ def lint(session: nox.Session) -> None:
 def validate_timing(session: nox.Session) -> None:
     """The step-time honesty check: harness median vs the marginal cost of a step."""
     _install(session, "all")
-    session.run("python", "benchmarks/step_time_validation.py", *session.posargs)
+    session.run("python", "-m", "validation.step_time", *session.posargs)

@@ -1,4 +1,15 @@
-"""keras-backend-bench: one driver to benchmark Keras 3 models on JAX, TensorFlow and PyTorch."""
+"""keras-backend-bench: one driver to benchmark Keras 3 models on JAX, TensorFlow and PyTorch.
+
+The layout, bottom to top (a module imports only its own layer or lower ones; a test checks):
+
+* ``errors``, ``plugin`` (THE extension point), ``stats``, ``registry``, ``datasets``
+* ``backends/``: what differs between the frameworks; parent side apart from worker side
+* ``records/``: results as data: records, the one reader and writer, DataFrames, baselines
+* ``run/``: settings -> plan -> runner (parent) -> worker (child, one cell) -> timing
+* ``gate/`` (compare, ``kbench ab``) and ``parity/`` (same weights, same model)
+* ``report/``: one table model rendered to rich, HTML and Markdown; charts; export
+* ``cli/``: a module per ``kbench`` command
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness.records.schema import Cell, RunResult
-from harness.run import driver as bench
+from harness.run import driver
+from harness.run.plan import plan_run
+from harness.run.settings import RunSettings
 
 USER_PLUGINS = """
 import time
@@ -56,18 +59,14 @@ def user_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smoke_run(user_plugins: Path) -> RunResult:
     """dense_mlp on every backend, plus a crashing and a NaN-loss cell, in one real run."""
-    request = bench.RunRequest(
-        plugins=["dense_mlp"],
+    settings = RunSettings(
+        plugins=("dense_mlp",),
         dataset="synthetic",
         profile="smoke",
         device="cpu",
-        plugin_paths=[str(user_plugins)],
+        plugin_paths=(str(user_plugins),),
     )
-    prepared = bench.prepare(request)
-    cells = [
-        Cell("crashing", "jax", "cpu"),
-        *prepared.cells,
-        Cell("nan_loss", "torch", "cpu"),
-    ]
-    prepared = bench.PreparedRun(request, cells, prepared.settings)
-    return bench.execute(prepared, bench.load_data(prepared))
+    plan = plan_run(settings)
+    cells = [Cell("crashing", "jax", "cpu"), *plan.cells, Cell("nan_loss", "torch", "cpu")]
+    plan = replace(plan, cells=cells)
+    return driver.execute(plan, driver.load_data(plan))

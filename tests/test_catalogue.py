@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ import pytest
 from harness import cli
 from harness.plugin import ModelPlugin
 from harness.records.schema import Cell, Status
-from harness.run import driver as bench
-from harness.run import plan
+from harness.run import driver, plan
+from harness.run.plan import plan_run
+from harness.run.settings import RunSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 KBENCH = [sys.executable, "-m", "harness"]
@@ -33,16 +35,15 @@ def doc_example(name: str) -> str:
 @pytest.fixture(scope="module")
 def catalogue_run():
     """Multi-output, subclassed, BatchNorm and early-stopping plugins, one backend each."""
-    request = bench.RunRequest(dataset="synthetic", profile="smoke", device="cpu", epochs=4)
-    prepared = bench.prepare(request)
+    settings = RunSettings(dataset="synthetic", profile="smoke", device="cpu", epochs=4)
     cells = [
         Cell("dense_two_heads", "jax", "cpu"),
         Cell("dense_subclassed", "tensorflow", "cpu"),
         Cell("dense_batchnorm", "torch", "cpu"),
         Cell("dense_early_stopping", "torch", "cpu"),
     ]
-    prepared = bench.PreparedRun(request, cells, prepared.settings)
-    return {c.plugin: c for c in bench.execute(prepared, bench.load_data(prepared)).cells}
+    plan = replace(plan_run(settings), cells=cells)
+    return {c.plugin: c for c in driver.execute(plan, driver.load_data(plan)).cells}
 
 
 def test_catalogue_plugins_train(catalogue_run):

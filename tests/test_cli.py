@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from harness import cli
+from harness.cli.console import LOG_WIDTH, make_console
 from harness.datasets import FASHION_DIR_ENV, OFFLINE_ENV
 
 
@@ -120,6 +121,6 @@ def test_tables_written_to_a_log_keep_their_figures(monkeypatch):
     """Rich lays out 80 columns when stdout is not a terminal; a CI log would get "0.…"."""
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     monkeypatch.delenv("COLUMNS", raising=False)
-    assert cli._console().width == cli.LOG_WIDTH
+    assert make_console().width == LOG_WIDTH
     monkeypatch.setenv("COLUMNS", "90")  # the user's own width wins
-    assert cli._console().width == 90
+    assert make_console().width == 90

@@ -7,9 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness.gate.compare import Rule, compare_runs, fingerprint_differences, stage_one_possible
+from harness.gate.compare import Rule, compare_runs, stage_one_possible
+from harness.records.fingerprint import fingerprint_differences
 from harness.records.schema import CellResult, Params, RunResult, Status
-from harness.run.timing import StepTimeStats, StepTimeSummary
+from harness.records.steptime import StepTimeStats, StepTimeSummary
 
 ENV = {"cpu": "Test CPU", "cores": 2, "packages": {"keras": "3.15.1"}, "gpus": []}
 

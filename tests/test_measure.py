@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.run.timing import StepTimeStats, WindowPlan, marginal_step_cost
+from harness.records.steptime import StepTimeStats, marginal_step_cost
+from harness.run.timing import WindowPlan
 
 
 def test_pairs_cancel_the_fixed_cost_of_a_fit():

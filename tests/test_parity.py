@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from harness.backends.parent import BACKENDS, backend_installed
-from harness.parity.checks import CheckResult, ParityReport, Tolerances, _Checker
+from harness.parity.checks import ParityReport
+from harness.parity.verdicts import CheckResult, Judge, Tolerances
 
 KBENCH = [sys.executable, "-m", "harness"]
 
@@ -90,23 +91,23 @@ def _measured(losses, nudged=None):
 
 
 def test_training_check_uses_the_plugins_stated_tolerance_and_reports_the_floor():
-    checker = _Checker("bn", Tolerances(), training_tolerance=0.1)
+    checker = Judge("bn", Tolerances(), training_tolerance=0.1)
     ref = _measured([2.0, 1.5, 1.2], nudged=[2.0, 1.5, 1.23])
     other = _measured([2.0, 1.55, 1.26])
-    result = checker._training("jax~torch", ref, other)
+    result = checker.training("jax~torch", ref, other)
     assert result.status == "pass"
     assert result.tolerance == 0.1
     assert result.measured == pytest.approx(0.05)
     assert "own 1-ulp floor 2.5e-02" in result.detail
     assert "stated tolerance" in result.detail
-    strict = _Checker("bn", Tolerances())._training("jax~torch", ref, other)
+    strict = Judge("bn", Tolerances()).training("jax~torch", ref, other)
     assert strict.status == "fail"
     assert strict.tolerance == 1e-2
 
 
 def test_training_check_fails_a_first_loss_mismatch_whatever_the_plugin_states():
-    checker = _Checker("bn", Tolerances(), training_tolerance=0.5)
-    result = checker._training("jax~tensorflow", _measured([2.0, 1.5]), _measured([2.01, 1.5]))
+    checker = Judge("bn", Tolerances(), training_tolerance=0.5)
+    result = checker.training("jax~tensorflow", _measured([2.0, 1.5]), _measured([2.01, 1.5]))
     assert result.status == "fail"
     assert result.detail.startswith("the first loss, before any update, differs")
 

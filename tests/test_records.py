@@ -9,8 +9,8 @@ from rich.console import Console
 
 from harness.records.files import write_json_atomic
 from harness.records.schema import CellResult, Params, RunResult, Status
+from harness.records.steptime import StepTimeStats, StepTimeSummary
 from harness.report.console import results_table
-from harness.run.timing import StepTimeStats, StepTimeSummary
 
 
 def _cell(backend: str, median: float, total: int = 100, status: Status = Status.OK) -> CellResult:

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from harness import cli
+from harness.cli import run as cli_run
 from harness.errors import HarnessError
 from harness.parity.checks import CheckResult, ParityReport, Tolerances
 from harness.records import frames as results
@@ -248,7 +249,7 @@ def test_markdown_goes_to_the_ci_job_summary(capsys, monkeypatch, results_file, 
 def test_run_report_writes_the_report_after_the_results(capsys, monkeypatch, tmp_path, smoke_run):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(STEP_SUMMARY_ENV, raising=False)
-    monkeypatch.setattr(bench, "execute", lambda *args, **kwargs: smoke_run)
+    monkeypatch.setattr(cli_run, "execute", lambda *args, **kwargs: smoke_run)
     argv = ["run", "-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
     argv += ["--device", "cpu", "--out", "runs/r.json", "--report"]
     assert cli.main(argv) == 1  # the smoke run holds cells that fail on purpose
@@ -288,7 +289,7 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_the_environment_table_names_the_malloc_setting_of_the_run():
-    rows = dict(report_tables.environment_table({"config": {"malloc": "fixed"}}, "x").rows)
+    rows = dict(report_tables.environment_table({"config": {"malloc": "fixed"}}, "x").texts())
     assert rows["malloc"] == "fixed"
-    older = dict(report_tables.environment_table({"config": {}}, "x").rows)
+    older = dict(report_tables.environment_table({"config": {}}, "x").texts())
     assert older["malloc"] == "system"  # recorded before the setting: glibc's own thresholds

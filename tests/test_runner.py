@@ -7,7 +7,6 @@ import os
 import resource
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
@@ -17,8 +16,10 @@ from harness.backends.parent import BACKENDS
 from harness.errors import UsageError
 from harness.records.files import read_run
 from harness.records.schema import Cell, Status
+from harness.run import child, runner
 from harness.run import driver as bench
-from harness.run import plan, runner
+from harness.run.plan import plan_run
+from harness.run.settings import RunSettings
 
 
 def test_every_backend_cell_runs_in_its_own_backend(smoke_run):
@@ -83,12 +84,13 @@ def test_results_file_round_trips(smoke_run, tmp_path):
 
 
 def test_hanging_cell_times_out_and_is_killed(user_plugins, tmp_path):
-    prepared = bench.prepare(bench.RunRequest(dataset="synthetic", profile="smoke"))
-    data = bench.load_data(prepared)
+    settings = RunSettings(
+        dataset="synthetic", profile="smoke", timeout_s=4.0, plugin_paths=(str(user_plugins),)
+    )
+    data = bench.load_data(plan_run(settings))
     data_path = tmp_path / "synthetic.npz"
     datasets.save_npz(data, data_path)
-    settings = replace(prepared.settings, timeout_s=4.0)
-    job = runner.WorkerJob(data_path, data.name, settings, (str(user_plugins),))
+    job = runner.WorkerJob(data_path, data.name, settings)
     result = runner.run_cell(Cell("sleepy", "torch", "cpu"), job)
     assert result.status is Status.TIMEOUT
     assert "4 s" in result.error
@@ -96,8 +98,7 @@ def test_hanging_cell_times_out_and_is_killed(user_plugins, tmp_path):
 
 def test_uninstalled_backend_is_unavailable_without_a_process(monkeypatch, tmp_path):
     monkeypatch.setattr(devices, "backend_installed", lambda backend: False)
-    settings = bench.prepare(bench.RunRequest(profile="smoke")).settings
-    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", settings)
+    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
     result = runner.run_cell(Cell("dense_mlp", "torch", "cpu"), job)
     assert result.status is Status.UNAVAILABLE
     assert "not installed" in result.error
@@ -105,18 +106,17 @@ def test_uninstalled_backend_is_unavailable_without_a_process(monkeypatch, tmp_p
 
 @pytest.mark.skipif(bool(devices.gpu_names()), reason="this machine has a GPU")
 def test_gpu_cell_without_gpu_is_unavailable(tmp_path):
-    settings = bench.prepare(bench.RunRequest(profile="smoke")).settings
-    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", settings)
+    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
     result = runner.run_cell(Cell("dense_mlp", "jax", "gpu"), job)
     assert result.status is Status.UNAVAILABLE
 
 
 def test_wait_blocking_returns_on_exit_and_on_timeout():
     quick = subprocess.Popen(["sleep", "0.1"])
-    assert runner.wait_blocking(quick, 30.0) is True
+    assert child.wait_blocking(quick, 30.0) is True
     assert quick.returncode == 0
     slow = subprocess.Popen(["sleep", "30"])
-    assert runner.wait_blocking(slow, 0.2) is False
+    assert child.wait_blocking(slow, 0.2) is False
     slow.kill()
     slow.wait()
 
@@ -124,7 +124,7 @@ def test_wait_blocking_returns_on_exit_and_on_timeout():
 def test_wait_blocking_does_not_spin():
     before = resource.getrusage(resource.RUSAGE_SELF)
     proc = subprocess.Popen(["sleep", "1"])
-    runner.wait_blocking(proc, 30.0)
+    child.wait_blocking(proc, 30.0)
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert cpu < 0.1  # a polling loop would burn CPU for the whole second
@@ -163,9 +163,9 @@ def test_worker_env_fixes_malloc_thresholds_unless_the_user_set_them(monkeypatch
 
 
 def test_settings_recorded_before_the_malloc_setting_read_as_glibcs_own():
-    recorded = plan.RunSettings(profile="gate").to_dict()
+    recorded = RunSettings(profile="gate").recorded()
     assert recorded["malloc"] == "fixed"
     del recorded["malloc"]
-    assert plan.RunSettings.from_dict(recorded).malloc == "system"
+    assert RunSettings.from_dict(recorded).malloc == "system"
     with pytest.raises(UsageError, match="malloc"):
-        plan.RunSettings(malloc="jemalloc")
+        RunSettings(malloc="jemalloc")

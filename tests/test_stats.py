@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.gate import stats
-from harness.run.timing import StepTimeStats, StepTimeSummary
+from harness import stats
+from harness.records.steptime import StepTimeStats, StepTimeSummary
 
 
 def test_holm_matches_the_step_down_procedure_by_hand():

@@ -12,8 +12,7 @@ import json, time
 import keras
 import numpy as np
 from harness import registry
-from harness.run.plan import RunSettings
-from harness.run.worker import Session
+from harness.run import RunSettings, Session
 
 plugin = registry.discover()["dense_mlp"].plugin
 session = Session(keras, plugin, RunSettings(batch_size=32), "jax")

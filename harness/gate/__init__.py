@@ -18,7 +18,6 @@ __all__, __getattr__ = lazy_exports(
             "Rule",
             "compare_runs",
             "decide",
-            "fingerprint",
             "with_detectable_slowdowns",
         ),
     },

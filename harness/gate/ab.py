@@ -14,21 +14,19 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness import datasets
 from harness.errors import HarnessError
 from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
-from harness.records.schema import Cell, CellResult, RunResult
-from harness.run import driver as bench
-from harness.run.runner import Process, WorkerJob, merge_processes, run_cell
+from harness.records.schema import RunResult
+from harness.run.driver import assemble, dataset_file, worker_job
+from harness.run.plan import RunPlan
+from harness.run.runner import Observer, Processes, WorkerJob, merge_processes, run_processes
 
 SIDES = ("A", "B")
-SideObserver = Callable[[str, Cell, CellResult | None], None]
 
 
 @dataclass(frozen=True)
@@ -99,11 +97,11 @@ def side_environment(python: Sequence[str]) -> dict[str, Any]:
 
 
 def run_ab(
-    prepared: bench.PreparedRun,
+    plan: RunPlan,
     data: datasets.Dataset,
     pythons: dict[str, tuple[str, ...]],
     rule: Rule,
-    observe: SideObserver | None = None,
+    observe: Observer | None = None,
     confirm: bool = True,
 ) -> AbResult:
     """Run every cell ``repeats`` times per side, alternating sides; decide; confirm.
@@ -111,83 +109,77 @@ def run_ab(
     With a confirmation batch there are two looks at the data, so each look tests at
     ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
     """
-    repeats = prepared.request.repeats
     rule = per_look(rule, confirm)
-    processes: dict[str, dict[str, list[CellResult]]] = {
-        side: {cell.key: [] for cell in prepared.cells} for side in SIDES
-    }
     environments = {side: side_environment(pythons[side]) for side in SIDES}
-    with tempfile.TemporaryDirectory(prefix="kbench-ab-") as tmp:
-        data_path = Path(tmp) / f"{data.name}.npz"
-        datasets.save_npz(data, data_path)
-        jobs = {s: bench.worker_job(prepared, data, data_path, pythons[s]) for s in SIDES}
-        _batch(prepared.cells, jobs, processes, range(repeats), observe)
-        runs = _runs(prepared, data, processes, environments)
-        comparison = compare_runs(*runs, rule, labels=_labels(pythons), check_fingerprint=False)
+    with dataset_file(data) as data_path:
+        jobs = {s: worker_job(plan, data, data_path, pythons[s]) for s in SIDES}
+        gate = _Gate(plan, data, jobs, environments, rule, _labels(pythons), observe)
+        comparison = gate.first_look()
         confirmed = [c.key for c in comparison.cells if c.verdict == "inconclusive"]
         if confirm and confirmed:
-            cells = [c for c in prepared.cells if c.key in confirmed]
-            _batch(cells, jobs, processes, range(repeats, 2 * repeats), observe)
-            runs = _runs(prepared, data, processes, environments)
-            subset = [_only(run, confirmed) for run in runs]
-            family = sum(c.p_value is not None for c in comparison.cells)
-            second = compare_runs(
-                *subset, rule, _labels(pythons), check_fingerprint=False, family_size=family
-            )
-            first = {c.key: c.detectable_slowdown for c in comparison.cells}
-            notes = [  # the gate's sensitivity stays that of its design: R per side, 2 looks
-                replace(
-                    c,
-                    reason=f"{c.reason} (pooled with a confirmation batch)",
-                    detectable_slowdown=first[c.key],
-                )
-                for c in second.cells
-            ]
-            comparison = replace_cells(comparison, notes)
+            comparison = gate.confirm(comparison, confirmed)
     return AbResult(
         comparison,
-        *runs,
+        *gate.runs(),
         pythons={s: list(pythons[s]) for s in SIDES},
-        repeats=repeats,
+        repeats=plan.settings.repeats,
         confirmed=confirmed if confirm else [],
     )
 
 
-def _batch(
-    cells: Sequence[Cell],
-    jobs: dict[str, WorkerJob],
-    processes: dict[str, dict[str, list[CellResult]]],
-    repeat_range: range,
-    observe: SideObserver | None,
-) -> None:
-    """One process per side per cell per repeat, sides alternating A B / B A."""
-    for repeat in repeat_range:
-        for cell in cells:
-            for side in SIDES if repeat % 2 == 0 else SIDES[::-1]:
-                done = processes[side][cell.key]
-                if done and not done[0].ok:
-                    continue
-                calibrated = (processes["A"][cell.key] or done or [None])[0]
-                process = Process.next(calibrated, repeat, train=not done)
-                if observe:
-                    observe(side, cell, None)
-                result = run_cell(cell, jobs[side], process)
-                done.append(result)
-                if observe:
-                    observe(side, cell, result)
+@dataclass
+class _Gate:
+    """Both sides' processes so far, and the two looks at them."""
 
+    plan: RunPlan
+    data: datasets.Dataset
+    jobs: dict[str, WorkerJob]
+    environments: dict[str, dict[str, Any]]
+    rule: Rule
+    labels: tuple[str, str]
+    observe: Observer | None
+    processes: Processes = field(default_factory=lambda: {side: {} for side in SIDES})
 
-def _runs(
-    prepared: bench.PreparedRun,
-    data: datasets.Dataset,
-    processes: dict[str, dict[str, list[CellResult]]],
-    environments: dict[str, dict[str, Any]],
-) -> tuple[RunResult, RunResult]:
-    merged = {
-        side: [merge_processes(processes[side][c.key]) for c in prepared.cells] for side in SIDES
-    }
-    run_a, run_b = (bench.assemble(prepared, data, merged[s], environments[s]) for s in SIDES)
-    return run_a, run_b
+    def first_look(self) -> Comparison:
+        """R processes per side of every cell, decided."""
+        repeats = self.plan.settings.repeats
+        run_processes(self.plan.cells, self.jobs, self.processes, range(repeats), self.observe)
+        return compare_runs(*self.runs(), self.rule, self.labels, check_fingerprint=False)
+
+    def confirm(self, comparison: Comparison, confirmed: list[str]) -> Comparison:
+        """R more processes per side for the inconclusive cells, decided on the pooled 2R."""
+        repeats = self.plan.settings.repeats
+        cells = [c for c in self.plan.cells if c.key in confirmed]
+        run_processes(cells, self.jobs, self.processes, range(repeats, 2 * repeats), self.observe)
+        subset = [_only(run, confirmed) for run in self.runs()]
+        family = sum(c.p_value is not None for c in comparison.cells)
+        second = compare_runs(
+            *subset, self.rule, self.labels, check_fingerprint=False, family_size=family
+        )
+        first = {c.key: c.detectable_slowdown for c in comparison.cells}
+        notes = [  # the gate's sensitivity stays that of its design: R per side, 2 looks
+            replace(
+                c,
+                reason=f"{c.reason} (pooled with a confirmation batch)",
+                detectable_slowdown=first[c.key],
+            )
+            for c in second.cells
+        ]
+        return replace_cells(comparison, notes)
+
+    def runs(self) -> tuple[RunResult, RunResult]:
+        """Each side's processes merged per cell, as a run record."""
+        cells = self.plan.cells
+        run_a, run_b = (
+            assemble(
+                self.plan,
+                self.data,
+                [merge_processes(self.processes[side][c.key]) for c in cells],
+                self.environments[side],
+            )
+            for side in SIDES
+        )
+        return run_a, run_b
 
 
 def _only(run: RunResult, keys: Sequence[str]) -> RunResult:

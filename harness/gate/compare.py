@@ -1,6 +1,6 @@
 """Compare two runs cell by cell and decide, by a stated rule, whether anything regressed.
 
-The rule (see README, "The decision rule"): the samples are the per-process median step
+The rule (docs/gate.md, "The decision rule"): the samples are the per-process median step
 times of each side. A cell *regressed* when both hold:
 
 * a one-sided Mann-Whitney U test (B slower than A) is significant at ``alpha`` after
@@ -16,35 +16,19 @@ accuracy fell by more than the tolerance, is a regression too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from harness.gate import stats
-from harness.records.schema import (
-    COMPARISON_KIND,
-    MALLOC_UNRECORDED,
-    VERDICTS,
-    CellResult,
-    RunResult,
-    Status,
+from harness import stats
+from harness.records.fingerprint import (
+    fingerprint,
+    fingerprint_differences,
 )
+from harness.records.schema import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
 
 COMPARISON_SCHEMA = 1
-FINGERPRINT_FIELDS = (
-    "machine",
-    "device",
-    "backend",
-    "backend_version",
-    "keras",
-    "dataset",
-    "batch_size",
-    "profile",
-    "jit_compile",
-    "dtype_policy",
-    "malloc",
-)
 
 
 @dataclass(frozen=True)
@@ -141,39 +125,6 @@ class Comparison:
         }
 
 
-def fingerprint(run: RunResult, cell: CellResult) -> dict[str, Any]:
-    """What must match for two timings of a cell to be comparable."""
-    env, config, fairness = run.environment, run.config, cell.fairness
-    machine = f"{env.get('cpu')} x{env.get('cores')}"
-    if cell.device == "gpu":
-        machine += f" / {', '.join(env.get('gpus') or [])}"
-    return {
-        "machine": machine,
-        "device": cell.device,
-        "backend": cell.backend,
-        "backend_version": cell.versions.get(cell.backend),
-        "keras": cell.versions.get("keras") or env.get("packages", {}).get("keras"),
-        "dataset": cell.dataset,
-        "batch_size": fairness.get("batch_size"),
-        "profile": config.get("profile"),
-        "jit_compile": fairness.get("jit_compile_requested", config.get("jit_compile")),
-        "dtype_policy": fairness.get("dtype_policy", config.get("dtype_policy")),
-        "malloc": config.get("malloc", MALLOC_UNRECORDED),
-    }
-
-
-def fingerprint_differences(
-    old: dict[str, Any], new: dict[str, Any], ignore: Iterable[str] = ()
-) -> list[str]:
-    """``field: old -> new`` for every fingerprint field that differs (ok cells only)."""
-    skipped = set(ignore)
-    return [
-        f"{name}: {old.get(name)} -> {new.get(name)}"
-        for name in FINGERPRINT_FIELDS
-        if name not in skipped and old.get(name) != new.get(name)
-    ]
-
-
 def compare_runs(
     a: RunResult,
     b: RunResult,
@@ -249,7 +200,7 @@ def decide(
     drafts: list[CellComparison], rule: Rule, family_size: int | None = None
 ) -> list[CellComparison]:
     """Holm-correct across the timed cells (verdict ``""``; or the larger family), then
-    apply the rule. The gate's replay (``benchmarks/gate_evidence.py``) calls it too."""
+    apply the rule."""
     timed = [i for i, d in enumerate(drafts) if d.verdict == ""]
     slower = stats.holm([drafts[i].p_value for i in timed], family_size)
     faster = stats.holm([drafts[i].p_faster for i in timed], family_size)

@@ -22,8 +22,7 @@ import numpy as np
 
 from harness.records.files import write_json_atomic
 from harness.registry import discover
-from harness.run.describe import describe_model
-from harness.run.worker import compile_model, inputs_targets, take
+from harness.run.model import compile_model, describe_model, inputs_targets, take
 
 WEIGHTS = "weights.npz"
 

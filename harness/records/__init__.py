@@ -28,6 +28,8 @@ __all__, __getattr__ = lazy_exports(
             "read_run_data",
             "write_json_atomic",
         ),
+        "fingerprint": ("FINGERPRINT_FIELDS", "fingerprint", "fingerprint_differences"),
+        "steptime": ("Contention", "StepTimeStats", "StepTimeSummary", "marginal_step_cost"),
         "frames": ("cells_frame", "comparison_frame", "history_frame", "load", "load_comparison"),
     },
 )

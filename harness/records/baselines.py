@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.gate.compare import fingerprint
 from harness.records.files import read_run, write_json_atomic
+from harness.records.fingerprint import fingerprint
 from harness.records.schema import RunResult
 
 BASELINES_DIR = Path("results") / "baselines"

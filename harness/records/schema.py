@@ -6,7 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from harness.run.timing import StepTimeSummary
+from harness.records.steptime import StepTimeSummary
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one
@@ -54,6 +54,9 @@ class Params:
     total: int
     trainable: int
     non_trainable: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

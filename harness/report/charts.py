@@ -68,53 +68,53 @@ def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
     groups = _groups(rows)
     colours = _colours(groups)
     accuracy = _accuracy_metric(list(dict.fromkeys(rows["metric"])))
-    for ax, metric, ylabel in (
-        (loss_ax, "loss", "loss"),
-        (acc_ax, accuracy, "accuracy"),
-    ):
-        for backend, device in groups:
-            mine = rows[(rows["backend"] == backend) & (rows["device"] == device)]
-            for name, style, face in ((metric, "-", None), (f"val_{metric}", "--", "white")):
-                points = mine[mine["metric"] == name].sort_values("epoch")
-                ax.plot(
-                    points["epoch"],
-                    points["value"],
-                    linestyle=style,
-                    marker=_DEVICE_MARKERS.get(device, "^"),
-                    markersize=5,
-                    markerfacecolor=face,
-                    color=colours[(backend, device)],
-                )
+    last_epoch = int(rows["epoch"].max()) if not rows.empty else 1
+    for ax, metric, ylabel in ((loss_ax, "loss", "loss"), (acc_ax, accuracy, "accuracy")):
+        _plot_metric(ax, rows, metric, colours)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        _epoch_axis(ax, int(rows["epoch"].max()) if not rows.empty else 1)
+        _epoch_axis(ax, last_epoch)
         ax.grid(alpha=0.3)
     loss_ax.set_title("loss and val_loss")
     acc_ax.set_title(f"{accuracy} and val_{accuracy}")
     if rows.empty:
         for ax in (loss_ax, acc_ax):
             _no_data(ax, "no training history")
-    handles = [
-        Line2D(
-            [], [], color=colours[g], marker=_DEVICE_MARKERS.get(g[1], "^"), label=group_label(*g)
-        )
-        for g in groups
-    ]
-    handles += [
-        Line2D([], [], color="black", linestyle="-", marker="o", label="training"),
-        Line2D(
-            [],
-            [],
-            color="black",
-            linestyle="--",
-            marker="o",
-            markerfacecolor="white",
-            label="validation",
-        ),
-    ]
+    handles = _curve_handles(colours)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
     figure.suptitle(f"{plugin}: training curves per backend / device", fontweight="bold")
     return figure
+
+
+def _plot_metric(ax, rows: pd.DataFrame, metric: str, colours: dict) -> None:
+    """``metric`` (solid, filled) and ``val_<metric>`` (dashed, hollow) per backend x device."""
+    for (backend, device), colour in colours.items():
+        mine = rows[(rows["backend"] == backend) & (rows["device"] == device)]
+        for name, style, face in ((metric, "-", None), (f"val_{metric}", "--", "white")):
+            points = mine[mine["metric"] == name].sort_values("epoch")
+            ax.plot(
+                points["epoch"],
+                points["value"],
+                linestyle=style,
+                marker=_DEVICE_MARKERS.get(device, "^"),
+                markersize=5,
+                markerfacecolor=face,
+                color=colour,
+            )
+
+
+def _curve_handles(colours: dict) -> list[Line2D]:
+    """Legend entries: a colour and marker per backend x device, then the two line styles."""
+    handles = [
+        Line2D([], [], color=c, marker=_DEVICE_MARKERS.get(g[1], "^"), label=group_label(*g))
+        for g, c in colours.items()
+    ]
+    validation = {"linestyle": "--", "marker": "o", "markerfacecolor": "white"}
+    return [
+        *handles,
+        Line2D([], [], color="black", linestyle="-", marker="o", label="training"),
+        Line2D([], [], color="black", label="validation", **validation),
+    ]
 
 
 def _epoch_axis(ax, last_epoch: int) -> None:
@@ -143,17 +143,29 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
     rows = cells[cells["plugin"] == plugin].reset_index(drop=True)
     figure = Figure(figsize=(10, 4.2), dpi=DPI, layout="constrained")
     step_ax, start_ax = figure.subplots(1, 2, width_ratios=(3, 2))
-    groups = _groups(rows)
-    colours = _colours(groups)
+    colours = _colours(_groups(rows))
     pairs = list(zip(rows["backend"], rows["device"], strict=True))
     labels = [f"{b}\n{d}" for b, d in pairs]
+    bar_colours = [colours[pair] for pair in pairs]
+    _step_panel(step_ax, rows, bar_colours)
+    _set_ticks(step_ax, list(range(len(rows))), labels)
+    _startup_panel(start_ax, rows, bar_colours, labels)
+    for ax in (step_ax, start_ax):
+        ax.grid(axis="y", alpha=0.3)
+        if rows.empty:
+            _no_data(ax, "no cells")
+    figure.suptitle(f"{plugin}: step time per backend / device", fontweight="bold")
+    return figure
+
+
+def _step_panel(ax, rows: pd.DataFrame, bar_colours: list) -> None:
+    """Bars of the median ms/step, CI error bars, values on top, the scale and title."""
     positions = list(range(len(rows)))
     medians = rows["step_ms_median"].astype(float)
     low, high = _ci_errors(rows)
-    bar_colours = [colours[pair] for pair in pairs]
-    step_ax.bar(positions, medians.fillna(0), color=bar_colours, width=0.6)
+    ax.bar(positions, medians.fillna(0), color=bar_colours, width=0.6)
     with_ci = [i for i in positions if not math.isnan(low[i])]
-    step_ax.errorbar(
+    ax.errorbar(
         [positions[i] for i in with_ci],
         [medians[i] for i in with_ci],
         yerr=[[low[i] for i in with_ci], [high[i] for i in with_ci]],
@@ -161,14 +173,24 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
         ecolor="black",
         capsize=5,
     )
-    top = _top(medians, rows["step_ms_ci_high"])
-    for x, (median, error, status) in enumerate(zip(medians, high, rows["status"], strict=True)):
+    _label_bars(ax, medians, high, rows["status"])
+    _step_scale(ax, medians, _top(medians, rows["step_ms_ci_high"]))
+    ax.set_title(
+        "steady-state step time, 95% CI of the median"
+        if with_ci
+        else "steady-state step time (no CI: one worker process)"
+    )
+
+
+def _label_bars(ax, medians: pd.Series, high: list[float], statuses: pd.Series) -> None:
+    """Each bar's median above its error bar; the status at the foot where there is no bar."""
+    for x, (median, error, status) in enumerate(zip(medians, high, statuses, strict=True)):
         if math.isnan(median):  # no bar: say why, at the foot of the axis
-            foot = step_ax.get_xaxis_transform()
-            step_ax.text(x, 0.03, str(status), ha="center", color="#d62728", transform=foot)
+            foot = ax.get_xaxis_transform()
+            ax.text(x, 0.03, str(status), ha="center", color="#d62728", transform=foot)
             continue
         top_of_bar = max(median + (0.0 if math.isnan(error) else error), 0.0)
-        step_ax.annotate(
+        ax.annotate(
             f"{median:.2f}",
             (x, top_of_bar),
             xytext=(0, 3),
@@ -177,31 +199,31 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
             va="bottom",
             fontsize=9,
         )
-    if _spread(medians) > LOG_SCALE_SPREAD:
-        step_ax.set_yscale("log")
-        step_ax.set_ylim(_bottom(medians) / 2, top * 3)
-        step_ax.set_ylabel("median step time (ms/step, log scale)")
-    else:
-        step_ax.set_ylim(min(0.0, *medians.fillna(0)) * 1.15, top * 1.15)
-        step_ax.set_ylabel("median step time (ms/step)")
-    has_ci = bool(with_ci)
-    step_ax.set_title(
-        "steady-state step time, 95% CI of the median"
-        if has_ci
-        else "steady-state step time (no CI: one worker process)"
-    )
-    _set_ticks(step_ax, positions, labels)
 
-    width = 0.38
+
+def _step_scale(ax, medians: pd.Series, top: float) -> None:
+    """A log axis when the medians spread over more than ``LOG_SCALE_SPREAD``, else linear."""
+    if _spread(medians) > LOG_SCALE_SPREAD:
+        ax.set_yscale("log")
+        ax.set_ylim(_bottom(medians) / 2, top * 3)
+        ax.set_ylabel("median step time (ms/step, log scale)")
+    else:
+        ax.set_ylim(min(0.0, *medians.fillna(0)) * 1.15, top * 1.15)
+        ax.set_ylabel("median step time (ms/step)")
+
+
+def _startup_panel(ax, rows: pd.DataFrame, bar_colours: list, labels: list[str]) -> None:
+    """Build + compile (pale) and first-step (full colour) seconds side by side per cell."""
+    positions, width = list(range(len(rows))), 0.38
     build = rows["build_s"].astype(float).fillna(0)
     first = rows["first_step_s"].astype(float).fillna(0)
-    start_ax.bar([p - width / 2 for p in positions], build, width, color=bar_colours, alpha=0.45)
-    start_ax.bar([p + width / 2 for p in positions], first, width, color=bar_colours)
-    start_ax.set_ylabel("time (s)")
-    start_ax.set_title("start-up: build + compile, first step")
-    start_ax.set_ylim(0, max([*build, *first, 1e-3]) * 1.45)
-    _set_ticks(start_ax, positions, labels)
-    start_ax.legend(
+    ax.bar([p - width / 2 for p in positions], build, width, color=bar_colours, alpha=0.45)
+    ax.bar([p + width / 2 for p in positions], first, width, color=bar_colours)
+    ax.set_ylabel("time (s)")
+    ax.set_title("start-up: build + compile, first step")
+    ax.set_ylim(0, max([*build, *first, 1e-3]) * 1.45)
+    _set_ticks(ax, positions, labels)
+    ax.legend(
         handles=[
             Patch(facecolor="grey", alpha=0.45, label="build + compile (s)"),
             Patch(facecolor="grey", label="first step, incl. tracing (s)"),
@@ -209,12 +231,6 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
         loc="upper right",
         fontsize=8,
     )
-    for ax in (step_ax, start_ax):
-        ax.grid(axis="y", alpha=0.3)
-        if rows.empty:
-            _no_data(ax, "no cells")
-    figure.suptitle(f"{plugin}: step time per backend / device", fontweight="bold")
-    return figure
 
 
 def _ci_errors(rows: pd.DataFrame) -> tuple[list[float], list[float]]:
@@ -265,6 +281,20 @@ def comparison_chart(cells: pd.DataFrame, threshold: float, a_label: str, b_labe
     ax.axvline(1.0, color="black", linewidth=1)
     ax.axvline(1.0 + threshold, color="#d62728", linestyle="--", linewidth=1)
     ax.axvline(1.0 - threshold, color="#2ca02c", linestyle=":", linewidth=1)
+    _plot_ratios(ax, rows)
+    ax.set_yticks(range(len(rows)), rows["key"])
+    ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
+    ax.set_xlabel("median step time ratio B / A (> 1: B is slower), 95% CI")
+    ax.grid(axis="x", alpha=0.3)
+    handles = _verdict_handles(set(rows["verdict"]), threshold)
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
+    ax.set_title(f"A: {a_label}\nB: {b_label}", fontsize=9, loc="left")
+    figure.suptitle("Step-time comparison per cell", fontweight="bold")
+    return figure
+
+
+def _plot_ratios(ax, rows: pd.DataFrame) -> None:
+    """A point with its CI per cell with a ratio; the verdict's name at 1 for the others."""
     for y, row in rows.iterrows():
         colour = VERDICT_COLOURS.get(row["verdict"], "black")
         if pd.isna(row["ratio"]):
@@ -275,22 +305,19 @@ def comparison_chart(cells: pd.DataFrame, threshold: float, a_label: str, b_labe
         ax.errorbar(
             row["ratio"], y, xerr=[[max(low, 0)], [max(high, 0)]], fmt="o", color=colour, capsize=4
         )
-    ax.set_yticks(range(len(rows)), rows["key"])
-    ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
-    ax.set_xlabel("median step time ratio B / A (> 1: B is slower), 95% CI")
-    ax.grid(axis="x", alpha=0.3)
-    present = [v for v in VERDICT_COLOURS if v in set(rows["verdict"])]
+
+
+def _verdict_handles(verdicts: set[str], threshold: float) -> list[Line2D]:
+    """Legend entries: the verdicts present, in ``VERDICT_COLOURS`` order, and the thresholds."""
+    present = [v for v in VERDICT_COLOURS if v in verdicts]
     handles = [
         Line2D([], [], color=VERDICT_COLOURS[v], marker="o", linestyle="", label=v) for v in present
     ]
-    handles += [
+    return [
+        *handles,
         Line2D([], [], color="#d62728", linestyle="--", label=f"threshold +{threshold:.0%}"),
         Line2D([], [], color="#2ca02c", linestyle=":", label=f"-{threshold:.0%}"),
     ]
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
-    ax.set_title(f"A: {a_label}\nB: {b_label}", fontsize=9, loc="left")
-    figure.suptitle("Step-time comparison per cell", fontweight="bold")
-    return figure
 
 
 def save(figure: Figure, stem: Path) -> tuple[Path, Path]:

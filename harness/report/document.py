@@ -1,6 +1,7 @@
 """``kbench report``: a folder with the charts, a self-contained ``report.html`` and ``summary.md``.
 
-Reads results, parity and comparison files as JSON (``harness.results``); never imports Keras.
+Reads results, parity and comparison files as JSON (``harness.records.files``); never imports
+Keras or the worker.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import pandas as pd
 
 from harness.records.files import read_comparison, read_parity, read_run_data
 from harness.records.frames import cells_frame, comparison_frame, history_frame
-from harness.report import charts
+from harness.report import charts, tables, verdicts
 from harness.report import html as report_html
 from harness.report import markdown as report_markdown
-from harness.report import tables as report_tables
 from harness.report.html import Chart, Section
 
 REPORTS_DIR = Path("results") / "reports"
@@ -108,8 +108,8 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
         figure = charts.comparison_chart(
             comparison_frame(comparison),
             float((comparison.get("rule") or {}).get("threshold") or 0.05),
-            _side_label(comparison, "a"),
-            _side_label(comparison, "b"),
+            verdicts.side_label(comparison, "a"),
+            verdicts.side_label(comparison, "b"),
         )
         rendered.append(_chart(figure, folder / "comparison", "comparison", "comparison"))
     return rendered
@@ -129,10 +129,6 @@ _CAPTIONS = {
 def _chart(figure, stem: Path, name: str, kind: str) -> Chart:
     png, svg = charts.save(figure, stem)
     return Chart(f"{name}: {kind}", png, svg, _CAPTIONS[kind])
-
-
-def _side_label(comparison: dict[str, Any], side: str) -> str:
-    return str((comparison.get(side) or {}).get("label") or side.upper())
 
 
 def _slug(name: str) -> str:
@@ -155,15 +151,10 @@ def _subtitle(inputs: ReportInputs) -> str:
 
 
 def html_document(inputs: ReportInputs, rendered: list[Chart]) -> str:
-    """The page: environment, results table, per-plugin charts, parity, comparison."""
-    cells = inputs.cells
+    """The page: results, per-plugin charts, parity, comparison, environment."""
     h = report_html
-    results = [h.table(report_tables.results_table(cells)), h.paragraph(_RESULTS_NOTE)]
-    problems = report_tables.problems_table(cells)
-    if problems is not None:
-        results += [h.heading("Cells that did not run to the end"), h.table(problems, "", 1)]
     sections = [
-        Section("results", "Results", tuple(results)),
+        Section("results", "Results", tuple(h.table(t) for t in _run_tables(inputs.cells))),
         Section("charts", "Charts per plugin", tuple(_plugin_parts(inputs, rendered))),
     ]
     if inputs.parity is not None:
@@ -171,15 +162,19 @@ def html_document(inputs: ReportInputs, rendered: list[Chart]) -> str:
     if inputs.comparison is not None:
         parts = _comparison_parts(inputs.comparison, rendered)
         sections.append(Section("comparison", "Comparison", parts))
-    environment = report_tables.environment_table(inputs.run, str(inputs.source))
+    environment = tables.environment_table(inputs.run, str(inputs.source))
     sections.append(Section("environment", "Environment", (h.table(environment),)))
     return h.page(_title(inputs), _subtitle(inputs), sections)
 
 
-_RESULTS_NOTE = (
-    "ms/step: median steady-state step time, with its 95% CI in brackets when the file has one; "
-    "* fastest of the row; ~ CV across timing windows above 25%; acc: test accuracy."
-)
+def _run_tables(cells: pd.DataFrame) -> list[tables.Table]:
+    """The results table; the step-time statistics when a cell ran in several processes (as
+    the console shows them); the cells that did not run to the end."""
+    shown = [tables.results_table(cells)]
+    if (cells["n_processes"] > 1).any():
+        shown.append(tables.statistics_table(cells))
+    problems = tables.problems_table(cells)
+    return shown if problems is None else [*shown, problems]
 
 
 def _plugin_parts(inputs: ReportInputs, rendered: list[Chart]) -> list[str]:
@@ -195,43 +190,30 @@ def _plugin_parts(inputs: ReportInputs, rendered: list[Chart]) -> list[str]:
 
 def _parity_parts(parity: dict[str, Any]) -> tuple[str, ...]:
     passed = "passed" if parity.get("passed", True) else "FAILED"
-    tolerances = parity.get("tolerances") or {}
-    note = (
-        f"Parity {passed}; reference backend {(parity.get('backends') or ['?'])[0]}, "
-        f"{parity.get('steps', '?')} training steps, tolerances {tolerances}."
-    )
+    note = f"Parity {passed}; a row per plugin, then every check with its detail."
     return (
         report_html.paragraph(note),
-        report_html.table(report_tables.parity_table(parity), "", 3),
+        report_html.table(verdicts.parity_table(parity)),
+        report_html.table(verdicts.parity_checks_table(parity)),
     )
 
 
 def _comparison_parts(comparison: dict[str, Any], rendered: list[Chart]) -> tuple[str, ...]:
     rule = comparison.get("rule") or {}
     note = (
-        f"A: {_side_label(comparison, 'a')}. B: {_side_label(comparison, 'b')}. Rule: "
-        + ", ".join(f"{k} {v}" for k, v in rule.items())
+        f"A: {verdicts.side_label(comparison, 'a')}. B: {verdicts.side_label(comparison, 'b')}. "
+        "Rule: " + ", ".join(f"{k} {v}" for k, v in rule.items())
     )
     figures = [report_html.figure(c) for c in rendered if c.title == "comparison: comparison"]
-    table = report_tables.comparison_table(comparison_frame(comparison))
-    return (report_html.paragraph(note), *figures, report_html.table(table, "", 1))
+    table = report_html.table(verdicts.comparison_table(comparison))
+    return (report_html.paragraph(note), *figures, table)
 
 
 def markdown_summary(inputs: ReportInputs, html_path: Path) -> str:
     """The CI job summary: the results table, what failed, parity and comparison verdicts."""
-    cells = inputs.cells
-    md = report_markdown
-    lines = [
-        f"## {_title(inputs)}",
-        "",
-        _subtitle(inputs),
-        "",
-        md.table(report_tables.results_table(cells)),
-    ]
-    lines += ["", _RESULTS_NOTE]
-    problems = report_tables.problems_table(cells)
-    if problems is not None:
-        lines += ["", "### Cells that did not run to the end", "", md.table(problems)]
+    lines = [f"## {_title(inputs)}", "", _subtitle(inputs)]
+    for table in _run_tables(inputs.cells):
+        lines += ["", report_markdown.table(table)]
     if inputs.parity is not None:
         lines += ["", *_parity_markdown(inputs.parity)]
     if inputs.comparison is not None:
@@ -241,25 +223,25 @@ def markdown_summary(inputs: ReportInputs, html_path: Path) -> str:
 
 
 def _parity_markdown(parity: dict[str, Any]) -> list[str]:
-    table = report_tables.parity_table(parity)
-    failed = tuple(row for row in table.rows if row[3] == "fail")
-    verdict = "all passed" if not failed else f"**{len(failed)} failed**"
-    lines = ["### Cross-backend parity", "", f"{len(table.rows)} checks: {verdict}."]
+    results = parity.get("results") or []
+    failed = sum(r.get("status") == "fail" for r in results)
+    verdict = "all passed" if not failed else f"**{failed} failed**"
+    lines = ["### Cross-backend parity", "", f"{len(results)} checks: {verdict}."]
     if failed:
-        lines += ["", report_markdown.table(report_tables.TextTable(table.header, failed))]
+        lines += ["", report_markdown.table(verdicts.parity_checks_table(parity, failed_only=True))]
     return lines
 
 
 def _comparison_markdown(comparison: dict[str, Any]) -> list[str]:
-    frame = comparison_frame(comparison)
-    counts = frame["verdict"].value_counts()
+    counts = comparison_frame(comparison)["verdict"].value_counts()
     regressed = bool((comparison.get("summary") or {}).get("regressed", "regression" in counts))
     head = "**Regression**" if regressed else "No regression"
     tally = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+    sides = f"A: {verdicts.side_label(comparison, 'a')}; B: {verdicts.side_label(comparison, 'b')}"
     return [
         "### Comparison",
         "",
-        f"{head}: {tally}. A: {_side_label(comparison, 'a')}; B: {_side_label(comparison, 'b')}.",
+        f"{head}: {tally}. {sides}.",
         "",
-        report_markdown.table(report_tables.comparison_table(frame)),
+        report_markdown.table(verdicts.comparison_table(comparison)),
     ]

@@ -10,16 +10,23 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.report.tables import TextTable
+from harness.report.tables import Cell, Column, Table
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; font-size: .9em; }
+caption { text-align: left; font-weight: bold; padding: .3em 0; }
+table + p.note { margin-top: -1.2em; margin-bottom: 1.5em; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.fail td, td.fail { color: #b00020; font-weight: bold; } td.reason { max-width: 40em; }
+td.strong { font-weight: bold; } td.reason { max-width: 40em; }
+tr.end td { border-bottom: 2px solid #bbb; }
+.s-best { color: #1a7f37; font-weight: bold; } .s-ok { color: #1a7f37; }
+.s-bad { color: #b00020; font-weight: bold; } .s-error { color: #b00020; }
+.s-warn, .s-wide { color: #9a6700; } .s-dim { color: #888; } .s-slower { color: #bc4c00; }
+.s-new { color: #0969da; } .s-unmatched { color: #8250df; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, .note { color: #555; font-size: .9em; }
 nav a { margin-right: 1em; }
@@ -62,30 +69,50 @@ def page(title: str, subtitle: str, sections: list[Section]) -> str:
     )
 
 
-def table(data: TextTable, caption: str = "", status_column: int | None = None) -> str:
-    """An HTML table; rows whose ``status_column`` says fail/failed/regression are marked."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in data.header)
-    rows = []
-    for row in data.rows:
-        marked = status_column is not None and row[status_column] in _BAD
-        cells = "".join(
-            f"<td{_class(i, data, marked)}>{_e(value)}</td>" for i, value in enumerate(row)
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    caption_html = f"<caption>{_e(caption)}</caption>" if caption else ""
-    return (
-        f"<table>{caption_html}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
+def table(data: Table) -> str:
+    """The table with its title as the caption and its own caption as a note below it."""
+    title = f"<caption>{_e(data.title)}</caption>" if data.title else ""
+    rows = "".join(_row(data, index) for index in range(len(data.rows)))
+    note = paragraph(data.caption) if data.caption else ""
+    return f"<table>{title}<thead>{_head(data)}</thead><tbody>{rows}</tbody></table>{note}"
 
 
-_BAD = {"fail", "failed", "timeout", "regression"}
+def _head(data: Table) -> str:
+    """One header row; two where columns are grouped (the group spans its columns)."""
+    if not any(column.group for column in data.columns):
+        return "<tr>" + "".join(_th(c.header) for c in data.columns) + "</tr>"
+    top, start = [], 0
+    for group, span in data.spans():
+        ungrouped = data.columns[start].header
+        top.append(_th(group, f' colspan="{span}"') if group else _th(ungrouped, ' rowspan="2"'))
+        start += span
+    bottom = "".join(_th(c.header) for c in data.columns if c.group)
+    return f"<tr>{''.join(top)}</tr><tr>{bottom}</tr>"
 
 
-def _class(index: int, data: TextTable, marked: bool) -> str:
-    names = ["num"] if index in data.numeric else []
-    names += ["fail"] if marked else []
-    names += ["reason"] if data.header[index] in ("reason", "detail", "note") else []
-    return f' class="{" ".join(names)}"' if names else ""
+def _th(text: str, attributes: str = "") -> str:
+    return f"<th{attributes}>{_e(text)}</th>"
+
+
+def _row(data: Table, index: int) -> str:
+    row = zip(data.rows[index], data.columns, strict=True)
+    cells = "".join(_cell(cell, column) for cell, column in row)
+    return f'<tr class="end">{cells}</tr>' if index in data.breaks else f"<tr>{cells}</tr>"
+
+
+def _cell(cell: Cell, column: Column) -> str:
+    """A ``td`` classed by its column (num, reason, strong) and its style; one line per part."""
+    names = ["num"] * column.numeric + ["reason"] * column.wrap + ["strong"] * column.strong
+    if cell.lines:
+        content = "<br>".join(_span(part) for part in cell.lines)
+    else:
+        content, names = _e(cell.text), names + ([f"s-{cell.style}"] if cell.style else [])
+    classes = f' class="{" ".join(names)}"' if names else ""
+    return f"<td{classes}>{content}</td>"
+
+
+def _span(part: Cell) -> str:
+    return f'<span class="s-{part.style}">{_e(part.text)}</span>' if part.style else _e(part.text)
 
 
 def figure(chart: Chart) -> str:

@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from harness.report.tables import TextTable
+from harness.report.tables import Cell, Table
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 _MAX_TEXT = 160
 
 
-def table(data: TextTable) -> str:
-    """A GitHub-flavoured Markdown table (numeric columns right-aligned)."""
-    align = ["---:" if i in data.numeric else "---" for i in range(len(data.header))]
-    lines = [_row(data.header), _row(align, escape=False)]
-    lines += [_row(row) for row in data.rows]
-    return "\n".join(lines)
+def table(data: Table) -> str:
+    """A GitHub-flavoured Markdown table (numeric columns right-aligned), its title in bold
+    above it and its caption below it."""
+    align = ["---:" if column.numeric else "---" for column in data.columns]
+    lines = [_row(column.label for column in data.columns), _row(align, escape=False)]
+    lines += [_row((_text(cell) for cell in row), escape=False) for row in data.rows]
+    title = [f"**{_cell(data.title)}**", ""] if data.title else []
+    caption = ["", _cell(data.caption, limit=None)] if data.caption else []
+    return "\n".join([*title, *lines, *caption])
 
 
-def _row(values, escape: bool = True) -> str:
+def _text(cell: Cell) -> str:
+    """A cell's lines, escaped and joined by line breaks GitHub shows inside a table."""
+    return "<br>".join(_cell(part.text) for part in cell.parts())
+
+
+def _row(values: Iterable[str], escape: bool = True) -> str:
     cells = [_cell(v) if escape else v for v in values]
     return "| " + " | ".join(cells) + " |"
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, limit: int | None = _MAX_TEXT) -> str:
     """One line, pipes escaped, long reasons shortened (the HTML report has them in full)."""
     flat = " ".join(str(text).split()).replace("|", "\\|")
-    return flat if len(flat) <= _MAX_TEXT else flat[: _MAX_TEXT - 1] + "…"
+    return flat if limit is None or len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def append_step_summary(markdown: str) -> Path | None:

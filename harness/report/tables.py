@@ -1,33 +1,218 @@
-"""The report's tables as plain text cells, shared by the HTML and the Markdown renderings.
+"""One table model for every rendering, and one builder per table.
 
-Each function returns a ``TextTable``: a header and rows of strings, nothing format-specific.
+A ``Table`` is titled, captioned columns of ``Cell``s: text plus one style name from
+``STYLES``. ``console`` renders a table with rich; ``html`` and ``markdown`` render the same
+table for the report. The builders of a run's tables (from its cells DataFrame,
+``harness.records.frames.cells_frame``, or its dict), the catalogue's and the baselines' are
+here; those of parity and comparison verdicts in ``harness.report.verdicts``.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from harness.records.schema import MALLOC_UNRECORDED
-from harness.report.console import WIDE_CV
+
+WIDE_CV = 0.25  # CV above which a step time is marked ``~``: too spread out to trust
+STYLES = ("best", "ok", "bad", "error", "warn", "wide", "dim", "slower", "new", "unmatched")
+STATUS_STYLE = {"failed": "bad", "timeout": "error", "unavailable": "warn", "skipped": "dim"}
+_SHORT = {"tensorflow": "tf"}
 
 
 @dataclass(frozen=True)
-class TextTable:
-    """A header and rows of already formatted text (``numeric`` columns align right)."""
+class Cell:
+    """Text with one style name from ``STYLES`` ("" for plain); ``stack`` builds a cell of
+    several lines, each with its own style."""
 
-    header: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    numeric: frozenset[int] = frozenset()
+    text: str = ""
+    style: str = ""
+    lines: tuple[Cell, ...] = ()
+
+    @classmethod
+    def stack(cls, lines: Iterable[Cell]) -> Cell:
+        """One cell showing ``lines`` one under the other."""
+        lines = tuple(lines)
+        return cls("\n".join(line.text for line in lines), "", lines)
+
+    def parts(self) -> tuple[Cell, ...]:
+        """The cell's lines (itself when it has one)."""
+        return self.lines or (self,)
 
 
-def environment_table(run: dict[str, Any], source: str) -> TextTable:
+@dataclass(frozen=True)
+class Column:
+    """A column: ``numeric`` aligns right; ``group`` is a heading shared by neighbouring
+    columns (``tf/cpu`` over ``ms`` and ``acc``); ``wrap`` lets long text fold; ``strong``
+    marks the column that names the row."""
+
+    header: str
+    numeric: bool = False
+    group: str = ""
+    wrap: bool = False
+    strong: bool = False
+
+    @property
+    def label(self) -> str:
+        """The header in one line, group first."""
+        return f"{self.group} {self.header}".strip()
+
+
+@dataclass(frozen=True)
+class Table:
+    """Title, columns, rows of cells and a caption; ``breaks``: rows that end a section."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    caption: str = ""
+    breaks: frozenset[int] = frozenset()
+
+    def texts(self) -> tuple[tuple[str, ...], ...]:
+        """The rows as plain text."""
+        return tuple(tuple(cell.text for cell in row) for row in self.rows)
+
+    def spans(self) -> tuple[tuple[str, int], ...]:
+        """Neighbouring columns sharing a group: (group, how many), "" for ungrouped ones."""
+        spans: list[tuple[str, int]] = []
+        for column in self.columns:
+            if spans and column.group and spans[-1][0] == column.group:
+                spans[-1] = (column.group, spans[-1][1] + 1)
+            else:
+                spans.append((column.group, 1))
+        return tuple(spans)
+
+
+def columns_of(headers: Iterable[str], numeric: bool = False) -> tuple[Column, ...]:
+    """Plain columns with these headers."""
+    return tuple(Column(header, numeric=numeric) for header in headers)
+
+
+def formatted(value: Any, spec: str = "", missing: str = "") -> str:
+    """``value`` formatted, ``missing`` when it is missing (None, NaN, NA)."""
+    return missing if value is None or pd.isna(value) else format(value, spec)
+
+
+# --- a run: results, statistics, problems, environment ---------------------------------------
+
+
+def group_label(backend: str, device: str) -> str:
+    """How a backend x device column group is headed: ``tf/cpu``."""
+    return f"{_SHORT.get(backend, backend)}/{device}"
+
+
+def groups(cells: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (backend, device) column groups, in run order."""
+    return list(dict.fromkeys(zip(cells["backend"], cells["device"], strict=True)))
+
+
+def results_table(cells: pd.DataFrame) -> Table:
+    """A row per plugin: its parameter count; per backend x device the median ms/step and
+    the test accuracy. ``*`` marks the row's fastest cell, ``~`` a CV above ``WIDE_CV``; a
+    row whose backends count different parameters lists every count."""
+    columns = [Column("plugin", strong=True), Column("params", numeric=True)]
+    for backend, device in groups(cells):
+        label = group_label(backend, device)
+        columns += [Column(h, numeric=True, group=label) for h in ("ms", "acc")]
+    rows = tuple(_results_row(cells, plugin) for plugin in dict.fromkeys(cells["plugin"]))
+    caption = (
+        f"ms: median steady-state time per step; * fastest of the row; ~ spread too wide to "
+        f"trust (CV above {WIDE_CV:.0%}); acc: test accuracy; tf = tensorflow"
+    )
+    return Table("Median step time (ms/step) and test accuracy", tuple(columns), rows, caption)
+
+
+def _results_row(cells: pd.DataFrame, plugin: str) -> tuple[Cell, ...]:
+    mine = cells[cells["plugin"] == plugin]
+    fastest = _fastest(mine)
+    row = [Cell(plugin), _params_cell(mine)]
+    for backend, device in groups(cells):
+        found = mine[(mine["backend"] == backend) & (mine["device"] == device)]
+        row += _group_cells(found.iloc[0], fastest) if len(found) else [Cell(), Cell()]
+    return tuple(row)
+
+
+def _fastest(row: pd.DataFrame) -> str | None:
+    """The key of the row's fastest timed cell; None unless two or more were timed."""
+    timed = row[(row["status"] == "ok") & (row["step_ms_median"] > 0)]  # NaN and noise < 0 out
+    return timed.loc[timed["step_ms_median"].idxmin(), "key"] if len(timed) > 1 else None
+
+
+def _params_cell(row: pd.DataFrame) -> Cell:
+    """The row's parameter count, or every backend's count, flagged, when they differ."""
+    pairs = zip(row["backend"], row["device"], row["params_total"], strict=True)
+    counts = {f"{b}/{d}": int(n) for b, d, n in pairs if pd.notna(n)}
+    if len(set(counts.values())) <= 1:
+        return Cell(f"{next(iter(counts.values())):,}" if counts else "")
+    return Cell("differ: " + " ".join(f"{k}={v:,}" for k, v in counts.items()), "bad")
+
+
+def _group_cells(cell: pd.Series, fastest: str | None) -> list[Cell]:
+    """The ms/step and accuracy cells of one backend x device, or the cell's status."""
+    status = str(cell["status"])
+    if status != "ok" or pd.isna(cell["step_ms_median"]):
+        return [Cell(status, STATUS_STYLE.get(status, "")), Cell()]
+    mark, style = ("*", "best") if cell["key"] == fastest else ("", "")
+    if cell["step_ms_cv"] > WIDE_CV:
+        mark, style = f"~{mark}", "wide"
+    return [
+        Cell(f"{mark}{cell['step_ms_median']:.2f}", style),
+        Cell(formatted(cell["test_accuracy"], ".3f")),
+    ]
+
+
+def statistics_table(cells: pd.DataFrame) -> Table:
+    """Per timed cell: median, its 95% CI across processes, CV, processes and samples/s."""
+    columns = (Column("cell", strong=True), *columns_of(_STATISTICS, numeric=True))
+    timed = cells[(cells["status"] == "ok") & cells["step_ms_median"].notna()]
+    rows = tuple(_statistics_row(cell) for _, cell in timed.iterrows())
+    caption = (
+        f"~ spread too wide to trust (CV above {WIDE_CV:.0%}); CI: 95% bootstrap interval of "
+        "the median; CV across processes (w: across one process's windows)"
+    )
+    title = "Step time across worker processes (one process = one sample)"
+    return Table(title, columns, rows, caption)
+
+
+_STATISTICS = ("ms/step", "95% CI", "CV", "n", "samples/s")
+
+
+def _statistics_row(cell: pd.Series) -> tuple[Cell, ...]:
+    wide = cell["step_ms_cv"] > WIDE_CV
+    low, high = cell["step_ms_ci_low"], cell["step_ms_ci_high"]
+    interval = f"{low:.3f}-{high:.3f}" if pd.notna(low) and pd.notna(high) else "-"
+    cv = formatted(cell["step_ms_cv"], ".1%")
+    windows = "" if cell["step_ms_cv_of"] == "processes" else " w"
+    rate = cell["samples_per_s"]
+    return (
+        Cell(cell["key"]),
+        Cell(f"{'~' if wide else ''}{cell['step_ms_median']:.3f}", "wide" if wide else ""),
+        Cell(interval),
+        Cell(cv + windows if cv else ""),
+        Cell(formatted(cell["n_processes"])),
+        Cell(f"{rate:,.0f}" if pd.notna(rate) and rate else ""),
+    )
+
+
+def problems_table(cells: pd.DataFrame) -> Table | None:
+    """The cells that did not run to the end, with their reasons (None when all are ok)."""
+    bad = cells[cells["status"] != "ok"]
+    if bad.empty:
+        return None
+    rows = tuple(
+        (Cell(key), Cell(str(status), STATUS_STYLE.get(str(status), "")), Cell(str(error or "")))
+        for key, status, error in zip(bad["key"], bad["status"], bad["error"], strict=True)
+    )
+    columns = (Column("cell", strong=True), Column("status"), Column("reason", wrap=True))
+    return Table("Cells that did not run to the end", columns, rows)
+
+
+def environment_table(run: dict[str, Any], source: str) -> Table:
     """Where and with what the run was made: machine, versions, dataset and settings."""
     env, config = run.get("environment") or {}, run.get("config") or {}
-    dataset = config.get("dataset") or {}
     rows = [
         ("results file", source),
         ("created", str(run.get("created", ""))),
@@ -36,24 +221,28 @@ def environment_table(run: dict[str, Any], source: str) -> TextTable:
         ("gpus", ", ".join(map(str, env.get("gpus") or [])) or "none"),
         ("os", str(env.get("os", ""))),
         ("python", str(env.get("python", ""))),
-        *(
-            (name, str(version))
-            for name, version in (env.get("packages") or {}).items()
-            if version is not None
-        ),
+        *((k, str(v)) for k, v in (env.get("packages") or {}).items() if v is not None),
         ("git commit", str(env.get("git_commit") or "")),
-        ("dataset", _dataset_text(dataset)),
+        *_settings(config),
+    ]
+    columns = (Column("setting", strong=True), Column("value", wrap=True))
+    return Table("", columns, tuple((Cell(k), Cell(v)) for k, v in rows))
+
+
+def _settings(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """The run's settings as (name, value) rows."""
+    return [
+        ("dataset", _dataset_text(config.get("dataset") or {})),
         *(
-            (name, str(config[name]))
-            for name in ("profile", "epochs", "jit_compile", "dtype_policy")
-            if name in config
+            (k, str(config[k]))
+            for k in ("profile", "epochs", "jit_compile", "dtype_policy")
+            if k in config
         ),
         ("batch_size", str(config.get("batch_size") or "plugin default")),
         ("threads", str(config.get("threads") or "framework default")),
         ("malloc", str(config.get("malloc", MALLOC_UNRECORDED))),
         ("seed", str(config.get("seed", ""))),
     ]
-    return TextTable(("setting", "value"), tuple(rows))
 
 
 def _dataset_text(dataset: dict[str, Any]) -> str:
@@ -63,126 +252,50 @@ def _dataset_text(dataset: dict[str, Any]) -> str:
     return f"{dataset.get('used', '?')} (requested {dataset.get('requested', '?')}; {sizes})"
 
 
-def groups(cells: pd.DataFrame) -> list[tuple[str, str]]:
-    """The (backend, device) column groups, in run order."""
-    return list(dict.fromkeys(zip(cells["backend"], cells["device"], strict=True)))
+# --- the catalogue and the baselines ---------------------------------------------------------
 
 
-def results_table(cells: pd.DataFrame) -> TextTable:
-    """The rich table's content: a row per plugin; per backend x device ms/step and accuracy.
-
-    ``*`` marks the fastest cell of a row, ``~`` a CV above ``WIDE_CV``; the CI of the median
-    follows in brackets when the file has one.
-    """
-    header = ["plugin", "params"]
-    for backend, device in groups(cells):
-        header += [f"{backend}/{device} ms/step", f"{backend}/{device} acc"]
-    rows = []
-    for plugin in dict.fromkeys(cells["plugin"]):
-        mine = cells[cells["plugin"] == plugin]
-        fastest = _fastest(mine)
-        row = [plugin, _params_text(mine)]
-        for backend, device in groups(cells):
-            cell = mine[(mine["backend"] == backend) & (mine["device"] == device)]
-            row += _group_text(cell.iloc[0], fastest) if len(cell) else ["", ""]
-        rows.append(tuple(row))
-    numeric = frozenset(range(1, len(header)))
-    return TextTable(tuple(header), tuple(rows), numeric)
-
-
-def _fastest(row: pd.DataFrame) -> str | None:
-    timed = row[(row["status"] == "ok") & (row["step_ms_median"] > 0)]  # NaN and noise < 0 out
-    return timed.loc[timed["step_ms_median"].idxmin(), "key"] if len(timed) > 1 else None
-
-
-def _params_text(row: pd.DataFrame) -> str:
-    counts = {
-        k: int(v) for k, v in zip(row["key"], row["params_total"], strict=True) if pd.notna(v)
-    }
-    if len(set(counts.values())) <= 1:
-        return f"{next(iter(counts.values())):,}" if counts else ""
-    return "differ: " + ", ".join(f"{k}={v:,}" for k, v in counts.items())
-
-
-def _group_text(cell: pd.Series, fastest: str | None) -> list[str]:
-    if cell["status"] != "ok" or pd.isna(cell["step_ms_median"]):
-        return [str(cell["status"]), ""]
-    mark = ("~" if cell["step_ms_cv"] > WIDE_CV else "") + ("*" if cell["key"] == fastest else "")
-    text = f"{mark}{cell['step_ms_median']:.2f}"
-    if pd.notna(cell["step_ms_ci_low"]) and pd.notna(cell["step_ms_ci_high"]):
-        text += f" [{cell['step_ms_ci_low']:.2f}, {cell['step_ms_ci_high']:.2f}]"
-    accuracy = cell["test_accuracy"]
-    return [text, f"{accuracy:.3f}" if pd.notna(accuracy) else ""]
-
-
-def problems_table(cells: pd.DataFrame) -> TextTable | None:
-    """The cells that did not run to the end, with their reasons (None when all are ok)."""
-    bad = cells[cells["status"] != "ok"]
-    if bad.empty:
-        return None
-    rows = tuple(
-        (key, str(status), str(error or ""))
-        for key, status, error in zip(bad["key"], bad["status"], bad["error"], strict=True)
+def catalogue_table(
+    plugins: list[dict[str, Any]], params_backend: str | None, descriptions: bool = True
+) -> Table:
+    """The plugin catalogue (``kbench list --json``'s plugins) grouped by family, with
+    parameter counts."""
+    title = "Plugins" + (f" (parameters as built on {params_backend})" if params_backend else "")
+    columns = (
+        Column("family"),
+        Column("name", strong=True),
+        *columns_of(("params", "trainable", "non-train"), numeric=True),
+        *((Column("description", wrap=True),) if descriptions else ()),
     )
-    return TextTable(("cell", "status", "reason"), rows)
+    rows: list[tuple[Cell, ...]] = []
+    breaks = set()
+    for family in dict.fromkeys(p["family"] for p in plugins):
+        members = [p for p in plugins if p["family"] == family]
+        rows += [_catalogue_row(p, i == 0, descriptions) for i, p in enumerate(members)]
+        breaks.add(len(rows) - 1)
+    return Table(title, columns, tuple(rows), breaks=frozenset(breaks))
 
 
-def parity_table(parity: dict[str, Any]) -> TextTable:
-    """Every parity check: plugin, check, backend pair, status, measured vs tolerance."""
-    rows = tuple(
-        (
-            str(r.get("plugin", "")),
-            str(r.get("check", "")),
-            str(r.get("pair", "")),
-            str(r.get("status", "")),
-            _sci(r.get("measured")),
-            _sci(r.get("tolerance")),
-            str(r.get("detail") or ""),
-        )
-        for r in parity["results"]
+def _catalogue_row(plugin: dict[str, Any], first: bool, description: bool) -> tuple[Cell, ...]:
+    counts = plugin.get("params") or {}
+    numbers = (counts.get(k) for k in ("total", "trainable", "non_trainable"))
+    return (
+        Cell(plugin["family"] if first else ""),
+        Cell(plugin["name"]),
+        *(Cell(f"{n:,}" if n is not None else "?") for n in numbers),
+        *((Cell(plugin["description"]),) if description else ()),
     )
-    header = ("plugin", "check", "pair", "status", "measured", "tolerance", "detail")
-    return TextTable(header, rows, frozenset({4, 5}))
 
 
-def comparison_table(cells: pd.DataFrame) -> TextTable:
-    """Every compared cell: verdict, both medians, the ratio with its CI, adjusted p-value."""
-    rows = tuple(
-        (
-            row.key,
-            row.verdict,
-            _fixed(row.a_median_ms),
-            _fixed(row.b_median_ms),
-            _ratio_text(row.ratio, row.ratio_ci_low, row.ratio_ci_high),
-            _sci(row.p_adjusted),
-            _percent(row.detectable_slowdown),
-            row.reason,
-        )
-        for row in cells.itertuples()
+def baselines_table(baselines: list[Any]) -> Table:
+    """The saved baselines (``harness.records.baselines.BaselineInfo``), as listed."""
+    columns = (
+        Column("name", strong=True),
+        Column("saved"),
+        *columns_of(("cells", "repeats"), numeric=True),
+        *columns_of(("profile", "dataset", "keras")),
+        Column("machine", wrap=True),
     )
-    header = ("cell", "verdict", "A ms/step", "B ms/step", "B/A [95% CI]", "p (adjusted)")
-    header += ("detectable (95%)", "note")
-    return TextTable(header, rows, frozenset({2, 3, 4, 5, 6}))
-
-
-def _ratio_text(ratio: float, low: float, high: float) -> str:
-    if _missing(ratio):
-        return ""
-    bounds = "" if _missing(low) or _missing(high) else f" [{low:.3f}, {high:.3f}]"
-    return f"{ratio:.3f}{bounds}"
-
-
-def _fixed(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):.2f}"
-
-
-def _percent(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):.0%}"
-
-
-def _sci(value: Any) -> str:
-    return "" if _missing(value) else f"{float(value):.2g}"
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    fields = ("name", "saved", "cells", "repeats", "profile", "dataset", "keras", "machine")
+    rows = tuple(tuple(Cell(str(getattr(b, f))) for f in fields) for b in baselines)
+    return Table("Saved baselines", columns, rows)

@@ -4,7 +4,7 @@ Owns the run's settings and plan, the parent that launches one fresh worker proc
 (and never imports Keras), the worker that imports Keras and times, trains and evaluates one
 cell, and the pure step-time statistics. May import ``harness.backends``,
 ``harness.records``, the top-level modules (plugin, registry, datasets, errors) and, for
-summaries, ``harness.gate.stats``.
+summaries, ``harness.stats``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from harness._lazy import lazy_exports
 __all__, __getattr__ = lazy_exports(
     __name__,
     {
-        "plan": ("RunSettings", "parse_selection", "select_backends"),
+        "settings": ("RunSettings", "parse_selection"),
+        "plan": ("RunPlan", "plan_run", "select_backends"),
         "profiles": ("PROFILES", "Profile", "get_profile"),
-        "timing": ("StepTimeStats", "StepTimeSummary", "WindowPlan", "marginal_step_cost"),
-        "contention": ("Contention", "HostTimes", "Snapshot"),
-        "worker": ("Session", "cycle_samples", "inputs_targets"),
+        "timing": ("WindowPlan",),
+        "contention": ("HostTimes", "Snapshot"),
+        "session": ("Session",),
+        "model": ("count_params", "cycle_samples", "inputs_targets"),
     },
 )

@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 PROC_STAT = Path("/proc/stat")
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice
@@ -70,70 +69,3 @@ class Snapshot:
             involuntary_switches=usage.ru_nivcsw,
             host=HostTimes.read(),
         )
-
-
-@dataclass(frozen=True)
-class Contention:
-    """Counters over one timed interval.
-
-    ``process_cpu_s`` is this process's CPU time (all its threads); ``others_busy_s`` the
-    host's busy CPU time not spent by this process (other processes, the kernel's work for
-    them); ``steal_s`` time the hypervisor gave to other guests while this one wanted the
-    CPU. The ``*_share`` values divide by the interval's wall time times the core count,
-    so 1.0 is every core for the whole interval. Involuntary context switches count how
-    often the scheduler preempted one of this process's threads.
-    """
-
-    wall_s: float
-    cores: int
-    process_cpu_s: float
-    voluntary_switches: int
-    involuntary_switches: int
-    others_busy_s: float | None
-    steal_s: float | None
-    idle_s: float | None
-
-    @classmethod
-    def between(cls, start: Snapshot, end: Snapshot, cores: int | None = None) -> Contention:
-        """The differences of two snapshots (``cores`` defaults to this machine's)."""
-        process_cpu = end.process_cpu_s - start.process_cpu_s
-        others = steal = idle = None
-        if start.host is not None and end.host is not None:
-            busy = end.host.busy_s - start.host.busy_s
-            others = max(0.0, busy - process_cpu)
-            steal = end.host.steal_s - start.host.steal_s
-            idle = end.host.idle_s - start.host.idle_s
-        return cls(
-            wall_s=end.wall_s - start.wall_s,
-            cores=cores or os.cpu_count() or 1,
-            process_cpu_s=process_cpu,
-            voluntary_switches=end.voluntary_switches - start.voluntary_switches,
-            involuntary_switches=end.involuntary_switches - start.involuntary_switches,
-            others_busy_s=others,
-            steal_s=steal,
-            idle_s=idle,
-        )
-
-    def share(self, seconds: float | None) -> float | None:
-        """``seconds`` of CPU time as a share of all cores over the interval."""
-        capacity = self.wall_s * self.cores
-        return None if seconds is None or capacity <= 0 else seconds / capacity
-
-    @property
-    def others_share(self) -> float | None:
-        return self.share(self.others_busy_s)
-
-    @property
-    def steal_share(self) -> float | None:
-        return self.share(self.steal_s)
-
-    @property
-    def involuntary_per_s(self) -> float:
-        return self.involuntary_switches / self.wall_s if self.wall_s > 0 else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Contention:
-        return cls(**data)

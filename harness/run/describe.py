@@ -7,7 +7,6 @@ Runs as a child (``python -m harness.run.describe [PLUGIN_PATH ...]``, backend c
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -16,32 +15,7 @@ from typing import Any
 
 from harness.backends import parent as devices
 from harness.registry import discover
-
-
-def describe_model(model: Any) -> dict[str, Any]:
-    """Parameter counts and the layer list with output shapes."""
-    trainable = sum(math.prod(v.shape) for v in model.trainable_weights)
-    non_trainable = sum(math.prod(v.shape) for v in model.non_trainable_weights)
-    layers = [
-        {"class": type(layer).__name__, "output_shape": _shape(layer)}
-        for layer in model.layers
-        if type(layer).__name__ != "InputLayer"
-    ]
-    return {
-        "params": {
-            "total": trainable + non_trainable,
-            "trainable": trainable,
-            "non_trainable": non_trainable,
-        },
-        "layers": layers,
-    }
-
-
-def _shape(layer: Any) -> Any:
-    try:
-        return json.loads(json.dumps(layer.output.shape))
-    except (AttributeError, ValueError, TypeError):
-        return None
+from harness.run.model import describe_model
 
 
 def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:

@@ -1,78 +1,35 @@
-"""Expand a user's selection into cells, and the settings every cell of a run shares."""
+"""From settings to cells: which plugins, backends and devices a run covers, and why some skip."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-from harness.backends.parent import BACKENDS
+from harness import registry
+from harness.backends.parent import BACKENDS, resolve_devices
 from harness.errors import UsageError
 from harness.plugin import ModelPlugin
-from harness.records.schema import MALLOC_UNRECORDED, Cell
-from harness.run.timing import WindowPlan
-
-JIT_CHOICES = ("auto", "on", "off")
-DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
-MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
+from harness.records.schema import Cell
+from harness.run.settings import RunSettings
 
 
 @dataclass(frozen=True)
-class RunSettings:
-    """Fairness and size settings shared by every cell of a run (recorded with results)."""
+class RunPlan:
+    """A validated run: the cells, the settings they share, the declared skips."""
 
-    profile: str = "quick"
-    epochs: int | None = None
-    batch_size: int | None = None
-    jit_compile: str = "auto"
-    dtype_policy: str = "float32"
-    threads: int | None = None
-    malloc: str = "fixed"
-    seed: int = 0
-    timeout_s: float = 900.0
-    predict_repeats: int = 5
-    timing: WindowPlan = field(default_factory=WindowPlan)
-
-    def __post_init__(self) -> None:
-        if self.jit_compile not in JIT_CHOICES:
-            raise UsageError(
-                f"Unknown jit_compile. Expected one of: {', '.join(JIT_CHOICES)}. "
-                f"Received: jit_compile={self.jit_compile!r}"
-            )
-        if self.dtype_policy not in DTYPE_POLICIES:
-            raise UsageError(
-                f"Unknown dtype policy. Expected one of: {', '.join(DTYPE_POLICIES)}. "
-                f"Received: dtype={self.dtype_policy!r}"
-            )
-        if self.malloc not in MALLOC_CHOICES:
-            raise UsageError(
-                f"Unknown malloc setting. Expected one of: {', '.join(MALLOC_CHOICES)}. "
-                f"Received: malloc={self.malloc!r}"
-            )
-        for name in ("epochs", "batch_size", "threads"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"{name} must be >= 1. Received: {name}={value}")
-
-    def keras_jit_compile(self) -> str | bool:
-        """The value handed to ``model.compile(jit_compile=...)``."""
-        return {"auto": "auto", "on": True, "off": False}[self.jit_compile]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSettings:
-        values = dict(data)
-        values["timing"] = WindowPlan(**values.get("timing", {}))
-        values.setdefault("malloc", MALLOC_UNRECORDED)
-        return cls(**values)
+    settings: RunSettings
+    cells: list[Cell]
+    skips: dict[str, str] = field(default_factory=dict)  # cell key -> the plugin's reason
+    plugin_sources: dict[str, str | None] = field(default_factory=dict)
 
 
-def parse_selection(values: Sequence[str] | None) -> list[str]:
-    """Flatten repeatable, comma-separated options (``-b jax,torch -b tensorflow``)."""
-    names = [part.strip() for value in values or () for part in value.split(",")]
-    return list(dict.fromkeys(n for n in names if n))
+def plan_run(settings: RunSettings) -> RunPlan:
+    """Validate every choice before any worker starts (a usage error costs nothing)."""
+    found = registry.discover(settings.plugin_paths)
+    plugins = registry.select(found, settings.plugins)
+    cells = expand(plugins, select_backends(settings.backends), resolve_devices(settings.device))
+    sources = {p.name: registry.source_hash(p) for p in plugins}
+    return RunPlan(settings, cells, skip_reasons(plugins, cells), sources)
 
 
 def select_backends(names: Sequence[str]) -> list[str]:

@@ -1,91 +1,90 @@
 """Parent process: cells -> one worker process each -> records. Never imports Keras.
 
 Cells run one at a time (timed cells must not compete for the CPU), each in a fresh
-``python -m harness.run.worker`` with the backend chosen through its environment. The parent
-waits by blocking on a pidfd with a timeout, not by polling. Whatever happens to a
-worker (crash, timeout, hang), the cell gets a status and the run goes on.
+``python -m harness.run.worker`` with the backend chosen through its environment. Whatever
+happens to a worker (crash, timeout, hang), the cell gets a status and the run goes on.
+:func:`run_processes` is the one scheduling loop: ``kbench run`` uses it with one side,
+``kbench ab`` with two, alternating their order per repeat.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import signal
-import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.backends import parent as devices
-from harness.records.files import write_json_atomic
+from harness.backends import parent as backends
 from harness.records.schema import Cell, CellResult, Status
-from harness.run.plan import RunSettings
-from harness.run.timing import StepTimeSummary
+from harness.records.steptime import StepTimeSummary
+from harness.run.child import run_child
+from harness.run.settings import RunSettings
+from harness.run.spec import Process, WorkerSpec
 
-LOG_TAIL_LINES = 25
+WORKER_MODULE = "harness.run.worker"
 
 
 @dataclass(frozen=True)
 class WorkerJob:
-    """Everything a worker needs besides its cell."""
+    """Everything a side's workers need besides their cell."""
 
     dataset_path: Path
     dataset_name: str
     settings: RunSettings
-    plugin_paths: tuple[str, ...] = ()
     skips: Mapping[str, str] = field(default_factory=dict)  # cell key -> plugin's reason
     python: tuple[str, ...] = (sys.executable,)  # the command that runs the workers' Python
-    repeats: int = 1
 
 
-@dataclass(frozen=True)
-class Process:
-    """One worker process of a cell: which repeat, whether it trains, its fixed timing."""
-
-    repeat: int = 0
-    train: bool = True
-    window_steps: int | None = None
-    windows: int | None = None
-
-    @classmethod
-    def next(cls, calibrated: CellResult | None, repeat: int, train: bool) -> Process:
-        """Repeat ``repeat`` of a cell: with the window size and count that ``calibrated``
-        (the cell's first timed process) used, or calibrating itself when there is none."""
-        if calibrated is None or calibrated.step_time_ms is None:
-            return cls(repeat, train)
-        stats = calibrated.step_time_ms.first
-        return cls(repeat, train, stats.window_steps, stats.n_windows)
+Observer = Callable[[str, Cell, CellResult | None], None]  # (side, cell, None | result)
+Processes = dict[str, dict[str, list[CellResult]]]  # side -> cell key -> its processes
 
 
-Observer = Callable[[Cell, CellResult | None], None]
+def schedule(
+    cells: Sequence[Cell], sides: Sequence[str], repeats: range
+) -> Iterator[tuple[int, Cell, str]]:
+    """Repeat-major, then cell, then side; the sides' order alternates per repeat (A B, B A)."""
+    for repeat in repeats:
+        for cell in cells:
+            for side in sides if repeat % 2 == 0 else sides[::-1]:
+                yield repeat, cell, side
+
+
+def run_processes(
+    cells: Sequence[Cell],
+    jobs: Mapping[str, WorkerJob],
+    processes: Processes,
+    repeats: range,
+    observe: Observer | None = None,
+) -> None:
+    """One worker process per side, cell and repeat, appended to ``processes``.
+
+    The first process of a cell on a side trains and, on the first side, calibrates the
+    timing windows; every later process reuses that window size and count and only times.
+    A cell whose first process did not finish is not retried.
+    """
+    sides = list(jobs)
+    for repeat, cell, side in schedule(cells, sides, repeats):
+        done = processes[side].setdefault(cell.key, [])
+        if done and not done[0].ok:
+            continue
+        calibrated = (processes[sides[0]].get(cell.key) or done or [None])[0]
+        process = Process.next(calibrated, repeat, train=not done)
+        if observe:
+            observe(side, cell, None)
+        result = run_cell(cell, jobs[side], process)
+        done.append(result)
+        if observe:
+            observe(side, cell, result)
 
 
 def run_cells(
     cells: Sequence[Cell], job: WorkerJob, observe: Observer | None = None
 ) -> list[CellResult]:
-    """Run every cell ``job.repeats`` times, one process each, round-robin over the cells.
-
-    ``observe(cell, None)`` before and ``(cell, result)`` after each process. The first
-    process of a cell trains and calibrates the timing windows; the others only time,
-    with the same window size and count. A cell's processes merge into one record.
-    """
-    processes: dict[str, list[CellResult]] = {cell.key: [] for cell in cells}
-    for repeat in range(job.repeats):
-        for cell in cells:
-            done = processes[cell.key]
-            if done and not done[0].ok:
-                continue  # a cell that cannot run once is not retried
-            process = Process.next(done[0] if done else None, repeat, train=not done)
-            if observe:
-                observe(cell, None)
-            result = run_cell(cell, job, process)
-            done.append(result)
-            if observe:
-                observe(cell, result)
-    return [merge_processes(processes[cell.key]) for cell in cells]
+    """Every cell ``settings.repeats`` times on one side, each cell's processes merged."""
+    processes: Processes = {"": {}}
+    run_processes(cells, {"": job}, processes, range(job.settings.repeats), observe)
+    return [merge_processes(processes[""][cell.key]) for cell in cells]
 
 
 def merge_processes(results: Sequence[CellResult]) -> CellResult:
@@ -122,121 +121,38 @@ def _samples_per_s(first: CellResult, step: StepTimeSummary | None) -> float | N
 
 def run_cell(cell: Cell, job: WorkerJob, process: Process | None = None) -> CellResult:
     """One process of a cell in a fresh worker, or the reason it could not run."""
-    process = process or Process()
-    if cell.key in job.skips:
-        return CellResult.not_run(cell, job.dataset_name, Status.SKIPPED, job.skips[cell.key])
-    if job.python == (sys.executable,) and not devices.backend_installed(cell.backend):
-        reason = (
-            f"{cell.backend} is not installed (pip install 'keras-backend-bench[{cell.backend}]')"
-        )
-        return CellResult.not_run(cell, job.dataset_name, Status.UNAVAILABLE, reason)
-    if cell.device == "gpu" and not devices.gpu_names():
-        return CellResult.not_run(cell, job.dataset_name, Status.UNAVAILABLE, "no GPU detected")
+    not_run = _not_run_reason(cell, job)
+    if not_run is not None:
+        return CellResult.not_run(cell, job.dataset_name, *not_run)
     with tempfile.TemporaryDirectory(prefix="kbench-cell-") as tmp:
-        return _run_worker(cell, job, process, Path(tmp))
+        return _run_worker(cell, job, process or Process(), Path(tmp))
 
 
-@dataclass(frozen=True)
-class ChildOutcome:
-    """How a child process ended: its JSON result (None when it left none) and log tail."""
-
-    finished: bool
-    returncode: int | None
-    result: dict | None
-    log_tail: str
-
-
-def run_child(
-    module: str,
-    spec: dict,
-    env: Mapping[str, str],
-    timeout_s: float,
-    tmp: Path,
-    python: Sequence[str] = (sys.executable,),
-) -> ChildOutcome:
-    """``PYTHON -m MODULE SPEC.json RESULT.json`` in its own session, waited on blocking.
-
-    ``python`` is a command prefix (e.g. ``("taskset", "-c", "0", "/venv/bin/python")``).
-    """
-    spec_path, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
-    result.unlink(missing_ok=True)
-    write_json_atomic(spec_path, spec)
-    command = [*python, "-m", module, str(spec_path), str(result)]
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
-        finished = wait_blocking(proc, timeout_s)
-        if not finished:
-            _kill_group(proc)
-    data = json.loads(result.read_text()) if finished and result.exists() else None
-    return ChildOutcome(finished, proc.returncode, data, _tail(log))
+def _not_run_reason(cell: Cell, job: WorkerJob) -> tuple[Status, str] | None:
+    if cell.key in job.skips:
+        return Status.SKIPPED, job.skips[cell.key]
+    if job.python == (sys.executable,) and not backends.backend_installed(cell.backend):
+        extra = f"pip install 'keras-backend-bench[{cell.backend}]'"
+        return Status.UNAVAILABLE, f"{cell.backend} is not installed ({extra})"
+    if cell.device == "gpu" and not backends.gpu_names():
+        return Status.UNAVAILABLE, "no GPU detected"
+    return None
 
 
 def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> CellResult:
-    env = devices.worker_env(
-        cell.backend, cell.device, job.settings.threads, fixed_malloc=job.settings.malloc == "fixed"
+    settings = job.settings
+    env = backends.worker_env(
+        cell.backend, cell.device, settings.threads, fixed_malloc=settings.malloc == "fixed"
     )
-    spec = _spec(cell, job, process)
-    outcome = run_child("harness.run.worker", spec, env, job.settings.timeout_s, tmp, job.python)
-    tail = outcome.log_tail
+    spec = WorkerSpec(cell, str(job.dataset_path), settings, process).to_dict()
+    outcome = run_child(WORKER_MODULE, spec, env, settings.timeout_s, tmp, job.python)
+    tail = outcome.log_tail or None
     if not outcome.finished:
-        reason = f"no result within the {job.settings.timeout_s:g} s cell timeout"
-        return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.TIMEOUT, reason), tail)
-    if outcome.result is None:
+        reason = f"no result within the {settings.timeout_s:g} s cell timeout"
+        record = CellResult.not_run(cell, job.dataset_name, Status.TIMEOUT, reason)
+    elif outcome.result is None:
         reason = f"worker exited with code {outcome.returncode} without a result"
-        return _with_tail(CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason), tail)
-    record = CellResult.from_dict(outcome.result)
-    return record if record.ok else _with_tail(record, tail)
-
-
-def _spec(cell: Cell, job: WorkerJob, process: Process) -> dict:
-    return {
-        "cell": {"plugin": cell.plugin, "backend": cell.backend, "device": cell.device},
-        "dataset_path": str(job.dataset_path),
-        "plugin_paths": list(job.plugin_paths),
-        "settings": job.settings.to_dict(),
-        "train": process.train,
-        "window_steps": process.window_steps,
-        "windows": process.windows,
-    }
-
-
-def wait_blocking(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Block until ``proc`` exits or ``timeout_s`` passes; True when it exited."""
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # no pidfd (non-Linux, old kernel): Popen's own wait
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout_s)
-    finally:
-        os.close(pidfd)
-    if ready:
-        proc.wait()
-    return bool(ready)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _tail(log: Path) -> str:
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    return "\n".join(lines[-LOG_TAIL_LINES:])
-
-
-def _with_tail(record: CellResult, tail: str) -> CellResult:
-    return replace(record, log_tail=tail or None)
+        record = CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason)
+    else:
+        record = CellResult.from_dict(outcome.result)
+    return record if record.ok else replace(record, log_tail=tail)

@@ -1,17 +1,15 @@
-"""The README's gate-evidence tables (benchmarks/evidence_tables.py), from a summary dict."""
+"""The gate-evidence tables (validation.evidence_tables), from a summary dict."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location(
-    "evidence_tables", ROOT / "benchmarks" / "evidence_tables.py"
-)
-evidence_tables = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(evidence_tables)
+from validation import evidence_tables
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CELLS = ("m/jax/cpu", "m/torch/cpu")
 
@@ -72,7 +70,19 @@ def test_render_gives_every_table_from_the_summary():
 
 def test_render_reads_the_committed_summary():
     """The committed figures render: each table's rows name the six evidence cells."""
-    summary = json.loads((ROOT / "benchmarks" / "results" / "gate_evidence.json").read_text())
+    summary = json.loads((ROOT / "validation" / "results" / "gate_evidence.json").read_text())
     text = evidence_tables.render(summary)
     assert text.count("| cnn/torch |") == 4
     assert f"| cell | current: {summary['aa']['gates']} gates |" in text
+
+
+def test_the_tables_step_prints_them_from_the_committed_summary():
+    done = subprocess.run(
+        [sys.executable, "-m", "validation.gate_evidence", "tables"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Detectable slowdown by R, pooled spread:" in done.stdout
+    assert done.stdout.count("| cnn/torch |") == 4

@@ -1,6 +1,6 @@
 """Does a fixed reference workload track the level of a worker process? (an experiment)
 
-    python benchmarks/speed_probe.py --plugin dense_mlp --backend jax --processes 16
+    python -m validation.speed_probe --plugin dense_mlp --backend jax --processes 16
 
 Runs ``--processes`` fresh processes one after another. Each times the plugin's steps
 exactly as a ``gate`` worker does (``Session.time_steps``: N / 2N-step fit pairs, the
@@ -23,7 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import stats
+from harness.backends import MALLOC_ENV
+from harness.records import write_json_atomic
 
 PYTHON_LOOP = 200_000
 MATMUL_SIZE = 384
@@ -60,15 +62,13 @@ def child(plugin_name: str, backend: str) -> dict:
     import keras
 
     from harness import datasets
-    from harness.backends import worker as backends
+    from harness.backends import worker_backend
     from harness.registry import discover
-    from harness.run.plan import RunSettings
-    from harness.run.profiles import get_profile
-    from harness.run.worker import Session, inputs_targets
+    from harness.run import RunSettings, Session, get_profile, inputs_targets
 
     profile = get_profile("gate")
     settings = RunSettings(profile="gate", timing=profile.timing, epochs=1)
-    backends.configure(backend, "cpu", None)
+    worker_backend(backend).configure("cpu", None)
     data = datasets.load_dataset("mnist_5k")
     plugin = discover(())[plugin_name].plugin
     limit = profile.train_limit
@@ -89,8 +89,6 @@ def child(plugin_name: str, backend: str) -> dict:
 def summarize(rows: list[dict]) -> dict:
     """CV of the step medians, and per reference its CV, Spearman's rho with the steps and
     the CV of the steps divided by it (rho None for a constant reference)."""
-    from harness.gate import stats
-
     steps = [r["step_ms"] for r in rows]
     report: dict = {"processes": rows, "cv_step": stats.coefficient_of_variation(steps)}
     for name in ("python_loop_s", "matmul_s"):
@@ -107,14 +105,30 @@ def summarize(rows: list[dict]) -> dict:
     return report
 
 
-def main() -> None:
+def run_process(plugin: str, backend: str, index: int) -> dict:
+    """Fresh process ``index`` with the fixed malloc thresholds, on the CPU; its figures."""
+    env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    command = [sys.executable, "-m", "validation.speed_probe", "--child"]
+    command += ["--plugin", plugin, "--backend", backend]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"process {index} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (``--child`` is the per-process side, started by ``main``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugin", default="dense_mlp")
     parser.add_argument("--backend", default="jax")
     parser.add_argument("--processes", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("results/runs/experiments/probe.json"))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.child:
         print(json.dumps(child(args.plugin, args.backend)))
         return
@@ -122,19 +136,9 @@ def main() -> None:
         sys.exit(
             f"--processes must be at least 4 for a rank correlation. Received: {args.processes}"
         )
-    from harness.backends.parent import MALLOC_ENV
-    from harness.records.files import write_json_atomic
-
-    env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": args.backend, "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, __file__, "--child", "--plugin", args.plugin]
     rows = []
     for index in range(args.processes):
-        done = subprocess.run(
-            [*command, "--backend", args.backend], env=env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            sys.exit(f"process {index} failed: {done.stderr.strip().splitlines()[-1:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        rows.append(run_process(args.plugin, args.backend, index))
         print(json.dumps(rows[-1]), flush=True)
     report = {"plugin": args.plugin, "backend": args.backend, **summarize(rows)}
     print(json.dumps({k: v for k, v in report.items() if k != "processes"}, indent=2))

@@ -18,7 +18,7 @@ handles with many processes) and tests the estimator itself. Passes (exit 0) whe
 backend, the median ratio over all blocks of all rounds is within ``--tolerance`` (10%) of 1;
 its 95% bootstrap CI is printed next to it.
 
-    python benchmarks/step_time_validation.py [--backend jax,torch] [--rounds 3] [--blocks 3]
+    python -m validation.step_time [--backend jax,torch] [--rounds 3] [--blocks 3]
 """
 
 from __future__ import annotations
@@ -35,16 +35,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness.backends import parent as devices
+from harness import stats
+from harness.backends import BACKENDS, worker_env
 from harness.errors import UsageError
-from harness.gate import stats
-from harness.records.files import write_json_atomic
-from harness.run import plan
-from harness.run.profiles import PROFILES
-from harness.run.timing import marginal_step_cost
-from harness.run.worker import Session, cycle_samples
+from harness.records import marginal_step_cost, write_json_atomic
+from harness.run import (
+    PROFILES,
+    RunSettings,
+    Session,
+    cycle_samples,
+    parse_selection,
+    select_backends,
+)
 
 PLUGIN, BATCH, PROFILE = "dense_mlp", 32, "quick"
 console = Console()
@@ -55,10 +57,10 @@ def child(backend: str, steps: int, repeats: int, blocks: int) -> dict:
     import keras
 
     from harness import datasets, registry
-    from harness.backends import worker as backends
+    from harness.backends import worker_backend
 
     plugin = registry.discover()[PLUGIN].plugin
-    settings = plan.RunSettings(profile=PROFILE, batch_size=BATCH, timing=PROFILES[PROFILE].timing)
+    settings = RunSettings(profile=PROFILE, batch_size=BATCH, timing=PROFILES[PROFILE].timing)
     session = Session(keras, plugin, settings, backend)
     data = datasets.load_dataset("synthetic")
     x, y = data.x_train.reshape((-1, *plugin.input_shape)), data.y_train
@@ -70,7 +72,7 @@ def child(backend: str, steps: int, repeats: int, blocks: int) -> dict:
         out["marginal_ms"].append(_marginal_ms(session, x, y, steps, repeats))
     model = session.build(data.num_classes)
     out["per_batch_timer_ms"] = _per_batch_timer(keras, model, *cycle_samples(x, y, steps * BATCH))
-    backends.sync(backend, model)
+    worker_backend(backend).sync(model)
     return out
 
 
@@ -110,8 +112,9 @@ def _per_batch_timer(keras, model, x, y) -> float:
 
 def run_round(backend: str, steps: int, repeats: int, blocks: int) -> dict:
     """One fresh process with the worker's environment, as ``kbench`` starts a cell."""
-    env = {**os.environ, **devices.worker_env(backend, "cpu", None)}
-    command = [sys.executable, __file__, "--child", backend, "--steps", str(steps)]
+    env = {**os.environ, **worker_env(backend, "cpu", None)}
+    command = [sys.executable, "-m", "validation.step_time", "--child", backend]
+    command += ["--steps", str(steps)]
     command += ["--repeats", str(repeats), "--blocks", str(blocks)]
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -139,9 +142,10 @@ def measure_backend(backend: str, steps: int, repeats: int, rounds: int, blocks:
     }
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (``--child BACKEND`` is the per-process side, started by a round)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default=",".join(devices.BACKENDS))
+    parser.add_argument("--backend", default=",".join(BACKENDS))
     parser.add_argument("--steps", type=int, default=200, help="N of the independent marginal")
     parser.add_argument("--repeats", type=int, default=5, help="fits per length, per block")
     parser.add_argument("--rounds", type=int, default=3, help="fresh processes per backend")
@@ -149,22 +153,18 @@ def main() -> int:
     parser.add_argument("--tolerance", type=float, default=0.10)
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.steps, args.repeats, args.blocks)))
-        return 0
-    try:
-        chosen = plan.select_backends(plan.parse_selection([args.backend]))
-    except UsageError as error:
-        parser.error(str(error))
-    rows = [measure_backend(b, args.steps, args.repeats, args.rounds, args.blocks) for b in chosen]
+    return parser
+
+
+def results_table(rows: list[dict], tolerance: float) -> Table:
+    """One row per backend: both medians, the ratio (red outside ``tolerance``), its CI."""
     title = f"{PLUGIN}, batch {BATCH}: harness step time vs marginal cost, in the same process"
     table = Table(title=title)
     columns = ("backend", "harness ms", "marginal ms", "ratio", "95% CI", "blocks")
     for column in (*columns, "harness per process ms", "per-batch timer ms"):
         table.add_column(column, justify="right")
     for r in rows:
-        ok = abs(r["ratio"] - 1) <= args.tolerance
+        ok = abs(r["ratio"] - 1) <= tolerance
         low_high = r["ratio_ci"]
         table.add_row(
             r["backend"],
@@ -176,7 +176,21 @@ def main() -> int:
             " / ".join(f"{v:.2f}" for v in r["harness_process_medians_ms"]),
             f"{r['per_batch_timer_ms']:.3f}",
         )
-    console.print(table)
+    return table
+
+
+def main() -> int:
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.steps, args.repeats, args.blocks)))
+        return 0
+    try:
+        chosen = select_backends(parse_selection([args.backend]))
+    except UsageError as error:
+        parser.error(str(error))
+    rows = [measure_backend(b, args.steps, args.repeats, args.rounds, args.blocks) for b in chosen]
+    console.print(results_table(rows, args.tolerance))
     if args.out:
         write_json_atomic(args.out, rows)
     passed = all(abs(r["ratio"] - 1) <= args.tolerance for r in rows)

@@ -1,26 +1,28 @@
-"""The gate-evidence replay (benchmarks/gate_evidence.py): pooling and simulated gates."""
+"""The gate evidence (validation.gate_evidence and its modules): digests, replay, levels."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness.gate.compare import CellComparison, Rule
-from harness.records.files import write_json_atomic
-from harness.records.schema import COMPARISON_KIND, CellResult, Params, RunResult, Status
-from harness.run.contention import Contention, HostTimes, Snapshot
-from harness.run.timing import StepTimeStats, StepTimeSummary
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gate_evidence.py"
-spec = importlib.util.spec_from_file_location("gate_evidence", SCRIPT)
-gate_evidence = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gate_evidence)
+from harness.gate import CellComparison, Rule
+from harness.records import (
+    COMPARISON_KIND,
+    CellResult,
+    Contention,
+    Params,
+    RunResult,
+    Status,
+    StepTimeStats,
+    StepTimeSummary,
+    write_json_atomic,
+)
+from harness.run import HostTimes, Snapshot
+from validation import gate_digest, gate_evidence, gate_replay
 
 
 def _gate(level: float, values: list[float]) -> dict:
@@ -32,8 +34,8 @@ def _gate(level: float, values: list[float]) -> dict:
 def test_pools_divide_each_gate_by_its_own_level():
     values = [0.9, 1.0, 1.1, 0.95, 1.05, 1.0]
     gates = [_gate(1.0, values), _gate(3.0, values)]
-    normalized = gate_evidence.pools(gates)["m/jax/cpu"]
-    raw = gate_evidence.pools(gates, per_gate=False)["m/jax/cpu"]
+    normalized = gate_replay.pools(gates)["m/jax/cpu"]
+    raw = gate_replay.pools(gates, per_gate=False)["m/jax/cpu"]
     assert np.allclose(normalized[:6], normalized[6:])  # the sittings' levels are gone
     assert max(raw) / min(raw) > 3  # the raw pool keeps them
 
@@ -42,8 +44,8 @@ def test_replayed_gates_flag_a_large_slowdown_and_not_the_same_code():
     rng = np.random.default_rng(0)
     pooled = {f"c{i}/jax/cpu": list(rng.normal(1.0, 0.02, 60)) for i in range(3)}
     rule = Rule(alpha=Rule().alpha / 2, looks=2)
-    same = [gate_evidence.simulate_gate(pooled, 10, 0.0, rule, rng) for _ in range(50)]
-    slower = [gate_evidence.simulate_gate(pooled, 10, 0.5, rule, rng) for _ in range(20)]
+    same = [gate_replay.simulate_gate(pooled, 10, 0.0, rule, rng) for _ in range(50)]
+    slower = [gate_replay.simulate_gate(pooled, 10, 0.5, rule, rng) for _ in range(20)]
     assert not any(any(flags.values()) for flags in same)
     assert all(all(flags.values()) for flags in slower)
 
@@ -52,7 +54,7 @@ def test_replay_with_replacement_draws_beyond_the_pool():
     rng = np.random.default_rng(1)
     pooled = {"m/jax/cpu": list(rng.normal(1.0, 0.02, 12))}
     rule = Rule(alpha=Rule().alpha / 2, looks=2)
-    flags = gate_evidence.simulate_gate(pooled, 10, 0.5, rule, rng, with_replacement=True)
+    flags = gate_replay.simulate_gate(pooled, 10, 0.5, rule, rng, with_replacement=True)
     assert flags == {"m/jax/cpu": True}
 
 
@@ -75,30 +77,30 @@ def _recorded_gate(regressed: bool = False, spread: float = 0.02) -> dict:
 
 def test_digests_keep_what_the_evidence_reads_and_drop_the_raw_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    gate_evidence.EVIDENCE.mkdir(parents=True)
-    (gate_evidence.EVIDENCE / "aa-003.json").write_text(json.dumps(_recorded_gate()))
-    written = gate_evidence.write_digest(gate_evidence.EVIDENCE / "aa-003.json")
+    gate_digest.EVIDENCE.mkdir(parents=True)
+    (gate_digest.EVIDENCE / "aa-003.json").write_text(json.dumps(_recorded_gate()))
+    written = gate_digest.write_digest(gate_digest.EVIDENCE / "aa-003.json")
     stored = json.loads(written.read_text())
-    assert written == gate_evidence.DIGESTS / "aa-003.json"
+    assert written == gate_digest.DIGESTS / "aa-003.json"
     assert "runs" not in stored
     assert stored["cells"] == _recorded_gate()["cells"]
-    assert gate_evidence.load_gates("aa-*.json") == [stored]
-    assert gate_evidence.next_index("aa") == 4  # numbering goes on past the digests
-    assert gate_evidence.next_index("slowdown-one-core") == 0
+    assert gate_digest.load_gates("aa-*.json") == [stored]
+    assert gate_digest.next_index("aa") == 4  # numbering goes on past the digests
+    assert gate_digest.next_index("slowdown-one-core") == 0
 
 
 def test_summary_reads_digests_and_keeps_slowdown_figures_it_has_no_gates_for(
     tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    gate_evidence.SUMMARY.parent.mkdir(parents=True)
-    gate_evidence.SUMMARY.write_text(json.dumps({"slowdown_one_core": [{"regressed": True}]}))
-    gate_evidence.DIGESTS.mkdir(parents=True, exist_ok=True)
+    gate_digest.SUMMARY.parent.mkdir(parents=True)
+    gate_digest.SUMMARY.write_text(json.dumps({"slowdown_one_core": [{"regressed": True}]}))
+    gate_digest.DIGESTS.mkdir(parents=True, exist_ok=True)
     for index in range(2):
-        digest = gate_evidence.digest(_recorded_gate())
-        (gate_evidence.DIGESTS / f"aa-{index:03d}.json").write_text(json.dumps(digest))
+        digest = gate_digest.digest(_recorded_gate())
+        (gate_digest.DIGESTS / f"aa-{index:03d}.json").write_text(json.dumps(digest))
     gate_evidence.cmd_summary(argparse.Namespace(gates=None))
-    summary = json.loads(gate_evidence.SUMMARY.read_text())
+    summary = json.loads(gate_digest.SUMMARY.read_text())
     assert summary["aa"]["gates"] == 2
     assert summary["aa"]["gates_flagging_a_regression"] == 0
     assert summary["aa"]["verdicts"] == {"same": 2}
@@ -110,14 +112,14 @@ def test_summary_reads_digests_and_keeps_slowdown_figures_it_has_no_gates_for(
 
 def test_an_earlier_timing_subfolder_is_summarised_under_its_own_section(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    earlier = gate_evidence.DIGESTS / "pairs5"
+    earlier = gate_digest.DIGESTS / "pairs5"
     earlier.mkdir(parents=True)
-    gate_evidence.SUMMARY.write_text(json.dumps({"aa": {"gates": 9}}))
+    gate_digest.SUMMARY.write_text(json.dumps({"aa": {"gates": 9}}))
     for index, spread in enumerate((0.02, 0.2)):
-        digest = gate_evidence.digest(_recorded_gate(spread=spread))
+        digest = gate_digest.digest(_recorded_gate(spread=spread))
         (earlier / f"aa-{index:03d}.json").write_text(json.dumps(digest))
     gate_evidence.cmd_summary(argparse.Namespace(gates=earlier))
-    summary = json.loads(gate_evidence.SUMMARY.read_text())
+    summary = json.loads(gate_digest.SUMMARY.read_text())
     assert summary["aa"] == {"gates": 9}  # the current figures are left alone
     section = summary["earlier_timings"]["pairs5"]["aa"]
     assert section["gates"] == 2
@@ -127,15 +129,15 @@ def test_an_earlier_timing_subfolder_is_summarised_under_its_own_section(tmp_pat
 
 def test_pairing_finds_a_level_shared_by_adjacent_processes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    gate_evidence.DIGESTS.mkdir(parents=True)
+    gate_digest.DIGESTS.mkdir(parents=True)
     rng = np.random.default_rng(2)
     drift = np.exp(0.2 * rng.standard_normal(40))  # the machine's level, repeat by repeat
     a = drift * np.exp(0.02 * rng.standard_normal(40))
     b = drift * np.exp(0.02 * rng.standard_normal(40))
     gate = {"cells": [{"key": "m/jax/cpu", "a_samples": list(a), "b_samples": list(b)}]}
-    (gate_evidence.DIGESTS / "aa-000.json").write_text(json.dumps(gate))
+    (gate_digest.DIGESTS / "aa-000.json").write_text(json.dumps(gate))
     gate_evidence.cmd_pairing(argparse.Namespace(gates=None))
-    pairing = json.loads(gate_evidence.SUMMARY.read_text())["pairing"]
+    pairing = json.loads(gate_digest.SUMMARY.read_text())["pairing"]
     cell = pairing["cells"]["m/jax/cpu"]
     assert cell["pairs"] == 40
     assert cell["correlation"] > 0.9
@@ -167,10 +169,43 @@ def test_contention_correlates_process_levels_with_what_competed(tmp_path, monke
     run = RunResult("now", {"cores": 2}, {"profile": "gate"}, [cell])
     write_json_atomic(tmp_path / "run.json", run.to_dict())
     gate_evidence.cmd_contention(argparse.Namespace(file=tmp_path / "run.json"))
-    row = json.loads(gate_evidence.SUMMARY.read_text())["contention"]["cells"]["m/jax/cpu"]
+    row = json.loads(gate_digest.SUMMARY.read_text())["contention"]["cells"]["m/jax/cpu"]
     assert row["processes"] == 6
     assert row["others_share"]["rho"] == pytest.approx(1.0)
     assert row["steal_share"]["rho"] == pytest.approx(1.0)
     same = row["involuntary_per_step"]  # the same in every process: no rank to compare
     assert same["median"] == pytest.approx(50 / 90)  # 3 pairs of 10 + 20 steps
     assert same["rho"] is None
+
+
+def _side(ms_per_step: list[float]) -> dict:
+    """One side's run of a gate file: one cell, a process per step time (raw fits only)."""
+    processes = [
+        StepTimeStats.from_fits([0.1] * 3, [0.1 + ms * 0.01] * 3, 10, 1) for ms in ms_per_step
+    ]
+    cell = CellResult(
+        "m",
+        "jax",
+        "cpu",
+        "synthetic",
+        Status.OK,
+        params=Params(1, 1, 0),
+        step_time_ms=StepTimeSummary.from_processes(processes),
+    )
+    return RunResult("now", {"cores": 2}, {"profile": "gate"}, [cell]).to_dict()
+
+
+def test_rescore_confirms_only_where_the_gate_ran_its_batch():
+    fast = [1.0, 1.01, 0.99, 1.02, 0.98, 1.0, 1.01, 0.99, 1.02, 0.98]
+    gate = _recorded_gate()
+    gate["runs"] = {"a": _side(fast), "b": _side([2 * v for v in fast])}
+    gate["ab"] = {"repeats": 3, "confirmation_batch": []}
+    rule, verdicts = gate_digest.rescore(gate)
+    assert rule == Rule(alpha=0.005, looks=2)
+    # 3 a side cannot reach the bound: inconclusive, and no batch was recorded to confirm it
+    assert verdicts["m/jax/cpu"].verdict == "inconclusive"
+    assert verdicts["m/jax/cpu"].reason == "no confirmation batch was recorded"
+    gate["ab"]["confirmation_batch"] = ["m/jax/cpu"]
+    _, verdicts = gate_digest.rescore(gate)
+    assert verdicts["m/jax/cpu"].verdict == "regression"  # all 10 a side
+    assert verdicts["m/jax/cpu"].n_a == 10

@@ -1,18 +1,16 @@
-"""The speed-probe experiment (benchmarks/speed_probe.py): its summary of the processes."""
+"""The speed-probe experiment (validation.speed_probe): its summary of the processes."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "speed_probe.py"
-spec = importlib.util.spec_from_file_location("speed_probe", SCRIPT)
-speed_probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(speed_probe)
+from validation import speed_probe
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _rows(steps: list[float], loops: list[float]) -> list[dict]:
@@ -43,7 +41,10 @@ def test_an_unrelated_reference_does_not_narrow_the_spread():
 
 def test_too_few_processes_is_a_one_line_error():
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--processes", "2"], capture_output=True, text=True
+        [sys.executable, "-m", "validation.speed_probe", "--processes", "2"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert done.returncode != 0
     assert (

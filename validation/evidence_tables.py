@@ -1,9 +1,9 @@
-"""The README's gate-evidence tables, rendered from the summary JSON (gate_evidence.json).
+"""The gate-evidence tables, rendered from the summary JSON (results/gate_evidence.json).
 
-Every figure in the README's evidence section comes from one of these functions, so the
-tables can be regenerated after new gates instead of copied by hand:
+Every table of the gate evidence in ``validation/README.md`` comes from one of these
+functions, so the tables can be regenerated after new gates instead of copied by hand:
 
-    python benchmarks/gate_evidence.py tables
+    python -m validation.gate_evidence tables
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def cell_name(key: str) -> str:
 
 
 def percent(value: float | None, digits: int = 1) -> str:
-    """A rate as the README writes it: ``13.2%``; ``100%`` only when it is exactly 1
+    """A rate as the evidence tables write it: ``13.2%``; ``100%`` only when it is exactly 1
     (``>99.9%`` when it rounds up to it); ``never`` for no value."""
     if value is None:
         return "never"
@@ -138,7 +138,7 @@ def detectable_by_repeats(power: dict) -> str:
 
 
 def render(summary: dict) -> str:
-    """Every README evidence table from the summary JSON, each under a heading line."""
+    """Every gate-evidence table from the summary JSON, each under a heading line."""
     current_aa, power = summary["aa"], summary["power"]
     earlier = [
         ("5 pairs", section(summary, "earlier_timings.pairs5.aa")),

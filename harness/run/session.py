@@ -1,0 +1,244 @@
+"""One plugin's models under the imported backend: build, time, train, evaluate (worker side).
+
+Timing follows ``harness.run.timing``: alternating fits of N and 2N steps, the clock stopped
+at ``on_train_end`` after a device barrier, one sample per pair, pairs until the plan is met.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from harness.backends.parent import MALLOC_ENV
+from harness.backends.worker import worker_backend
+from harness.plugin import ModelPlugin
+from harness.records.steptime import Contention, StepTimeStats
+from harness.run.contention import Snapshot
+from harness.run.model import compile_model, count_params, cycle_samples, length, take
+from harness.run.settings import RunSettings
+
+
+class NonFiniteLoss(Exception):
+    """Training produced a NaN or infinite loss."""
+
+
+@dataclass
+class Pairs:
+    """The fit times of the timed pairs so far (short: N steps, long: 2N steps)."""
+
+    short_s: list[float] = field(default_factory=list)
+    long_s: list[float] = field(default_factory=list)
+
+    @property
+    def marginal_s(self) -> list[float]:
+        return [long - short for short, long in zip(self.short_s, self.long_s, strict=True)]
+
+
+class Session:
+    """Builds, compiles and runs one plugin's models under the imported backend."""
+
+    def __init__(self, keras: Any, plugin: ModelPlugin, settings: RunSettings, backend: str):
+        self.keras, self.plugin, self.settings, self.backend = keras, plugin, settings, backend
+        self.framework = worker_backend(backend)
+        self.batch_size = settings.batch_size or plugin.training.batch_size
+        self.epochs = settings.epochs or plugin.training.epochs
+        self.jit_used: Any = None
+
+    def build(self, num_classes: int = 10) -> Any:
+        """A freshly seeded, compiled model."""
+        self.keras.utils.set_random_seed(self.settings.seed)
+        model = self.plugin.build(self.plugin.input_shape, num_classes)
+        compile_model(model, self.plugin, self.settings.keras_jit_compile())
+        self.jit_used = model.jit_compile
+        return model
+
+    def timed_fit(self, model: Any, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> float:
+        """Seconds from the ``fit`` call to the end of its last step (after a barrier).
+
+        The clock stops in ``on_train_end``, so the fit's teardown is left out: on
+        TensorFlow, shutting down the tf.data iterator waits for its autotune thread in
+        quanta of about 0.3 s, a random fixed cost that would not cancel in T(2N) - T(N).
+        Only ``on_train_end`` is overridden, so Keras keeps its asynchronous dispatch.
+        """
+        clock = self._train_end_clock()
+        self.framework.sync(model)
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=self.batch_size, verbose=0, callbacks=[clock], **kwargs)
+        return clock.stopped_at - start
+
+    def _train_end_clock(self) -> Any:
+        """A callback that records ``time.perf_counter()`` at the end of training."""
+        sync = self.framework.sync
+
+        class TrainEndClock(self.keras.callbacks.Callback):
+            stopped_at = math.nan
+
+            def on_train_end(self, logs: Any = None) -> None:
+                sync(self.model)
+                self.stopped_at = time.perf_counter()
+
+        return TrainEndClock()
+
+    def time_steps(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        num_classes: int,
+        window_steps: int | None = None,
+        windows: int | None = None,
+        predict: bool = True,
+    ) -> dict[str, Any]:
+        """Build/compile time, first step, steady-state step time and predict time.
+
+        ``window_steps`` and ``windows`` fix N and the count of timed pairs (the later
+        processes of a repeated cell reuse what its first process calibrated).
+        """
+        t0 = time.perf_counter()
+        model = self.build(num_classes)
+        build_s = time.perf_counter() - t0
+        first_step_s = self.timed_fit(model, *cycle_samples(x, y, self.batch_size), shuffle=False)
+        steps = window_steps or self.settings.timing.window_steps(
+            self._estimate_step_s(model, x, y)
+        )
+        stats = self._time_pairs(model, x, y, steps, windows)
+        long_x = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
+        return {
+            "build": build_s,
+            "first_step": first_step_s,
+            "step": stats,
+            "params": count_params(model),
+            "predict_ms_per_batch": (
+                self._predict_ms_per_batch(model, long_x) * 1000.0 if predict else None
+            ),
+        }
+
+    def _time_pairs(
+        self, model: Any, x: Any, y: Any, steps: int, windows: int | None
+    ) -> StepTimeStats:
+        """Alternate N- and 2N-step fits until the plan (or a fixed count) is met."""
+        short = cycle_samples(x, y, steps * self.batch_size)
+        long = cycle_samples(x, y, 2 * steps * self.batch_size)
+        pairs = Pairs()
+        before = Snapshot.take()
+        while not self._enough(pairs, windows):
+            order = [(short, pairs.short_s), (long, pairs.long_s)]
+            for data, out in order[:: 1 if len(pairs.short_s) % 2 == 0 else -1]:
+                out.append(self.timed_fit(model, *data))
+        contention = Contention.between(before, Snapshot.take())
+        plan = self.settings.timing
+        stats = StepTimeStats.from_fits(pairs.short_s, pairs.long_s, steps, plan.warmup_windows)
+        if stats.median <= 0:
+            raise RuntimeError(
+                f"no positive marginal step time after {len(pairs.short_s)} timed pairs: "
+                "the machine is too noisy to time this cell"
+            )
+        return replace(stats, contention=contention)
+
+    def _enough(self, pairs: Pairs, windows: int | None) -> bool:
+        """Whether to stop timing: the plan's maximum, or its count (or the fixed one)
+        reached with a positive marginal cost."""
+        plan, marginal = self.settings.timing, pairs.marginal_s
+        if plan.exhausted(marginal, windows):
+            return True
+        if windows is not None:
+            counted = len(marginal) >= plan.warmup_windows + windows
+        else:
+            counted = plan.enough(marginal)
+        return counted and plan.positive(pairs.short_s, pairs.long_s)
+
+    def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
+        """A rough step time, net of the fixed cost of a fit: (T(3k) - T(k)) / 2k.
+
+        Bounded below by a quarter of the gross time per step, so that one noisy pair
+        cannot make the windows absurdly long.
+        """
+        short = self.timed_fit(model, *cycle_samples(x, y, k * self.batch_size))
+        long = self.timed_fit(model, *cycle_samples(x, y, 3 * k * self.batch_size))
+        return max((long - short) / (2 * k), long / (3 * k) / 4)
+
+    def _predict_ms_per_batch(self, model: Any, x: np.ndarray) -> float:
+        model.predict(take(x, np.arange(self.batch_size)), batch_size=self.batch_size, verbose=0)
+        runs = []
+        for _ in range(max(1, self.settings.predict_repeats)):
+            start = time.perf_counter()
+            model.predict(x, batch_size=self.batch_size, verbose=0)
+            runs.append(time.perf_counter() - start)
+        return float(np.median(runs)) / (length(x) // self.batch_size)
+
+    def train_and_evaluate(self, x, y, x_test, y_test) -> dict[str, Any]:
+        """Train a fresh model as the course does, then evaluate it on the test split."""
+        model = self.build()
+        factory = self.plugin.training.callbacks
+        plugin_callbacks = factory() if factory else []
+        start = time.perf_counter()
+        history = self._fit_as_the_course(model, x, y, plugin_callbacks)
+        train_s = time.perf_counter() - start
+        _check_finite(history)
+        start = time.perf_counter()
+        scores = model.evaluate(
+            x_test, y_test, batch_size=self.batch_size, verbose=0, return_dict=True
+        )
+        evaluate_s = time.perf_counter() - start
+        metrics = {f"test_{k}": float(v) for k, v in scores.items()}
+        metrics["test_accuracy"] = metrics[f"test_{self.plugin.accuracy_metric}"]
+        return {
+            "params": count_params(model),
+            "metrics": metrics,
+            "history": {k: [float(v) for v in vs] for k, vs in history.items()},
+            "epochs_run": len(history.get("loss", [])),
+            "early_stopping": self._early_stopping(plugin_callbacks),
+            "train": train_s,
+            "evaluate": evaluate_s,
+        }
+
+    def _fit_as_the_course(self, model: Any, x: Any, y: Any, callbacks: list[Any]) -> dict:
+        return model.fit(
+            x,
+            y,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            validation_split=self.plugin.training.validation_split,
+            callbacks=[*callbacks, self.keras.callbacks.TerminateOnNaN()],
+            verbose=0,
+        ).history
+
+    def _early_stopping(self, callbacks: list[Any]) -> dict[str, Any] | None:
+        """Where an EarlyStopping callback stopped (1-based epochs; None when none)."""
+        stoppers = [c for c in callbacks if isinstance(c, self.keras.callbacks.EarlyStopping)]
+        if not stoppers:
+            return None
+        stop = stoppers[0]
+        return {
+            "monitor": stop.monitor,
+            "patience": stop.patience,
+            "restore_best_weights": stop.restore_best_weights,
+            "stopped_epoch": stop.stopped_epoch + 1 if stop.stopped_epoch else None,
+            "best_epoch": stop.best_epoch + 1 if stop.best is not None else None,
+        }
+
+    def fairness(self, device: str, gpus: list[str]) -> dict[str, Any]:
+        """The settings that make numbers comparable, as actually in effect."""
+        return {
+            "jit_compile_requested": self.settings.jit_compile,
+            "jit_compile_used": self.jit_used,
+            "dtype_policy": self.keras.config.dtype_policy().name,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "threads": self.framework.thread_settings(),
+            "tf32": self.framework.tf32_enabled(device),
+            "malloc": {name: os.environ.get(name) for name in MALLOC_ENV},
+            "accelerators": gpus,
+            "seed": self.settings.seed,
+        }
+
+
+def _check_finite(history: dict[str, list[float]]) -> None:
+    for name, values in history.items():
+        for epoch, value in enumerate(values, start=1):
+            if not math.isfinite(value):
+                raise NonFiniteLoss(f"{name} became {value} in epoch {epoch}")

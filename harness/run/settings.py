@@ -1,0 +1,149 @@
+"""The one settings object of a run, from the command line to the worker.
+
+``kbench run`` and ``kbench ab`` build a :class:`RunSettings` from their options; the plan,
+the runner and every worker get the same object (the worker through its spec file), and
+the results file records its fairness and size fields under ``config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from harness.errors import UsageError
+from harness.records.schema import MALLOC_UNRECORDED
+from harness.run.profiles import get_profile
+from harness.run.timing import WindowPlan
+
+JIT_CHOICES = ("auto", "on", "off")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "float16")
+MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
+# The fields a results file records under ``config`` (the rest is the selection, recorded
+# there in its resolved form: plugins, backends, devices, dataset, repeats).
+RECORDED = (
+    "profile",
+    "epochs",
+    "batch_size",
+    "jit_compile",
+    "dtype_policy",
+    "threads",
+    "malloc",
+    "seed",
+    "timeout_s",
+    "predict_repeats",
+    "timing",
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What to run and how. Profile-derived fields left as None take the profile's values.
+
+    Selection: ``plugins`` (none: the default run; ``("all",)``: every plugin), ``backends``
+    (none: all), ``device`` (cpu, gpu or auto), ``dataset``, ``data_dir``, ``plugin_paths``,
+    ``repeats`` (worker processes per cell). Fairness and size: the rest.
+    """
+
+    plugins: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    device: str = "auto"
+    dataset: str = "auto"
+    data_dir: str | None = None
+    plugin_paths: tuple[str, ...] = ()
+    repeats: int = 1
+    profile: str = "quick"
+    epochs: int | None = None
+    batch_size: int | None = None
+    jit_compile: str = "auto"
+    dtype_policy: str = "float32"
+    threads: int | None = None
+    malloc: str = "fixed"
+    seed: int = 0
+    timeout_s: float | None = None
+    predict_repeats: int | None = None
+    timing: WindowPlan | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("jit_compile", self.jit_compile, JIT_CHOICES)
+        _check_choice("dtype", self.dtype_policy, DTYPE_POLICIES)
+        _check_choice("malloc", self.malloc, MALLOC_CHOICES)
+        for name in ("epochs", "batch_size", "threads", "repeats"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be >= 1. Received: {name}={value}")
+        for name in ("plugins", "backends", "plugin_paths"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        self._fill_from_profile()
+
+    def _fill_from_profile(self) -> None:
+        profile = get_profile(self.profile)
+        defaults = {
+            "epochs": profile.epochs,
+            "timeout_s": profile.timeout_s,
+            "predict_repeats": profile.predict_repeats,
+            "timing": profile.timing,
+        }
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RunSettings:
+        """The settings of ``kbench run`` / ``kbench ab`` options."""
+        return cls(
+            plugins=parse_selection(args.plugin),
+            backends=parse_selection(args.backend),
+            device=args.device,
+            dataset=args.dataset,
+            data_dir=args.data_dir,
+            plugin_paths=tuple(args.plugin_path),
+            repeats=args.repeats,
+            profile=args.profile,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            jit_compile=args.jit_compile,
+            dtype_policy=args.dtype,
+            threads=args.threads,
+            malloc=args.malloc,
+            seed=args.seed,
+            timeout_s=args.timeout,
+        )
+
+    def keras_jit_compile(self) -> str | bool:
+        """The value handed to ``model.compile(jit_compile=...)``."""
+        return {"auto": "auto", "on": True, "off": False}[self.jit_compile]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def recorded(self) -> dict[str, Any]:
+        """The fields a results file keeps under ``config``."""
+        data = self.to_dict()
+        return {name: data[name] for name in RECORDED}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSettings:
+        """From :meth:`to_dict` or a results file's ``config`` (unknown keys ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known and not isinstance(v, dict)}
+        if isinstance(data.get("timing"), dict):
+            values["timing"] = WindowPlan(**data["timing"])
+        values.setdefault("malloc", MALLOC_UNRECORDED)
+        return cls(**values)
+
+    def with_repeats(self, repeats: int) -> RunSettings:
+        return replace(self, repeats=repeats)
+
+
+def parse_selection(values: Any) -> tuple[str, ...]:
+    """Flatten repeatable, comma-separated options (``-b jax,torch -b tensorflow``)."""
+    names = [part.strip() for value in values or () for part in value.split(",")]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(
+            f"Unknown {name}. Expected one of: {', '.join(choices)}. Received: {name}={value!r}"
+        )

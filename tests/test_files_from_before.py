@@ -1,0 +1,57 @@
+"""Files written before the harness was regrouped into subpackages (commit 39dd354: a
+results file, a baseline, a comparison and a parity report) still load, show, compare,
+export and report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from harness import cli
+from harness.records import load, load_comparison, read_run
+
+DATA = Path(__file__).resolve().parent / "data" / "before_layout"
+RUN = DATA / "run.json"
+
+
+def test_the_results_file_reads_back_unchanged():
+    run = read_run(RUN)
+    assert run.to_dict()["cells"] == json.loads(RUN.read_text())["cells"]
+    frame = load(RUN)
+    assert list(frame["key"]) == ["dense_mlp/jax/cpu", "dense_mlp/torch/cpu"]
+    assert (frame["n_processes"] == 2).all()
+
+
+def test_show_prints_its_tables(capsys):
+    assert cli.main(["show", str(RUN)]) == 0
+    out = capsys.readouterr().out
+    assert "dense_mlp" in out
+    assert "472,042" in out
+
+
+def test_a_later_run_compares_with_the_old_baseline(tmp_path, capsys):
+    shutil.copy(DATA / "baseline.json", tmp_path / "old.json")
+    out = tmp_path / "cmp.json"
+    args = ["compare", "old", str(RUN), "--dir", str(tmp_path), "--json", str(out)]
+    assert cli.main(args) == 0
+    verdicts = {c["key"]: c["verdict"] for c in json.loads(out.read_text())["cells"]}
+    assert verdicts == {"dense_mlp/jax/cpu": "same", "dense_mlp/torch/cpu": "same"}
+    assert cli.main(["baseline", "list", "--dir", str(tmp_path)]) == 0
+    assert "old" in capsys.readouterr().out
+
+
+def test_export_writes_pytest_benchmark_json(tmp_path):
+    out = tmp_path / "bench.json"
+    assert cli.main(["export", str(RUN), "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["benchmarks"]) == 2
+
+
+def test_report_reads_the_old_comparison_and_parity_report(tmp_path):
+    args = ["report", str(RUN), "--out", str(tmp_path)]
+    args += ["--comparison", str(DATA / "cmp.json"), "--parity", str(DATA / "parity.json")]
+    assert cli.main(args) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "Cross-backend parity" in html
+    assert "Comparison" in html
+    assert set(load_comparison(DATA / "cmp.json")["verdict"]) == {"same"}

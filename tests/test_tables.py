@@ -1,0 +1,289 @@
+"""The table model: each builder on small hand-made frames, dicts and records, and the three
+renderings (rich, HTML, Markdown) of one table showing the same cells."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from harness.records.baselines import BaselineInfo
+from harness.records.frames import cells_frame
+from harness.report import console, html, markdown, tables, verdicts
+from harness.report.tables import STYLES, Cell, Column, Table
+
+
+def _cell(backend: str, median: float | None, **fields) -> dict:
+    """A results-file cell of plugin ``toy`` on the CPU; ``median=None``: it did not run."""
+    cell = {"plugin": "toy", "backend": backend, "device": "cpu", "dataset": "synthetic"}
+    cell |= {"status": "ok", "error": None, "params": {"total": fields.pop("total", 100)}}
+    cell["metrics"] = {"test_accuracy": 0.5}
+    if median is not None:
+        step = {"median": median, "cv": fields.pop("cv", 0.05), "n_processes": 3}
+        step |= {"ci_low": median * 0.9, "ci_high": median * 1.1, "spread_of": "processes"}
+        cell["step_time_ms"] = step
+    return cell | fields
+
+
+def _frame(*cells: dict) -> pd.DataFrame:
+    return cells_frame({"cells": list(cells)})
+
+
+def _row(table: Table, first: str) -> tuple[Cell, ...]:
+    return next(row for row in table.rows if row[0].text == first)
+
+
+def test_the_results_table_marks_the_fastest_cell_of_a_row():
+    table = tables.results_table(_frame(_cell("jax", 2.0), _cell("torch", 1.0)))
+    assert [c.label for c in table.columns] == [
+        "plugin", "params", "jax/cpu ms", "jax/cpu acc", "torch/cpu ms", "torch/cpu acc"
+    ]  # fmt: skip
+    plugin, params, jax_ms, jax_acc, torch_ms, _ = table.rows[0]
+    assert (plugin.text, params.text, jax_acc.text) == ("toy", "100", "0.500")
+    assert (jax_ms.text, jax_ms.style) == ("2.00", "")
+    assert (torch_ms.text, torch_ms.style) == ("*1.00", "best")
+    alone = tables.results_table(_frame(_cell("jax", 2.0)))
+    assert alone.rows[0][2].text == "2.00"  # nothing to be fastest against
+
+
+def test_the_results_table_marks_a_spread_too_wide_to_trust():
+    wide = tables.WIDE_CV + 0.01
+    table = tables.results_table(_frame(_cell("jax", 2.0, cv=wide), _cell("torch", 1.0, cv=wide)))
+    assert [(c.text, c.style) for c in table.rows[0][2::2]] == [
+        ("~2.00", "wide"),
+        ("~*1.00", "wide"),
+    ]
+
+
+def test_the_results_table_lists_every_count_when_the_parameters_differ():
+    table = tables.results_table(_frame(_cell("jax", 2.0), _cell("tensorflow", 1.0, total=101)))
+    params = table.rows[0][1]
+    assert params == Cell("differ: jax/cpu=100 tensorflow/cpu=101", "bad")
+    assert table.columns[4].group == "tf/cpu"
+
+
+def test_a_failed_cell_shows_its_status_and_is_listed_with_its_reason():
+    failed = _cell("torch", None, status="failed", error="boom")
+    frame = _frame(_cell("jax", 2.0), failed)
+    assert tables.results_table(frame).rows[0][4] == Cell("failed", "bad")
+    problems = tables.problems_table(frame)
+    assert problems is not None
+    assert problems.rows == ((Cell("toy/torch/cpu"), Cell("failed", "bad"), Cell("boom")),)
+    assert tables.problems_table(_frame(_cell("jax", 2.0))) is None
+
+
+def test_the_statistics_table_gives_the_interval_and_what_the_cv_is_across():
+    windows = _cell("torch", 4.0)
+    windows["step_time_ms"] |= {"spread_of": "windows", "ci_low": None, "ci_high": None}
+    table = tables.statistics_table(_frame(_cell("jax", 2.0, samples_per_s=1234.5), windows))
+    assert table.texts() == (
+        ("toy/jax/cpu", "2.000", "1.800-2.200", "5.0%", "3", "1,234"),
+        ("toy/torch/cpu", "4.000", "-", "5.0% w", "3", ""),
+    )
+
+
+COMPARISON = {
+    "rule": {"alpha": 0.01, "threshold": 0.05, "looks": 2},
+    "a": {"label": "main"},
+    "b": {"label": "branch"},
+    "cells": [
+        {
+            **{"key": "toy/jax/cpu", "plugin": "toy", "backend": "jax", "device": "cpu"},
+            **{"verdict": "regression", "reason": "", "a_median_ms": 1.0, "b_median_ms": 1.2},
+            **{"ratio": 1.2, "ratio_ci_low": 1.1, "ratio_ci_high": 1.3, "p_adjusted": 0.004},
+            **{"n_a": 5, "n_b": 5, "detectable_slowdown": 0.08, "a_samples": [1.0]},
+        },
+        {
+            **{"key": "toy/torch/cpu", "plugin": "toy", "backend": "torch", "device": "cpu"},
+            **{"verdict": "same", "reason": "", "a_median_ms": 1.0, "b_median_ms": 1.0},
+            **{"ratio": 1.0, "p_adjusted": 0.9, "n_a": 1, "n_b": 1},
+        },
+        {
+            **{"key": "cnn/jax/cpu", "plugin": "cnn", "backend": "jax", "device": "cpu"},
+            **{"verdict": "new", "reason": "not in A", "b_median_ms": 4.0, "n_b": 3},
+        },
+    ],
+}
+
+
+def test_the_comparison_table_has_a_row_per_cell_from_the_comparison_dict():
+    table = verdicts.comparison_table(COMPARISON)
+    assert table.title == "A: main  vs  B: branch"
+    assert "p < 0.01 per look" in table.caption
+    assert "ratio > 1.05" in table.caption
+    regression, same, new = table.rows
+    assert tuple(c.text for c in regression) == (
+        "toy/jax/cpu", "1.000", "1.200", "1.200", "1.100-1.300", "5/5", "0.004", "8%",
+        "regression", "",
+    )  # fmt: skip
+    assert regression[8].style == "bad"
+    assert same[7].text == "never"  # tested, but no slowdown would be flagged
+    assert [c.text for c in new] == [
+        "cnn/jax/cpu",
+        "",
+        "4.000",
+        "",
+        "",
+        "0/3",
+        "",
+        "",
+        "new",
+        "not in A",
+    ]
+
+
+PARITY = {
+    "backends": ["jax", "tensorflow", "torch"],
+    "steps": 5,
+    "tolerances": {"forward": 1e-4, "training": 1e-2, "first_loss": 1e-4},
+    "passed": False,
+    "results": [
+        {"plugin": "mlp", "check": "forward", "pair": "jax~tensorflow", "status": "pass"}
+        | {"measured": 1.5e-7, "tolerance": 1e-4, "detail": "max abs diff"},
+        {"plugin": "mlp", "check": "forward", "pair": "jax~torch", "status": "fail"}
+        | {"measured": 0.5, "tolerance": 1e-4, "detail": "max abs diff"},
+        {"plugin": "mlp", "check": "training", "pair": "jax~torch", "status": "pass"}
+        | {"measured": 0.01, "tolerance": 0.05, "detail": "the plugin's stated tolerance"},
+        {"plugin": "cnn", "check": "portability", "pair": "jax->torch", "status": "unavailable"}
+        | {"measured": None, "tolerance": None, "detail": "torch is not installed"},
+    ],
+}
+
+
+def test_the_parity_table_stacks_each_checks_backend_pairs():
+    table = verdicts.parity_table(PARITY)
+    assert table.title == "Cross-backend parity (reference: jax)"
+    assert [c.header for c in table.columns] == ["plugin", *verdicts.PARITY_CHECKS]
+    mlp = _row(table, "mlp")
+    forward = mlp[2]
+    assert forward.text == "tf ok 1.5e-07\ntorch FAIL 5.0e-01"
+    assert [line.style for line in forward.parts()] == ["ok", "bad"]
+    assert mlp[4].text == "torch ok 1.0e-02 (tol 0.05)"  # the plugin's own tolerance, shown
+    assert _row(table, "cnn")[3] == Cell.stack([Cell("jax>torch unavailable", "warn")])
+    assert table.breaks == {0, 1}
+
+
+def test_the_parity_checks_table_keeps_every_detail_or_only_the_failures():
+    assert len(verdicts.parity_checks_table(PARITY).rows) == 4
+    failed = verdicts.parity_checks_table(PARITY, failed_only=True)
+    assert failed.texts() == (
+        ("mlp", "forward", "jax~torch", "fail", "0.5", "0.0001", "max abs diff"),
+    )
+
+
+def test_the_catalogue_names_each_family_once_and_ends_a_section_with_it():
+    plugins = [
+        {"family": "mlp", "name": "a", "description": "x", "params": {"total": 1_000}},
+        {"family": "mlp", "name": "b", "description": "y", "params": None},
+        {"family": "cnn", "name": "c", "description": "z"},
+    ]
+    table = tables.catalogue_table(plugins, "jax")
+    assert table.title == "Plugins (parameters as built on jax)"
+    assert [row[:3] for row in table.texts()] == [
+        ("mlp", "a", "1,000"),
+        ("", "b", "?"),
+        ("cnn", "c", "?"),
+    ]
+    assert table.breaks == {1, 2}
+    assert len(tables.catalogue_table(plugins, None, descriptions=False).columns) == 5
+
+
+def test_the_baselines_table_has_a_row_per_baseline():
+    info = BaselineInfo(
+        "main", Path("m.json"), "2026-01-01", "r.json", 4, "quick", "mnist", "cpu", "3.8", 5
+    )
+    table = tables.baselines_table([info])
+    assert table.texts() == (("main", "2026-01-01", "4", "5", "quick", "mnist", "3.8", "cpu"),)
+
+
+# --- the three renderings -----------------------------------------------------------------------
+
+
+def _rich_texts(table: Table) -> list[list[str]]:
+    rendered = console.render(table)
+    columns = [[cell.plain for cell in column.cells] for column in rendered.columns]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+class _Cells(HTMLParser):
+    """The text of every ``td``, row by row; ``<br>`` as a new line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self.rows[-1].append("")
+            self.inside = True
+        elif tag == "br" and self.inside:
+            self.rows[-1][-1] += "\n"
+
+    def handle_endtag(self, tag):
+        self.inside = self.inside and tag != "td"
+
+    def handle_data(self, data):
+        if self.inside:
+            self.rows[-1][-1] += data
+
+
+def _html_texts(table: Table) -> list[list[str]]:
+    parser = _Cells()
+    parser.feed(html.table(table))
+    return [row for row in parser.rows if row]
+
+
+def _markdown_texts(table: Table) -> list[list[str]]:
+    lines = [line for line in markdown.table(table).splitlines() if line.startswith("| ")]
+    rows = [re.split(r" \| ", line[2:-2]) for line in lines[2:]]  # after the header and rule
+    return [[cell.strip().replace("<br>", "\n") for cell in row] for row in rows]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: tables.results_table(
+            _frame(_cell("jax", 2.0), _cell("tensorflow", 1.0, total=7), _cell("torch", None))
+        ),
+        lambda: verdicts.parity_table(PARITY),
+        lambda: verdicts.comparison_table(COMPARISON),
+    ],
+    ids=["results", "parity", "comparison"],
+)
+def test_rich_html_and_markdown_show_the_same_cells(build):
+    table = build()
+    expected = [list(row) for row in table.texts()]
+    assert _rich_texts(table) == expected
+    assert _html_texts(table) == expected
+    assert _markdown_texts(table) == expected
+
+
+def test_every_style_has_a_rich_style_and_a_css_class():
+    assert set(console.RICH_STYLES) == set(STYLES)
+    assert all(f".s-{style}" in html._CSS for style in STYLES)
+
+
+def test_grouped_columns_get_two_line_headers_in_the_console_and_spans_in_html():
+    table = tables.results_table(_frame(_cell("jax", 2.0), _cell("tensorflow", 1.0)))
+    headers = [str(column.header) for column in console.render(table).columns]
+    assert headers[:4] == ["\nplugin", "\nparams", "jax/cpu\nms", "\nacc"]
+    assert '<th colspan="2">tf/cpu</th>' in html.table(table)
+    assert "| plugin | params | jax/cpu ms | jax/cpu acc | tf/cpu ms |" in markdown.table(table)
+
+
+def test_text_from_records_is_never_markup_and_never_html():
+    table = Table("[bold]t[/]", (Column("a"),), ((Cell("[red]x[/] <b>&"),),), "c|d")
+    out = Console(record=True, width=80)
+    out.print(console.render(table))
+    text = out.export_text()
+    assert "[bold]t[/]" in text
+    assert "[red]x[/] <b>&" in text
+    assert "[red]x[/] &lt;b&gt;&amp;" in html.table(table)
+    assert "c\\|d" in markdown.table(table)
