@@ -10,7 +10,8 @@ import pytest
 
 from harness.backends.parent import BACKENDS, backend_installed
 from harness.parity.checks import ParityReport
-from harness.parity.verdicts import CheckResult, Judge, Tolerances
+from harness.parity.verdicts import Judge, Tolerances
+from harness.records.schema import CheckResult
 
 KBENCH = [sys.executable, "-m", "harness"]
 

@@ -153,7 +153,7 @@ def test_load_reads_schema_2_confidence_intervals(tmp_path):
         (None, "Results file not found"),
         ("{not json", "not readable JSON"),
         (json.dumps({"hello": 1}), "Expected a kbench results file"),
-        (json.dumps({"schema_version": 99, "cells": []}), "schema_version=99"),
+        (json.dumps({"schema_version": 99, "cells": []}), "schema version 99"),
     ],
 )
 def test_kbench_report_rejects_bad_files_in_one_line(capsys, tmp_path, content, expected):

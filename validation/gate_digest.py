@@ -16,8 +16,9 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from harness.gate import CellComparison, Rule, compare_runs, with_detectable_slowdowns
+from harness.gate import Rule, compare_runs, with_detectable_slowdowns
 from harness.records import (
+    CellComparison,
     RunResult,
     StepTimeStats,
     StepTimeSummary,

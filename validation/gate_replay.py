@@ -16,7 +16,8 @@ from collections import defaultdict
 import numpy as np
 
 from harness import stats
-from harness.gate import CellComparison, Rule, decide
+from harness.gate import Rule, decide
+from harness.records import CellComparison
 
 DELTAS = (0.0, 0.03, 0.05, 0.10, 0.20)
 DETECTABLE_REPEATS = (5, 10, 20, 40, 80)

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every cell ok, 1 some cell not ok, 2 a usage error (one line, no traceback).
 One module per command (each adds its parser and handles its arguments); shared options in
-``options``; every ``HarnessError`` becomes one line on stderr here.
+``options``; every ``HarnessError`` becomes one line on stderr here, and SIGINT / SIGTERM
+stop a command cleanly (exit 130 / 143).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from harness.cli import ab, catalogue, compare, parity, report, run
-from harness.cli.console import error_console, print_error
+from harness.cli.console import print_error
 from harness.cli.options import Parser
 from harness.errors import HarnessError
+from harness.run.interrupt import Interrupted, interruptible
 
 DESCRIPTION = __doc__.splitlines()[0]
 
@@ -37,15 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what was typed: a resumed run refuses an option that disagrees
     try:
-        return args.handler(args)
+        with interruptible():
+            return args.handler(args)
     except HarnessError as error:
         print_error(f"kbench: error: {error}")
         return 2
-    except KeyboardInterrupt:
-        error_console.print("kbench: interrupted")
-        return 130
+    except Interrupted as stop:  # stopped where nothing was left to save
+        print_error(f"kbench: interrupted by {stop.name}")
+        return stop.exit_code
 
 
 if __name__ == "__main__":

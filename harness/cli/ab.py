@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.markup import escape
 
 from harness.cli.compare import finish_comparison
-from harness.cli.console import console
+from harness.cli.console import console, print_error
 from harness.cli.options import add_rule_options, add_run_options, rule_from_args
 from harness.cli.progress import worker_progress
-from harness.gate.ab import parse_python, per_look, run_ab
-from harness.gate.compare import stage_one_possible
-from harness.run.driver import RUNS_DIR, load_data
+from harness.cli.resume import SAME_HOST, resumed_plan
+from harness.errors import UsageError
+from harness.gate.ab import parse_python, per_look, run_ab, stopped_gate
+from harness.gate.compare import Rule, stage_one_possible
+from harness.records.files import exclusive, read_comparison
+from harness.records.schema import RunResult
+from harness.run.driver import default_out, load_data
+from harness.run.interrupt import exit_code
 from harness.run.plan import RunPlan, plan_run
 from harness.run.settings import RunSettings
 
@@ -26,17 +32,61 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
     add_run_options(ab, repeats_default=5, report=False)
     add_rule_options(ab)
     ab.add_argument("--no-confirm", action="store_true", help="no confirmation batch")
+    ab.add_argument(
+        "--resume",
+        type=Path,
+        metavar="AB.json",
+        help="finish a stopped gate: its missing processes run, interleaved as before",
+    )
     ab.set_defaults(handler=cmd_ab)
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
     pythons = {
         "A": parse_python(args.python_a, "--python-a"),
         "B": parse_python(args.python_b, "--python-b"),
     }
     plan = plan_run(RunSettings.from_args(args))
+    out = args.out or default_out(plan.settings.profile, prefix="ab-")
+    gate = Gate(plan, pythons, rule_from_args(args), not args.no_confirm)
+    with exclusive(out):
+        return _gate(gate, out)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A gate to run: its plan, both interpreters, the rule, and a stopped gate's runs."""
+
+    plan: RunPlan
+    pythons: dict[str, tuple[str, ...]]
+    rule: Rule
+    confirm: bool
+    previous: tuple[RunResult, RunResult] | None = None
+
+
+def _resume(args: argparse.Namespace) -> int:
+    stopped = stopped_gate(read_comparison(args.resume), args.resume)
+    for side, option in (("A", "--python-a"), ("B", "--python-b")):
+        given = option in args.argv or any(w.startswith(option + "=") for w in args.argv)
+        if (
+            given
+            and parse_python(getattr(args, f"python_{side.lower()}"), option)
+            != stopped.pythons[side]
+        ):
+            raise UsageError(f"{option} disagrees with the gate being resumed ({args.resume})")
+        parse_python(" ".join(stopped.pythons[side]), option)
+    plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
+    gate = Gate(plan, stopped.pythons, stopped.rule, stopped.confirm, stopped.previous)
+    with exclusive(args.out or args.resume) as out:
+        return _gate(gate, out)
+
+
+def _gate(gate: Gate, out: Path) -> int:
+    plan, pythons, rule, confirm = gate.plan, gate.pythons, gate.rule, gate.confirm
     data = load_data(plan)
-    rule, confirm, repeats = rule_from_args(args), not args.no_confirm, plan.settings.repeats
+    repeats = plan.settings.repeats
     console.print(f"dataset: {escape(data.summary())}")
     console.print(
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
@@ -44,9 +94,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
     )
     _note_first_look(plan, per_look(rule, confirm).alpha)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
-        result = run_ab(plan, data, pythons, rule, observe, confirm)
-    out = args.out or RUNS_DIR / f"ab-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    return finish_comparison(result.comparison, out, result.to_dict())
+        result = run_ab(plan, data, pythons, rule, observe, confirm, gate.previous)
+    code = finish_comparison(result.comparison, out, result.to_dict())
+    if result.interrupted:
+        print_error(
+            f"kbench: interrupted by {result.interrupted}: the comparison covers the processes "
+            f"that finished; resume with: kbench ab --resume {out}"
+        )
+        return exit_code(result.interrupted)
+    return code
 
 
 def _note_first_look(plan: RunPlan, look_alpha: float) -> None:

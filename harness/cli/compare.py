@@ -7,14 +7,15 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harness.cli.console import console
+from harness.cli.console import console, print_error
 from harness.cli.options import add_rule_options, rule_from_args
 from harness.errors import HarnessError
 from harness.gate.compare import Comparison, compare_runs
 from harness.records import baselines
-from harness.records.files import read_run, write_json_atomic
+from harness.records.files import read_run, write_json_or_fallback
 from harness.records.fingerprint import FINGERPRINT_FIELDS
 from harness.report.console import baselines_table, comparison_table, sensitivity_line
+from harness.run.interrupt import deferred
 
 
 def add_baseline_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def add_baseline_parser(sub: argparse._SubParsersAction) -> None:
     save.add_argument("results", type=Path, metavar="RESULTS.json")
     save.add_argument("--name", help="default: <profile>-<dataset>-<cpu>")
     save.add_argument("--dir", type=Path, default=baselines.BASELINES_DIR)
+    save.add_argument("--force", action="store_true", help="replace a baseline of that name")
     listed = baseline_sub.add_parser("list", help="the saved baselines")
     listed.add_argument("--dir", type=Path, default=baselines.BASELINES_DIR)
     save.set_defaults(handler=cmd_baseline_save)
@@ -48,7 +50,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_baseline_save(args: argparse.Namespace) -> int:
-    path = baselines.save(args.results, args.name, args.dir)
+    path = baselines.save(args.results, args.name, args.dir, force=args.force)
     console.print(f"baseline saved to [bold]{escape(str(path))}[/]")
     return 0
 
@@ -84,6 +86,10 @@ def finish_comparison(comparison: Comparison, out: Path | None, record: dict) ->
     if sensitivity:
         console.print(sensitivity)
     if out is not None:
-        write_json_atomic(out, record)
-        console.print(f"comparison written to [bold]{escape(str(out))}[/]")
+        with deferred():  # a signal now must not cut the file short
+            path, why = write_json_or_fallback(out, record)
+        if why is not None:
+            print_error(f"kbench: could not write {out} ({why}); comparison written to {path}")
+            return 2
+        console.print(f"comparison written to [bold]{escape(str(path))}[/]")
     return 1 if comparison.regressed else 0

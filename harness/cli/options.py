@@ -82,6 +82,11 @@ def add_run_options(
     _add_fairness(run)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--timeout", type=positive_float, help="per-cell timeout in seconds")
+    run.add_argument(
+        "--max-memory-gb",
+        type=positive_float,
+        help="a worker using more resident memory is killed: its cell fails, the run goes on",
+    )
     add_plugin_path(run)
     run.add_argument("--out", type=Path, help="results file (default results/runs/<time>.json)")
     run.add_argument(

@@ -1,4 +1,4 @@
-"""``kbench run`` (the benchmark matrix) and ``kbench show`` (a results file's tables)."""
+"""``kbench run`` (the benchmark matrix, or ``--resume`` one) and ``kbench show``."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harness.cli.console import console
+from harness.cli.console import console, error_console
 from harness.cli.options import add_run_options
 from harness.cli.progress import worker_progress
 from harness.cli.report import announce_report
-from harness.records.files import read_run
-from harness.records.schema import RunResult
+from harness.cli.resume import resumed_plan
+from harness.records.files import exclusive, read_run, write_json_or_fallback
+from harness.records.schema import RunResult, Status
 from harness.report.console import problems_table, results_table, statistics_table
 from harness.report.markdown import STEP_SUMMARY_ENV
-from harness.run.driver import execute, load_data, save
+from harness.run.driver import default_out, execute, load_data
+from harness.run.interrupt import deferred, exit_code
 from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
 
@@ -26,6 +28,12 @@ BUSY_SHARE = 0.10  # others' share of all cores while a cell was timed that earn
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the benchmark matrix")
     add_run_options(run)
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RESULTS.json",
+        help="finish a stopped run: only its missing or failed cells run, with its settings",
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -36,24 +44,56 @@ def add_show_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    plan = plan_run(RunSettings.from_args(args))
-    settings = plan.settings
-    data = load_data(plan)
-    console.print(f"dataset: {escape(data.summary())}")
-    console.print(
-        f"{len(plan.cells)} cells x {settings.repeats} processes, profile {settings.profile}, "
-        f"jit_compile={settings.jit_compile}, dtype={settings.dtype_policy}"
-    )
-    with worker_progress(len(plan.cells) * settings.repeats) as observe:
-        run = execute(plan, data, observe)
-    path = save(run, args.out)
+    previous = read_run(args.resume) if args.resume else None
+    if previous is not None:
+        plan = resumed_plan(args, previous)
+    else:
+        plan = plan_run(RunSettings.from_args(args))
+    out = args.out or args.resume or default_out(plan.settings.profile)
+    with exclusive(out):
+        data = load_data(plan)
+        _announce(plan, data.summary(), previous)
+        with worker_progress(len(plan.cells) * plan.settings.repeats) as observe:
+            run = execute(plan, data, observe, previous=previous, checkpoint=out)
+        with deferred():  # a signal now must not cut the results file short
+            path, why = write_json_or_fallback(out, run.to_dict())
     print_run(run)
+    if why is not None:
+        error_console.print(
+            f"kbench: could not write {escape(str(out))} ({escape(why)}); "
+            f"results written to [bold]{escape(str(path))}[/] instead",
+            soft_wrap=True,
+        )
+        return 2
     console.print(f"results written to [bold]{escape(str(path))}[/]")
+    if run.interrupted:
+        return _stopped(run, path)
     if args.report:
         from harness.report.document import write_report  # matplotlib only when asked for
 
         announce_report(write_report(path), bool(os.environ.get(STEP_SUMMARY_ENV)))
     return 0 if run.all_ok else 1
+
+
+def _announce(plan, data_summary: str, previous: RunResult | None) -> None:
+    settings = plan.settings
+    console.print(f"dataset: {escape(data_summary)}")
+    console.print(
+        f"{len(plan.cells)} cells x {settings.repeats} processes, profile {settings.profile}, "
+        f"jit_compile={settings.jit_compile}, dtype={settings.dtype_policy}"
+        + (", resuming a stopped run" if previous is not None else "")
+    )
+
+
+def _stopped(run: RunResult, path: Path) -> int:
+    """One line on what a signal left, and how to finish the run; exit 128 + signal."""
+    finished = sum(c.status is not Status.INTERRUPTED for c in run.cells)
+    error_console.print(
+        f"kbench: interrupted by {run.interrupted}: {finished} of {len(run.cells)} cells "
+        f"finished; resume with: kbench run --resume {escape(str(path))}",
+        soft_wrap=True,
+    )
+    return exit_code(run.interrupted)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -69,13 +109,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def print_run(run: RunResult) -> None:
-    """The results table, the statistics across processes, what failed, and busy-machine notes."""
+    """The results table, the statistics across processes, what failed (with the command
+    that reruns it), and busy-machine notes."""
     console.print(results_table(run))
     if any(c.step_time_ms and c.step_time_ms.n_processes > 1 for c in run.cells):
         console.print(statistics_table(run))
     problems = problems_table(run)
     if problems is not None:
         console.print(problems)
+    for cell in run.cells:
+        if cell.repro:
+            console.print(f"rerun {escape(cell.cell.key)}: {escape(cell.repro)}", soft_wrap=True)
     for note in busy_machine_notes(run):
         console.print(f"[yellow]note[/]: {note}", soft_wrap=True)
 

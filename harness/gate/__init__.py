@@ -13,7 +13,6 @@ __all__, __getattr__ = lazy_exports(
     __name__,
     {
         "compare": (
-            "CellComparison",
             "Comparison",
             "Rule",
             "compare_runs",

@@ -22,9 +22,10 @@ from harness import datasets
 from harness.errors import HarnessError
 from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
 from harness.records.schema import RunResult
-from harness.run.driver import assemble, dataset_file, worker_job
+from harness.records.steptime import StepTimeSummary
+from harness.run.driver import assemble, dataset_file, resumable, worker_job
 from harness.run.plan import RunPlan
-from harness.run.runner import Observer, Processes, WorkerJob, merge_processes, run_processes
+from harness.run.runner import Observer, Processes, WorkerJob, finish_cell, run_until_stopped
 
 SIDES = ("A", "B")
 
@@ -39,6 +40,7 @@ class AbResult:
     pythons: dict[str, list[str]]
     repeats: int
     confirmed: list[str]
+    interrupted: str | None = None  # the signal that stopped the gate before it finished
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class AbResult:
                 "repeats": self.repeats,
                 "order": "A B, B A, ... per repeat",
                 "confirmation_batch": self.confirmed,
+                **({"interrupted": self.interrupted} if self.interrupted else {}),
             },
             "runs": {"a": self.run_a.to_dict(), "b": self.run_b.to_dict()},
         }
@@ -57,6 +60,31 @@ class AbResult:
 def per_look(rule: Rule, confirm: bool) -> Rule:
     """The rule each look applies: with a confirmation batch, two looks at ``alpha / 2``."""
     return replace(rule, alpha=rule.alpha / 2, looks=2) if confirm else rule
+
+
+def stopped_gate(record: dict[str, Any], path: Any) -> StoppedGate:
+    """What a ``kbench ab --out`` file recorded, to resume it: both sides' runs, their
+    interpreters and the rule as the user gave it (before the per-look split)."""
+    ab, runs = record.get("ab"), record.get("runs")
+    if not isinstance(ab, dict) or not isinstance(runs, dict):
+        raise HarnessError(f"{path} is a comparison without a gate's runs; only kbench ab resumes")
+    try:
+        previous = (RunResult.from_dict(runs["a"]), RunResult.from_dict(runs["b"]))
+        pythons = {"A": tuple(ab["python_a"]), "B": tuple(ab["python_b"])}
+        rule = Rule(**{k: v for k, v in record["rule"].items() if k in Rule.__dataclass_fields__})
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise HarnessError(f"Comparison file {path} is malformed: {error!r}") from None
+    confirm = rule.looks == 2
+    whole = replace(rule, alpha=rule.alpha * 2, looks=1) if confirm else rule
+    return StoppedGate(previous, pythons, whole, confirm)
+
+
+@dataclass(frozen=True)
+class StoppedGate:
+    previous: tuple[RunResult, RunResult]
+    pythons: dict[str, tuple[str, ...]]
+    rule: Rule
+    confirm: bool
 
 
 def parse_python(text: str, option: str) -> tuple[str, ...]:
@@ -103,20 +131,26 @@ def run_ab(
     rule: Rule,
     observe: Observer | None = None,
     confirm: bool = True,
+    previous: tuple[RunResult, RunResult] | None = None,
 ) -> AbResult:
     """Run every cell ``repeats`` times per side, alternating sides; decide; confirm.
 
     With a confirmation batch there are two looks at the data, so each look tests at
     ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
+    With ``previous`` (both sides' runs of a stopped gate) only the missing processes run,
+    in the order the gate would have run them.
     """
     rule = per_look(rule, confirm)
     environments = {side: side_environment(pythons[side]) for side in SIDES}
     with dataset_file(data) as data_path:
         jobs = {s: worker_job(plan, data, data_path, pythons[s]) for s in SIDES}
         gate = _Gate(plan, data, jobs, environments, rule, _labels(pythons), observe)
+        if previous is not None:
+            pairs = zip(SIDES, previous, strict=True)
+            gate.processes = {side: resumable(run) for side, run in pairs}
         comparison = gate.first_look()
         confirmed = [c.key for c in comparison.cells if c.verdict == "inconclusive"]
-        if confirm and confirmed:
+        if confirm and confirmed and gate.stopped is None:
             comparison = gate.confirm(comparison, confirmed)
     return AbResult(
         comparison,
@@ -124,6 +158,7 @@ def run_ab(
         pythons={s: list(pythons[s]) for s in SIDES},
         repeats=plan.settings.repeats,
         confirmed=confirmed if confirm else [],
+        interrupted=gate.stopped,
     )
 
 
@@ -139,18 +174,26 @@ class _Gate:
     labels: tuple[str, str]
     observe: Observer | None
     processes: Processes = field(default_factory=lambda: {side: {} for side in SIDES})
+    stopped: str | None = None  # the signal that stopped it, if one did
 
     def first_look(self) -> Comparison:
-        """R processes per side of every cell, decided."""
-        repeats = self.plan.settings.repeats
-        run_processes(self.plan.cells, self.jobs, self.processes, range(repeats), self.observe)
-        return compare_runs(*self.runs(), self.rule, self.labels, check_fingerprint=False)
+        """R processes per side of every cell (or those that ran before a signal), decided."""
+        repeats = range(self.plan.settings.repeats)
+        self.stopped = run_until_stopped(
+            self.plan.cells, self.jobs, self.processes, repeats, self.observe
+        )
+        first = [_first_processes(run, len(repeats)) for run in self.runs()]
+        return compare_runs(*first, self.rule, self.labels, check_fingerprint=False)
 
     def confirm(self, comparison: Comparison, confirmed: list[str]) -> Comparison:
-        """R more processes per side for the inconclusive cells, decided on the pooled 2R."""
+        """R more processes per side for the inconclusive cells, decided on the pooled 2R
+        (stopped by a signal, the first look's verdicts stand)."""
         repeats = self.plan.settings.repeats
         cells = [c for c in self.plan.cells if c.key in confirmed]
-        run_processes(cells, self.jobs, self.processes, range(repeats, 2 * repeats), self.observe)
+        batch = range(repeats, 2 * repeats)
+        self.stopped = run_until_stopped(cells, self.jobs, self.processes, batch, self.observe)
+        if self.stopped is not None:
+            return comparison
         subset = [_only(run, confirmed) for run in self.runs()]
         family = sum(c.p_value is not None for c in comparison.cells)
         second = compare_runs(
@@ -174,12 +217,30 @@ class _Gate:
             assemble(
                 self.plan,
                 self.data,
-                [merge_processes(self.processes[side][c.key]) for c in cells],
+                [
+                    finish_cell(self.processes[side].get(c.key, []), c, self.jobs[side])
+                    for c in cells
+                ],
                 self.environments[side],
+                self.stopped,
             )
             for side in SIDES
         )
         return run_a, run_b
+
+
+def _first_processes(run: RunResult, count: int) -> RunResult:
+    """The run as it stood after ``count`` processes per cell (a resumed gate's records may
+    already hold its confirmation batch, which the first look must not see)."""
+    cells = []
+    for cell in run.cells:
+        step = cell.step_time_ms
+        if step is not None and step.n_processes > count:
+            cell = replace(
+                cell, step_time_ms=StepTimeSummary.from_processes(step.processes[:count])
+            )
+        cells.append(cell)
+    return replace(run, cells=cells)
 
 
 def _only(run: RunResult, keys: Sequence[str]) -> RunResult:

@@ -26,7 +26,14 @@ from harness.records.fingerprint import (
     fingerprint,
     fingerprint_differences,
 )
-from harness.records.schema import COMPARISON_KIND, VERDICTS, CellResult, RunResult, Status
+from harness.records.schema import (
+    COMPARISON_KIND,
+    VERDICTS,
+    CellComparison,
+    CellResult,
+    RunResult,
+    Status,
+)
 
 COMPARISON_SCHEMA = 1
 
@@ -57,41 +64,6 @@ class Side:
     @classmethod
     def of(cls, label: str, run: RunResult) -> Side:
         return cls(label, run.environment, run.config)
-
-
-@dataclass(frozen=True)
-class CellComparison:
-    """One cell's verdict and the figures behind it."""
-
-    key: str
-    plugin: str
-    backend: str
-    device: str
-    verdict: str
-    reason: str = ""
-    a_median_ms: float | None = None
-    b_median_ms: float | None = None
-    ratio: float | None = None
-    ratio_ci_low: float | None = None
-    ratio_ci_high: float | None = None
-    p_value: float | None = None
-    p_adjusted: float | None = None
-    p_faster: float | None = None
-    p_faster_adjusted: float | None = None
-    n_a: int = 0
-    n_b: int = 0
-    a_samples: list[float] = field(default_factory=list)
-    b_samples: list[float] = field(default_factory=list)
-    a_accuracy: float | None = None
-    b_accuracy: float | None = None
-    detectable_slowdown: float | None = None  # see with_detectable_slowdowns
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CellComparison:
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.records.schema import CheckResult
+
 
 @dataclass(frozen=True)
 class Tolerances:
@@ -18,19 +20,6 @@ class Tolerances:
     forward: float = 1e-4
     training: float = 1e-2
     first_loss: float = 1e-4
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check between two backends (``pair`` is ``a~b``, or ``a->b`` for portability)."""
-
-    plugin: str
-    check: str
-    pair: str
-    status: str  # pass | fail | unavailable
-    measured: float | None = None
-    tolerance: float | None = None
-    detail: str = ""
 
 
 @dataclass(frozen=True)

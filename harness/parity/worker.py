@@ -22,12 +22,14 @@ import numpy as np
 
 from harness.records.files import write_json_atomic
 from harness.registry import discover
+from harness.run.child import die_with_parent
 from harness.run.model import compile_model, describe_model, inputs_targets, take
 
 WEIGHTS = "weights.npz"
 
 
 def main(argv: list[str]) -> int:
+    die_with_parent()
     spec = json.loads(Path(argv[0]).read_text())
     try:
         result = run(spec)

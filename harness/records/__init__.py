@@ -16,6 +16,8 @@ __all__, __getattr__ = lazy_exports(
             "COMPARISON_KIND",
             "SCHEMA_VERSION",
             "Cell",
+            "CellComparison",
+            "CheckResult",
             "CellResult",
             "Params",
             "RunResult",

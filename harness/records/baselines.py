@@ -45,8 +45,14 @@ def default_name(run: RunResult) -> str:
     return f"{run.config.get('profile', 'run')}-{dataset}-{cpu[:40]}"
 
 
-def save(results: Path, name: str | None = None, directory: Path = BASELINES_DIR) -> Path:
-    """Store the results file ``results`` as baseline ``name`` (atomically)."""
+def save(
+    results: Path,
+    name: str | None = None,
+    directory: Path = BASELINES_DIR,
+    force: bool = False,
+) -> Path:
+    """Store the results file ``results`` as baseline ``name`` (atomically); an existing
+    baseline of that name is replaced only with ``force``."""
     run = read_run(results)
     name = name or default_name(run)
     if not _NAME.match(name):
@@ -64,7 +70,12 @@ def save(results: Path, name: str | None = None, directory: Path = BASELINES_DIR
             "fingerprints": {c.cell.key: fingerprint(run, c) for c in run.cells if c.ok},
         },
     }
-    return write_json_atomic(Path(directory) / f"{name}.json", record)
+    target = Path(directory) / f"{name}.json"
+    if target.exists() and not force:
+        raise HarnessError(
+            f"Baseline {name!r} exists ({target}); pass --force to replace it, or --name another"
+        )
+    return write_json_atomic(target, record)
 
 
 def resolve(name_or_path: str, directory: Path = BASELINES_DIR) -> Path:

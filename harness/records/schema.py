@@ -1,4 +1,5 @@
-"""Result records: a Status per cell, the cell's record and the run's, with a schema version."""
+"""Result records: a Status per cell, the cell's record and the run's, with a schema version;
+a compared cell's verdict; a parity check's outcome."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class Status(str, enum.Enum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
     SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # the run was stopped (Ctrl-C, SIGTERM) before it finished
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class CellResult:
     versions: dict[str, str] = field(default_factory=dict)
     log_tail: str | None = None
     duration_s: float | None = None
+    repro: str | None = None  # the command line that reruns just this cell (cells not ok)
 
     @property
     def cell(self) -> Cell:
@@ -123,6 +126,7 @@ class RunResult:
     config: dict[str, Any]
     cells: list[CellResult]
     schema_version: int = SCHEMA_VERSION
+    interrupted: str | None = None  # the signal that stopped the run before it finished
 
     @property
     def all_ok(self) -> bool:
@@ -136,6 +140,7 @@ class RunResult:
             "environment": self.environment,
             "config": self.config,
             "cells": [c.to_dict() for c in self.cells],
+            **({"interrupted": self.interrupted} if self.interrupted else {}),
         }
 
     @classmethod
@@ -146,4 +151,53 @@ class RunResult:
             config=data["config"],
             cells=[CellResult.from_dict(c) for c in data["cells"]],
             schema_version=SCHEMA_VERSION,
+            interrupted=data.get("interrupted"),
         )
+
+
+@dataclass(frozen=True)
+class CellComparison:
+    """One cell's verdict and the figures behind it."""
+
+    key: str
+    plugin: str
+    backend: str
+    device: str
+    verdict: str
+    reason: str = ""
+    a_median_ms: float | None = None
+    b_median_ms: float | None = None
+    ratio: float | None = None
+    ratio_ci_low: float | None = None
+    ratio_ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    p_faster: float | None = None
+    p_faster_adjusted: float | None = None
+    n_a: int = 0
+    n_b: int = 0
+    a_samples: list[float] = field(default_factory=list)
+    b_samples: list[float] = field(default_factory=list)
+    a_accuracy: float | None = None
+    b_accuracy: float | None = None
+    detectable_slowdown: float | None = None  # harness.gate.compare.with_detectable_slowdowns
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellComparison:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check between two backends (``pair`` is ``a~b``, or ``a->b`` for portability)."""
+
+    plugin: str
+    check: str
+    pair: str
+    status: str  # pass | fail | unavailable
+    measured: float | None = None
+    tolerance: float | None = None
+    detail: str = ""

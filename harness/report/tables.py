@@ -19,7 +19,13 @@ from harness.records.schema import MALLOC_UNRECORDED
 
 WIDE_CV = 0.25  # CV above which a step time is marked ``~``: too spread out to trust
 STYLES = ("best", "ok", "bad", "error", "warn", "wide", "dim", "slower", "new", "unmatched")
-STATUS_STYLE = {"failed": "bad", "timeout": "error", "unavailable": "warn", "skipped": "dim"}
+STATUS_STYLE = {
+    "failed": "bad",
+    "timeout": "error",
+    "unavailable": "warn",
+    "skipped": "dim",
+    "interrupted": "warn",
+}
 _SHORT = {"tensorflow": "tf"}
 
 

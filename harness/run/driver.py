@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,15 @@ from typing import Any
 from harness import datasets
 from harness.records import environment
 from harness.records.files import write_json_atomic
-from harness.records.schema import CellResult, RunResult
+from harness.records.schema import Cell, CellResult, RunResult, Status
+from harness.run.interrupt import deferred
 from harness.run.plan import RunPlan
 from harness.run.profiles import get_profile
-from harness.run.runner import Observer, WorkerJob, run_cells
+from harness.run.runner import Observer, Processes, WorkerJob, finish_cell, run_until_stopped
+from harness.run.settings import RunSettings
 
 RUNS_DIR = Path("results") / "runs"
+UNFINISHED = "unfinished"  # a checkpoint's ``interrupted``: the run was still going
 
 
 def load_data(plan: RunPlan) -> datasets.Dataset:
@@ -34,11 +38,68 @@ def execute(
     data: datasets.Dataset,
     observe: Observer | None = None,
     python: Sequence[str] | None = None,
+    previous: RunResult | None = None,
+    checkpoint: Path | None = None,
 ) -> RunResult:
-    """Run every cell (``repeats`` worker processes each) and assemble the run's record."""
+    """Run every cell (``repeats`` worker processes each) and assemble the run's record.
+
+    Stopped by SIGINT or SIGTERM, it returns what finished (the rest ``interrupted``, the
+    run's ``interrupted`` naming the signal). With ``previous`` (a resumed run), the cells
+    that finished there are kept and only the missing processes run. With ``checkpoint``,
+    the run so far is written there after every worker (``interrupted``: ``unfinished``),
+    so that even a parent killed by SIGKILL leaves every finished cell on disk.
+    """
+    processes: Processes = {"": resumable(previous) if previous else {}}
+    env = environment.collect()
     with dataset_file(data) as data_path:
-        results = run_cells(plan.cells, worker_job(plan, data, data_path, python), observe)
-    return assemble(plan, data, results, environment.collect())
+        job = worker_job(plan, data, data_path, python)
+
+        def record(stopped: str | None) -> RunResult:
+            cells = [finish_cell(processes[""].get(c.key, []), c, job) for c in plan.cells]
+            cells = [with_repro(cell, plan.settings) for cell in cells]
+            return assemble(plan, data, cells, env, stopped)
+
+        if checkpoint is not None:
+            observe = _checkpointing(observe, checkpoint, lambda: record(UNFINISHED))
+        repeats = range(plan.settings.repeats)
+        stopped = run_until_stopped(plan.cells, {"": job}, processes, repeats, observe)
+    return record(stopped)
+
+
+def _checkpointing(
+    observe: Observer | None, path: Path, snapshot: Callable[[], RunResult]
+) -> Observer:
+    """``observe``, and after every finished worker the run so far written to ``path``
+    (a failing write is skipped: the final write says what went wrong)."""
+
+    def both(side: str, cell: Cell, result: CellResult | None) -> None:
+        if observe:
+            observe(side, cell, result)
+        if result is not None:
+            with deferred(), suppress(OSError):
+                write_json_atomic(path, snapshot().to_dict())
+
+    return both
+
+
+def resumable(previous: RunResult) -> dict[str, list[CellResult]]:
+    """The processes of a recorded run worth keeping: cells that finished (ok or skipped)
+    and the finished processes of interrupted cells; failed cells run again."""
+    kept = {}
+    for cell in previous.cells:
+        if cell.status in (Status.OK, Status.SKIPPED):
+            kept[cell.cell.key] = [cell]
+        elif cell.status is Status.INTERRUPTED and cell.step_time_ms is not None:
+            kept[cell.cell.key] = [replace(cell, status=Status.OK, error=None)]
+    return kept
+
+
+def with_repro(cell: CellResult, settings: RunSettings) -> CellResult:
+    """A cell that is not ok, with the command line that reruns just that cell."""
+    if cell.ok or cell.status is Status.SKIPPED:
+        return cell
+    command = settings.command_for(cell.plugin, cell.backend, cell.device, cell.dataset)
+    return replace(cell, repro=command)
 
 
 @contextmanager
@@ -71,6 +132,7 @@ def assemble(
     data: datasets.Dataset,
     results: list[CellResult],
     env: dict[str, Any],
+    interrupted: str | None = None,
 ) -> RunResult:
     """The run's record: environment, the settings behind every number, and the cells."""
     settings = plan.settings
@@ -90,15 +152,17 @@ def assemble(
         "plugin_sources": plan.plugin_sources,
         "repeats": settings.repeats,
     }
-    return RunResult(_now(), env, config, results)
+    return RunResult(_now(), env, config, results, interrupted=interrupted)
+
+
+def default_out(profile: str, prefix: str = "") -> Path:
+    """``results/runs/<prefix><time>-<profile>.json``."""
+    return RUNS_DIR / f"{prefix}{datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}.json"
 
 
 def save(run: RunResult, out: Path | None) -> Path:
     """Write the run atomically to ``out`` or ``results/runs/<time>-<profile>.json``."""
-    if out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = RUNS_DIR / f"{stamp}-{run.config['profile']}.json"
-    return write_json_atomic(out, run.to_dict())
+    return write_json_atomic(out or default_out(run.config["profile"]), run.to_dict())
 
 
 def _now() -> str:

@@ -19,6 +19,7 @@ from harness.backends import parent as backends
 from harness.records.schema import Cell, CellResult, Status
 from harness.records.steptime import StepTimeSummary
 from harness.run.child import run_child
+from harness.run.interrupt import Interrupted
 from harness.run.settings import RunSettings
 from harness.run.spec import Process, WorkerSpec
 
@@ -61,12 +62,13 @@ def run_processes(
 
     The first process of a cell on a side trains and, on the first side, calibrates the
     timing windows; every later process reuses that window size and count and only times.
-    A cell whose first process did not finish is not retried.
+    A cell whose first process did not finish is not retried; repeats that ``processes``
+    already holds (a resumed run) are not run again.
     """
     sides = list(jobs)
     for repeat, cell, side in schedule(cells, sides, repeats):
         done = processes[side].setdefault(cell.key, [])
-        if done and not done[0].ok:
+        if (done and not done[0].ok) or processes_done(done) > repeat:
             continue
         calibrated = (processes[sides[0]].get(cell.key) or done or [None])[0]
         process = Process.next(calibrated, repeat, train=not done)
@@ -78,13 +80,40 @@ def run_processes(
             observe(side, cell, result)
 
 
-def run_cells(
-    cells: Sequence[Cell], job: WorkerJob, observe: Observer | None = None
-) -> list[CellResult]:
-    """Every cell ``settings.repeats`` times on one side, each cell's processes merged."""
-    processes: Processes = {"": {}}
-    run_processes(cells, {"": job}, processes, range(job.settings.repeats), observe)
-    return [merge_processes(processes[""][cell.key]) for cell in cells]
+def run_until_stopped(
+    cells: Sequence[Cell],
+    jobs: Mapping[str, WorkerJob],
+    processes: Processes,
+    repeats: range,
+    observe: Observer | None = None,
+) -> str | None:
+    """:func:`run_processes`, or as much of it as ran before SIGINT / SIGTERM: then the
+    running worker is killed and the signal's name returned (None when all ran)."""
+    try:
+        run_processes(cells, jobs, processes, repeats, observe)
+    except Interrupted as stop:
+        return stop.name
+    return None
+
+
+def processes_done(results: Sequence[CellResult]) -> int:
+    """How many worker processes ``results`` stand for (a resumed cell's record holds all of
+    its processes' timings)."""
+    return sum(r.step_time_ms.n_processes if r.ok and r.step_time_ms else 1 for r in results)
+
+
+def finish_cell(results: Sequence[CellResult], cell: Cell, job: WorkerJob) -> CellResult:
+    """A cell's record at the end of a run, finished or stopped: its processes merged, or
+    ``interrupted`` when the run stopped before all of them ran (timings kept)."""
+    if not results:
+        reason = "the run was stopped before this cell started"
+        return CellResult.not_run(cell, job.dataset_name, Status.INTERRUPTED, reason)
+    merged = merge_processes(results)
+    count, wanted = processes_done(results), job.settings.repeats
+    if merged.ok and count < wanted:
+        reason = f"the run was stopped after {count} of {wanted} processes"
+        return replace(merged, status=Status.INTERRUPTED, error=reason)
+    return merged
 
 
 def merge_processes(results: Sequence[CellResult]) -> CellResult:
@@ -145,14 +174,17 @@ def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> Cell
         cell.backend, cell.device, settings.threads, fixed_malloc=settings.malloc == "fixed"
     )
     spec = WorkerSpec(cell, str(job.dataset_path), settings, process).to_dict()
-    outcome = run_child(WORKER_MODULE, spec, env, settings.timeout_s, tmp, job.python)
+    memory = settings.max_memory_gb * 1024 if settings.max_memory_gb else None
+    outcome = run_child(WORKER_MODULE, spec, env, settings.timeout_s, tmp, job.python, memory)
     tail = outcome.log_tail or None
-    if not outcome.finished:
+    if outcome.memory_exceeded_mb is not None:
+        reason = f"{outcome.why_no_result()}, above --max-memory-gb {settings.max_memory_gb:g}"
+        record = CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason)
+    elif not outcome.finished:
         reason = f"no result within the {settings.timeout_s:g} s cell timeout"
         record = CellResult.not_run(cell, job.dataset_name, Status.TIMEOUT, reason)
     elif outcome.result is None:
-        reason = f"worker exited with code {outcome.returncode} without a result"
-        record = CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason)
+        record = CellResult.not_run(cell, job.dataset_name, Status.FAILED, outcome.why_no_result())
     else:
         record = CellResult.from_dict(outcome.result)
     return record if record.ok else replace(record, log_tail=tail)

@@ -8,7 +8,8 @@ the results file records its fairness and size fields under ``config``.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields, replace
+import shlex
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from harness.errors import UsageError
@@ -33,6 +34,7 @@ RECORDED = (
     "timeout_s",
     "predict_repeats",
     "timing",
+    "max_memory_gb",
 )
 
 
@@ -63,11 +65,14 @@ class RunSettings:
     timeout_s: float | None = None
     predict_repeats: int | None = None
     timing: WindowPlan | None = None
+    max_memory_gb: float | None = None  # a worker whose resident memory grows past it is killed
 
     def __post_init__(self) -> None:
         _check_choice("jit_compile", self.jit_compile, JIT_CHOICES)
         _check_choice("dtype", self.dtype_policy, DTYPE_POLICIES)
         _check_choice("malloc", self.malloc, MALLOC_CHOICES)
+        if self.max_memory_gb is not None and not self.max_memory_gb > 0:
+            raise UsageError(f"max_memory_gb must be > 0. Received: {self.max_memory_gb}")
         for name in ("epochs", "batch_size", "threads", "repeats"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -108,6 +113,7 @@ class RunSettings:
             malloc=args.malloc,
             seed=args.seed,
             timeout_s=args.timeout,
+            max_memory_gb=args.max_memory_gb,
         )
 
     def keras_jit_compile(self) -> str | bool:
@@ -132,8 +138,55 @@ class RunSettings:
         values.setdefault("malloc", MALLOC_UNRECORDED)
         return cls(**values)
 
-    def with_repeats(self, repeats: int) -> RunSettings:
-        return replace(self, repeats=repeats)
+    def command_for(self, plugin: str, backend: str, device: str, dataset: str) -> str:
+        """The ``kbench run`` command line that reruns one cell with these settings."""
+        words = ["kbench", "run", "-p", plugin, "-b", backend, "--device", device]
+        words += ["--dataset", dataset, *self._options()]
+        return shlex.join(words)
+
+    def _options(self) -> list[str]:
+        """The options that differ from a fresh ``kbench run``'s defaults."""
+        default = RunSettings(profile=self.profile)
+        words = [] if self.profile == "quick" else ["--profile", self.profile]
+        for name, option in _OPTIONS.items():
+            value = getattr(self, name)
+            if value != getattr(default, name) and value is not None:
+                words += [option, str(value)]
+        for path in self.plugin_paths:
+            words += ["--plugin-path", path]
+        return words
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RunSettings:
+        """The settings a results file recorded (its resolved plugins, backends, devices and
+        dataset), for resuming it."""
+        devices = config.get("devices") or ["cpu"]
+        dataset = config.get("dataset") or {}
+        selection = {
+            "plugins": tuple(config.get("plugins") or ()),
+            "backends": tuple(config.get("backends") or ()),
+            "device": devices[0] if len(devices) == 1 else "auto",
+            "dataset": dataset.get("used") or dataset.get("requested") or "auto",
+            "plugin_paths": tuple(config.get("plugin_paths") or ()),
+            "repeats": config.get("repeats", 1),
+        }
+        recorded = {k: v for k, v in config.items() if k in RECORDED}
+        return cls.from_dict({**recorded, **selection})
+
+
+# Settings written as a plain ``--option value`` when they differ from the default.
+_OPTIONS = {
+    "repeats": "--repeats",
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "jit_compile": "--jit-compile",
+    "dtype_policy": "--dtype",
+    "threads": "--threads",
+    "malloc": "--malloc",
+    "seed": "--seed",
+    "timeout_s": "--timeout",
+    "max_memory_gb": "--max-memory-gb",
+}
 
 
 def parse_selection(values: Any) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from harness.records.files import write_json_atomic
 from harness.records.schema import CellResult, Status
 from harness.records.steptime import StepTimeSummary
 from harness.registry import discover
+from harness.run.child import die_with_parent
 from harness.run.model import inputs_targets
 from harness.run.session import Session
 from harness.run.spec import WorkerSpec
@@ -29,6 +30,7 @@ class CellUnavailable(Exception):
 
 
 def main(argv: list[str]) -> int:
+    die_with_parent()
     spec_path, result_path = Path(argv[0]), Path(argv[1])
     spec = WorkerSpec.load(spec_path)
     started = time.perf_counter()

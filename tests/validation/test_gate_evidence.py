@@ -9,9 +9,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness.gate import CellComparison, Rule
+from harness.gate import Rule
 from harness.records import (
     COMPARISON_KIND,
+    CellComparison,
     CellResult,
     Contention,
     Params,
@@ -71,7 +72,7 @@ def _recorded_gate(regressed: bool = False, spread: float = 0.02) -> dict:
         "summary": {"regressed": regressed},
         "ab": {"repeats": 3, "confirmation_batch": []},
         "a": {"environment": {"load_average": [0.5, 0.5, 0.5]}},
-        "runs": {"a": {"cells": ["big"]}, "b": {"cells": ["big"]}},
+        "runs": {"a": {"cells": [], "raw": "big"}, "b": {"cells": [], "raw": "big"}},
     }
 
 

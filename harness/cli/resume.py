@@ -1,0 +1,93 @@
+"""``kbench run --resume RESULTS.json``: the recorded settings, checked against the command
+line and the machine, and the recorded cells."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from harness.cli.options import add_run_options
+from harness.errors import UsageError
+from harness.records import environment
+from harness.records.schema import RunResult
+from harness.run.plan import RunPlan, plan_run
+from harness.run.settings import RunSettings, parse_selection
+
+# option dest -> the settings field it sets (options absent here are not recorded)
+_FIELDS = {
+    "plugin": "plugins",
+    "backend": "backends",
+    "device": "device",
+    "dataset": "dataset",
+    "plugin_path": "plugin_paths",
+    "repeats": "repeats",
+    "profile": "profile",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "jit_compile": "jit_compile",
+    "dtype": "dtype_policy",
+    "threads": "threads",
+    "malloc": "malloc",
+    "seed": "seed",
+    "timeout": "timeout_s",
+    "max_memory_gb": "max_memory_gb",
+}
+_SAME_MACHINE = ("cpu", "cores", "packages")
+SAME_HOST = ("cpu", "cores")  # a gate's sides have packages of their own
+
+
+def resumed_plan(
+    args: argparse.Namespace, previous: RunResult, same: tuple[str, ...] = _SAME_MACHINE
+) -> RunPlan:
+    """The plan that finishes ``previous``: its settings and cells, on the same machine
+    (``same``: the environment fields that must match)."""
+    settings = RunSettings.from_config(previous.config)
+    _check_command_line(args, settings)
+    _check_machine(previous, args.resume, same)
+    return replace(plan_run(settings), cells=[c.cell for c in previous.cells])
+
+
+def _check_command_line(args: argparse.Namespace, recorded: RunSettings) -> None:
+    """Refuse, naming the field, an option given that disagrees with the recorded run."""
+    given_dests = _given(getattr(args, "argv", []))
+    for dest, name in _FIELDS.items():
+        given = getattr(args, dest)
+        if dest not in given_dests:
+            continue
+        value = parse_selection(given) if dest in ("plugin", "backend") else given
+        value = tuple(value) if dest == "plugin_path" else value
+        if value != getattr(recorded, name):
+            raise UsageError(
+                f"--{dest.replace('_', '-')} disagrees with the run being resumed: "
+                f"{name} is {_shown(getattr(recorded, name))} in {args.resume}, "
+                f"the command line says {_shown(value)}"
+            )
+
+
+def _check_machine(previous: RunResult, path: Any, same: tuple[str, ...]) -> None:
+    """A run is resumed where it ran: same CPU, core count (and package versions)."""
+    now = environment.collect()
+    for key in same:
+        if previous.environment.get(key) != now.get(key):
+            raise UsageError(
+                f"{path} was recorded with another {key} ({previous.environment.get(key)!r}, "
+                f"here {now.get(key)!r}); resume it where it ran"
+            )
+
+
+def _given(argv: list[str]) -> set[str]:
+    """The run options typed on the command line (``--opt v``, ``--opt=v``, ``-pv``)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_options(parser)
+    given = set()
+    for action in parser._actions:
+        for option in action.option_strings:
+            long = option.startswith("--")
+            if any(w == option or w.startswith(option + "=" if long else option) for w in argv):
+                given.add(action.dest)
+    return given
+
+
+def _shown(value: Any) -> str:
+    return ",".join(value) if isinstance(value, tuple) else repr(value)
