@@ -45,6 +45,7 @@ def test_ok_cell_records_what_the_schema_promises(smoke_run):
     assert busy.wall_s >= sum(step.short_fit_s) + sum(step.long_fit_s)
     assert busy.process_cpu_s > 0
     assert 0.0 <= cell.metrics["test_accuracy"] <= 1.0
+    assert 0.1 <= cell.metrics["chance_accuracy"] < 0.5  # the commonest of 10 classes
     assert set(cell.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert {"import", "build", "first_step", "train", "evaluate"} <= set(cell.timings_s)
     assert cell.fairness["jit_compile_requested"] == "auto"

@@ -287,3 +287,23 @@ def test_text_from_records_is_never_markup_and_never_html():
     assert "[red]x[/] <b>&" in text
     assert "[red]x[/] &lt;b&gt;&amp;" in html.table(table)
     assert "c\\|d" in markdown.table(table)
+
+
+def test_an_accuracy_no_better_than_chance_is_marked_not_yet_meaningful():
+    chance = {"test_accuracy": 0.104, "chance_accuracy": 0.114}
+    learned = {"test_accuracy": 0.82, "chance_accuracy": 0.114}
+    table = tables.results_table(
+        _frame(_cell("jax", 2.0, metrics=chance), _cell("torch", 3.0, metrics=learned))
+    )
+    jax_acc, torch_acc = _row(table, "toy")[3], _row(table, "toy")[5]
+    assert (jax_acc.text, jax_acc.style) == ("0.104?", "warn")
+    assert torch_acc.text == "0.820"
+    assert "not yet meaningful" in table.caption
+
+
+def test_the_results_caption_says_which_malloc_the_figures_ran_with():
+    fixed = cells_frame({"config": {"malloc": "fixed"}, "cells": [_cell("jax", 2.0)]})
+    assert "--malloc fixed" in tables.results_table(fixed).caption
+    older = cells_frame({"config": {}, "cells": [_cell("jax", 2.0)]})  # before the setting
+    assert "--malloc system" in tables.results_table(older).caption
+    assert "not yet meaningful" not in tables.results_table(older).caption

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from harness.records.files import read_comparison, read_run_data
-from harness.records.schema import RunResult
+from harness.records.schema import MALLOC_UNRECORDED, RunResult
 
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 
@@ -39,6 +39,7 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "predict_ms_per_batch": ("predict_ms_per_batch",),
     "test_accuracy": ("metrics", "test_accuracy"),
     "test_loss": ("metrics", "test_loss"),
+    "chance_accuracy": ("metrics", "chance_accuracy"),
     "epochs_run": ("epochs_run",),
     "import_s": ("timings_s", "import"),
     "build_s": ("timings_s", "build"),
@@ -95,6 +96,7 @@ def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
         elif name not in _TEXT_COLUMNS and name != "jit_compile_used":
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame.insert(3, "key", frame["plugin"] + "/" + frame["backend"] + "/" + frame["device"])
+    frame["malloc"] = (run.get("config") or {}).get("malloc", MALLOC_UNRECORDED)
     return frame
 
 

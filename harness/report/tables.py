@@ -19,6 +19,8 @@ from harness.records.schema import MALLOC_UNRECORDED
 
 WIDE_CV = 0.25  # CV above which a step time is marked ``~``: too spread out to trust
 STYLES = ("best", "ok", "bad", "error", "warn", "wide", "dim", "slower", "new", "unmatched")
+AT_CHANCE = "?"  # marks an accuracy within CHANCE_MARGIN of the majority-class share
+CHANCE_MARGIN = 0.05
 STATUS_STYLE = {
     "failed": "bad",
     "timeout": "error",
@@ -128,7 +130,23 @@ def results_table(cells: pd.DataFrame) -> Table:
         f"ms: median steady-state time per step; * fastest of the row; ~ spread too wide to "
         f"trust (CV above {WIDE_CV:.0%}); acc: test accuracy; tf = tensorflow"
     )
+    if any(cell.text.endswith(AT_CHANCE) for row in rows for cell in row):
+        caption += (
+            f"; {AT_CHANCE} accuracy no better than always answering the most common class: "
+            "not yet meaningful (too little training for this model; try --profile full)"
+        )
+    caption += f"; {_malloc_note(cells)}"
     return Table("Median step time (ms/step) and test accuracy", tuple(columns), rows, caption)
+
+
+def _malloc_note(cells: pd.DataFrame) -> str:
+    """The glibc malloc setting behind the figures (it moves torch's by about a quarter)."""
+    settings = set(cells["malloc"]) if "malloc" in cells else set()
+    if settings == {"fixed"}:
+        return "malloc thresholds fixed by the harness (--malloc fixed)"
+    if settings == {"system"}:
+        return "glibc's own malloc thresholds (--malloc system)"
+    return "malloc setting unknown"
 
 
 def _results_row(cells: pd.DataFrame, plugin: str) -> tuple[Cell, ...]:
@@ -164,10 +182,17 @@ def _group_cells(cell: pd.Series, fastest: str | None) -> list[Cell]:
     mark, style = ("*", "best") if cell["key"] == fastest else ("", "")
     if cell["step_ms_cv"] > WIDE_CV:
         mark, style = f"~{mark}", "wide"
-    return [
-        Cell(f"{mark}{cell['step_ms_median']:.2f}", style),
-        Cell(formatted(cell["test_accuracy"], ".3f")),
-    ]
+    return [Cell(f"{mark}{cell['step_ms_median']:.2f}", style), _accuracy_cell(cell)]
+
+
+def _accuracy_cell(cell: pd.Series) -> Cell:
+    """The test accuracy, marked when it is no better than guessing the commonest class."""
+    accuracy, chance = cell["test_accuracy"], cell.get("chance_accuracy")
+    text = formatted(accuracy, ".3f")
+    if pd.notna(accuracy) and chance is not None and pd.notna(chance):
+        if accuracy <= chance + CHANCE_MARGIN:
+            return Cell(f"{text}{AT_CHANCE}", "warn")
+    return Cell(text)
 
 
 def statistics_table(cells: pd.DataFrame) -> Table:

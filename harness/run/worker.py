@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness import datasets
 from harness.backends.worker import WorkerBackend, worker_backend
 from harness.records.files import write_json_atomic
@@ -93,7 +95,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         step_time_ms=step,
         samples_per_s=session.batch_size / (step.median / 1000.0),
         predict_ms_per_batch=timing.pop("predict_ms_per_batch"),
-        metrics=training.pop("metrics", {}),
+        metrics=_with_chance(training.pop("metrics", {}), data.y_test),
         history=training.pop("history", {}),
         epochs_run=training.pop("epochs_run", None),
         early_stopping=training.pop("early_stopping", None),
@@ -102,6 +104,14 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         memory_mb=_memory(framework, cell.device),
         versions=framework.versions(),
     ).to_dict()
+
+
+def _with_chance(metrics: dict[str, float], labels: Any) -> dict[str, float]:
+    """The test metrics and ``chance_accuracy``: the accuracy of always answering the most
+    common test label (what an untrained model can score)."""
+    if not metrics or not len(labels):
+        return metrics
+    return {**metrics, "chance_accuracy": float(np.bincount(labels).max() / len(labels))}
 
 
 def _import_keras(backend: str) -> tuple[Any, float]:
