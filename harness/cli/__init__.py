@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import ab, catalogue, compare, parity, report, run
+from harness.cli import ab, catalogue, compare, merge, parity, report, run
 from harness.cli.console import print_error
 from harness.cli.options import Parser
 from harness.errors import HarnessError
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_export_parser(sub)
     catalogue.add_new_plugin_parser(sub)
     report.add_report_parser(sub)
+    merge.add_merge_parser(sub)
     return parser
 
 

@@ -29,7 +29,7 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
     ab = sub.add_parser("ab", help="the regression gate: two environments, interleaved")
     ab.add_argument("--python-a", default=sys.executable, help="side A's interpreter command")
     ab.add_argument("--python-b", default=sys.executable, help="side B's interpreter command")
-    add_run_options(ab, repeats_default=5, report=False)
+    add_run_options(ab, repeats_default=5, report=False, shard=False)
     add_rule_options(ab)
     ab.add_argument("--no-confirm", action="store_true", help="no confirmation batch")
     ab.add_argument(

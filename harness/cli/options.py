@@ -75,7 +75,7 @@ def rule_from_args(args: argparse.Namespace) -> Rule:
 
 
 def add_run_options(
-    run: argparse.ArgumentParser, repeats_default: int = 1, report: bool = True
+    run: argparse.ArgumentParser, repeats_default: int = 1, report: bool = True, shard: bool = True
 ) -> None:
     """What to run and how (``run`` and ``ab``): read by ``RunSettings.from_args``."""
     _add_selection(run)
@@ -95,6 +95,12 @@ def add_run_options(
         default=repeats_default,
         help="worker processes per cell (one process = one sample)",
     )
+    if shard:
+        run.add_argument(
+            "--shard",
+            metavar="K/N",
+            help="run only the K-th of N balanced slices of the cells (a CI matrix; kbench merge)",
+        )
     if report:
         run.add_argument(
             "--report",

@@ -32,6 +32,7 @@ _FIELDS = {
     "seed": "seed",
     "timeout": "timeout_s",
     "max_memory_gb": "max_memory_gb",
+    "shard": "shard",
 }
 _SAME_MACHINE = ("cpu", "cores", "packages")
 SAME_HOST = ("cpu", "cores")  # a gate's sides have packages of their own
@@ -52,7 +53,7 @@ def _check_command_line(args: argparse.Namespace, recorded: RunSettings) -> None
     """Refuse, naming the field, an option given that disagrees with the recorded run."""
     given_dests = _given(getattr(args, "argv", []))
     for dest, name in _FIELDS.items():
-        given = getattr(args, dest)
+        given = getattr(args, dest, None)
         if dest not in given_dests:
             continue
         value = parse_selection(given) if dest in ("plugin", "backend") else given

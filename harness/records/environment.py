@@ -22,6 +22,7 @@ def collect() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": {name: _version(name) for name in PACKAGES},
         "os": platform.platform(),
+        "hostname": platform.node(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

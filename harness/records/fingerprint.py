@@ -28,7 +28,7 @@ FINGERPRINT_FIELDS = (
 
 def fingerprint(run: RunResult, cell: CellResult) -> dict[str, Any]:
     """What must match for two timings of a cell to be comparable."""
-    env, config, fairness = run.environment, run.config, cell.fairness
+    env, config, fairness = cell.machine or run.environment, run.config, cell.fairness
     machine = f"{env.get('cpu')} x{env.get('cores')}"
     if cell.device == "gpu":
         machine += f" / {', '.join(env.get('gpus') or [])}"

@@ -86,6 +86,7 @@ class CellResult:
     log_tail: str | None = None
     duration_s: float | None = None
     repro: str | None = None  # the command line that reruns just this cell (cells not ok)
+    machine: dict[str, Any] | None = None  # where it ran, in a merged file (else: environment)
 
     @property
     def cell(self) -> Cell:

@@ -40,6 +40,8 @@ class ConfigShape:
     plugin_paths: list[str] | None = None
     plugin_sources: dict[str, str | None] | None = None
     repeats: int | None = None
+    shard: str | None = None
+    merged_from: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class EnvironmentShape:
     python: str | None = None
     packages: dict[str, str | None] | None = None
     os: str | None = None
+    hostname: str | None = None
     cpu: str | None = None
     cores: int | None = None
     affinity: list[int] | None = None

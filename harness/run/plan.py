@@ -11,6 +11,7 @@ from harness.errors import UsageError
 from harness.plugin import ModelPlugin
 from harness.records.schema import Cell
 from harness.run.settings import RunSettings
+from harness.run.shard import Shard, expected_costs
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ def plan_run(settings: RunSettings) -> RunPlan:
     found = registry.discover(settings.plugin_paths)
     plugins = registry.select(found, settings.plugins)
     cells = expand(plugins, select_backends(settings.backends), resolve_devices(settings.device))
+    if settings.shard is not None:
+        by_name = {p.name: p for p in plugins}
+        cells = Shard.parse(settings.shard).select(cells, expected_costs(cells, by_name))
     sources = {p.name: registry.source_hash(p) for p in plugins}
     return RunPlan(settings, cells, skip_reasons(plugins, cells), sources)
 

@@ -35,6 +35,7 @@ RECORDED = (
     "predict_repeats",
     "timing",
     "max_memory_gb",
+    "shard",
 )
 
 
@@ -66,11 +67,16 @@ class RunSettings:
     predict_repeats: int | None = None
     timing: WindowPlan | None = None
     max_memory_gb: float | None = None  # a worker whose resident memory grows past it is killed
+    shard: str | None = None  # "K/N": only the K-th of N balanced slices of the cells
 
     def __post_init__(self) -> None:
         _check_choice("jit_compile", self.jit_compile, JIT_CHOICES)
         _check_choice("dtype", self.dtype_policy, DTYPE_POLICIES)
         _check_choice("malloc", self.malloc, MALLOC_CHOICES)
+        if self.shard is not None:
+            from harness.run.shard import Shard
+
+            Shard.parse(self.shard)  # a malformed K/N is a usage error before anything runs
         if self.max_memory_gb is not None and not self.max_memory_gb > 0:
             raise UsageError(f"max_memory_gb must be > 0. Received: {self.max_memory_gb}")
         for name in ("epochs", "batch_size", "threads", "repeats"):
@@ -114,6 +120,7 @@ class RunSettings:
             seed=args.seed,
             timeout_s=args.timeout,
             max_memory_gb=args.max_memory_gb,
+            shard=getattr(args, "shard", None),
         )
 
     def keras_jit_compile(self) -> str | bool:
