@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,19 +69,21 @@ class Gate:
 
 def _resume(args: argparse.Namespace) -> int:
     stopped = stopped_gate(read_comparison(args.resume), args.resume)
-    for side, option in (("A", "--python-a"), ("B", "--python-b")):
-        given = option in args.argv or any(w.startswith(option + "=") for w in args.argv)
-        if (
-            given
-            and parse_python(getattr(args, f"python_{side.lower()}"), option)
-            != stopped.pythons[side]
-        ):
-            raise UsageError(f"{option} disagrees with the gate being resumed ({args.resume})")
-        parse_python(" ".join(stopped.pythons[side]), option)
+    for side in ("A", "B"):
+        _check_python(args, side, stopped.pythons[side])
     plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
     gate = Gate(plan, stopped.pythons, stopped.rule, stopped.confirm, stopped.previous)
     with exclusive(args.out or args.resume) as out:
         return _gate(gate, out)
+
+
+def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]) -> None:
+    """The recorded interpreter still runs the harness, and a typed one agrees with it."""
+    option = f"--python-{side.lower()}"
+    typed = any(w == option or w.startswith(f"{option}=") for w in args.argv)
+    if typed and parse_python(getattr(args, f"python_{side.lower()}"), option) != recorded:
+        raise UsageError(f"{option} disagrees with the gate being resumed ({args.resume})")
+    parse_python(shlex.join(recorded), option)
 
 
 def _gate(gate: Gate, out: Path) -> int:
