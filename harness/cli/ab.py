@@ -14,7 +14,7 @@ from harness.cli.compare import finish_comparison
 from harness.cli.console import console, print_error
 from harness.cli.options import add_rule_options, add_run_options, rule_from_args
 from harness.cli.progress import worker_progress
-from harness.cli.resume import SAME_HOST, resumed_plan
+from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
 from harness.gate.ab import parse_python, per_look, run_ab, stopped_gate
 from harness.gate.compare import Rule, stage_one_possible
@@ -80,8 +80,10 @@ def _resume(args: argparse.Namespace) -> int:
 def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]) -> None:
     """The recorded interpreter still runs the harness, and a typed one agrees with it."""
     option = f"--python-{side.lower()}"
-    typed = any(w == option or w.startswith(f"{option}=") for w in args.argv)
-    if typed and parse_python(getattr(args, f"python_{side.lower()}"), option) != recorded:
+    if (
+        typed(args.argv, option)
+        and parse_python(getattr(args, f"python_{side.lower()}"), option) != recorded
+    ):
         raise UsageError(f"{option} disagrees with the gate being resumed ({args.resume})")
     parse_python(shlex.join(recorded), option)
 

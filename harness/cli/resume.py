@@ -78,16 +78,20 @@ def _check_machine(previous: RunResult, path: Any, same: tuple[str, ...]) -> Non
 
 
 def _given(argv: list[str]) -> set[str]:
-    """The run options typed on the command line (``--opt v``, ``--opt=v``, ``-pv``)."""
+    """The run options typed on the command line."""
     parser = argparse.ArgumentParser(add_help=False)
     add_run_options(parser)
-    given = set()
-    for action in parser._actions:
-        for option in action.option_strings:
-            long = option.startswith("--")
-            if any(w == option or w.startswith(option + "=" if long else option) for w in argv):
-                given.add(action.dest)
-    return given
+    return {
+        action.dest
+        for action in parser._actions
+        if any(typed(argv, option) for option in action.option_strings)
+    }
+
+
+def typed(argv: list[str], option: str) -> bool:
+    """Whether ``option`` was typed: ``--opt v``, ``--opt=v``, ``-p v`` or ``-pv``."""
+    prefix = option + "=" if option.startswith("--") else option
+    return any(word == option or word.startswith(prefix) for word in argv)
 
 
 def _shown(value: Any) -> str:

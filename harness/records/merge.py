@@ -10,22 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.records.schema import CellResult, RunResult
+from harness.records.schema import MEASURED_SETTINGS, CellResult, RunResult
 
 # What must agree between shards for their cells to belong to one matrix.
-SAME_SETTINGS = (
-    "profile",
-    "epochs",
-    "batch_size",
-    "jit_compile",
-    "dtype_policy",
-    "threads",
-    "malloc",
-    "seed",
-    "predict_repeats",
-    "timing",
-    "repeats",
-)
+SAME_SETTINGS = (*MEASURED_SETTINGS, "repeats")
 
 
 def merge_runs(runs: Sequence[tuple[Path, RunResult]]) -> RunResult:

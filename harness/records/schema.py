@@ -12,6 +12,20 @@ from harness.records.steptime import StepTimeSummary
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)  # version 1: one process per cell, read as a summary of one
 COMPARISON_KIND = "kbench-comparison"
+# The run settings that change what a cell measures (recorded under ``config``; shards of one
+# matrix must agree on them). The run's other recorded settings only bound it.
+MEASURED_SETTINGS = (
+    "profile",
+    "epochs",
+    "batch_size",
+    "jit_compile",
+    "dtype_policy",
+    "threads",
+    "malloc",
+    "seed",
+    "predict_repeats",
+    "timing",
+)
 MALLOC_UNRECORDED = "system"  # what a record from before ``--malloc`` ran with: glibc's own
 VERDICTS = (
     "faster",

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from harness.errors import UsageError
-from harness.records.schema import MALLOC_UNRECORDED
+from harness.records.schema import MALLOC_UNRECORDED, MEASURED_SETTINGS
 from harness.run.profiles import get_profile
 from harness.run.timing import WindowPlan
 
@@ -22,21 +22,7 @@ DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "flo
 MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
 # The fields a results file records under ``config`` (the rest is the selection, recorded
 # there in its resolved form: plugins, backends, devices, dataset, repeats).
-RECORDED = (
-    "profile",
-    "epochs",
-    "batch_size",
-    "jit_compile",
-    "dtype_policy",
-    "threads",
-    "malloc",
-    "seed",
-    "timeout_s",
-    "predict_repeats",
-    "timing",
-    "max_memory_gb",
-    "shard",
-)
+RECORDED = (*MEASURED_SETTINGS, "timeout_s", "max_memory_gb", "shard")
 
 
 @dataclass(frozen=True)
