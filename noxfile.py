@@ -37,7 +37,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite against all three real backends (slow tests excluded by default)."""
-    _install(session, "all,test")
+    _install(session, "all,test,ray")
     session.run("pytest", "-m", "not slow", *session.posargs)
 
 

@@ -23,7 +23,7 @@ LAYERS = (
     ("report",),
     ("cli", "__main__", "__init__"),
 )
-FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
+FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "ray")  # ray: only with --executor ray
 
 
 def _layer(name: str) -> int:

@@ -55,10 +55,13 @@ def gpu_names() -> tuple[str, ...]:
     return tuple(line.strip() for line in out.splitlines() if line.strip())
 
 
-def resolve_devices(requested: str) -> list[str]:
-    """``cpu``, ``gpu`` or ``auto`` (the CPU, plus the GPU where one is present)."""
+def resolve_devices(requested: str, gpu_present: bool | None = None) -> list[str]:
+    """``cpu``, ``gpu`` or ``auto`` (the CPU, plus the GPU where one is present: on this
+    machine, unless ``gpu_present`` says whether the machines that will run the cells have
+    one)."""
     if requested == "auto":
-        return ["cpu", "gpu"] if gpu_names() else ["cpu"]
+        present = bool(gpu_names()) if gpu_present is None else gpu_present
+        return ["cpu", "gpu"] if present else ["cpu"]
     if requested not in DEVICES:
         raise UsageError(
             f"Unknown device. Expected one of: cpu, gpu, auto. Received: device={requested!r}"

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from harness.cli.compare import finish_comparison
 from harness.cli.console import console, print_error
+from harness.cli.executor import executor_from_args
 from harness.cli.options import add_rule_options, add_run_options, rule_from_args
 from harness.cli.progress import worker_progress
 from harness.cli.resume import SAME_HOST, resumed_plan, typed
@@ -23,6 +24,7 @@ from harness.records.schema import RunResult
 from harness.run.driver import default_out, load_data
 from harness.run.interrupt import exit_code
 from harness.run.plan import RunPlan, plan_run
+from harness.run.runner import Executor
 from harness.run.settings import RunSettings
 
 
@@ -51,9 +53,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
     }
     plan = plan_run(RunSettings.from_args(args))
     out = args.out or default_out(plan.settings.profile, prefix="ab-")
-    gate = Gate(plan, pythons, rule_from_args(args), not args.no_confirm)
-    with exclusive(out):
-        return _gate(gate, out)
+    with exclusive(out), executor_from_args(args) as executor:
+        if executor.gpu_present is not None:
+            plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
+        gate = Gate(plan, pythons, rule_from_args(args), not args.no_confirm)
+        return _gate(gate, out, executor)
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ def _resume(args: argparse.Namespace) -> int:
         _check_python(args, side, stopped.pythons[side])
     plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
     gate = Gate(plan, stopped.pythons, stopped.rule, stopped.confirm, stopped.previous)
-    with exclusive(args.out or args.resume) as out:
-        return _gate(gate, out)
+    with exclusive(args.out or args.resume) as out, executor_from_args(args) as executor:
+        return _gate(gate, out, executor)
 
 
 def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]) -> None:
@@ -88,7 +92,7 @@ def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]
     parse_python(shlex.join(recorded), option)
 
 
-def _gate(gate: Gate, out: Path) -> int:
+def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     plan, pythons, rule, confirm = gate.plan, gate.pythons, gate.rule, gate.confirm
     data = load_data(plan)
     repeats = plan.settings.repeats
@@ -99,7 +103,7 @@ def _gate(gate: Gate, out: Path) -> int:
     )
     _note_first_look(plan, per_look(rule, confirm).alpha)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
-        result = run_ab(plan, data, pythons, rule, observe, confirm, gate.previous)
+        result = run_ab(plan, data, pythons, rule, observe, confirm, gate.previous, executor)
     code = finish_comparison(result.comparison, out, result.to_dict())
     if result.interrupted:
         print_error(

@@ -95,6 +95,17 @@ def add_run_options(
         default=repeats_default,
         help="worker processes per cell (one process = one sample)",
     )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where the workers run: here, one at a time, or on the nodes of a Ray cluster",
+    )
+    run.add_argument(
+        "--address",
+        help="the Ray cluster to use with --executor ray (default: the one `ray start` runs "
+        "here, else a one-node cluster of this machine)",
+    )
     if shard:
         run.add_argument(
             "--shard",

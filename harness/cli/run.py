@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from harness.cli.console import console, error_console
+from harness.cli.executor import executor_from_args
 from harness.cli.options import add_run_options
 from harness.cli.progress import worker_progress
 from harness.cli.report import announce_report
@@ -50,11 +51,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         plan = plan_run(RunSettings.from_args(args))
     out = args.out or args.resume or default_out(plan.settings.profile)
-    with exclusive(out):
+    with exclusive(out), executor_from_args(args) as executor:
+        if previous is None and executor.gpu_present is not None:
+            plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
         data = load_data(plan)
         _announce(plan, data.summary(), previous)
         with worker_progress(len(plan.cells) * plan.settings.repeats) as observe:
-            run = execute(plan, data, observe, previous=previous, checkpoint=out)
+            run = execute(plan, data, observe, previous=previous, checkpoint=out, executor=executor)
         with deferred():  # a signal now must not cut the results file short
             path, why = write_json_or_fallback(out, run.to_dict())
     print_run(run)

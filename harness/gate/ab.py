@@ -25,7 +25,14 @@ from harness.records.schema import RunResult
 from harness.records.steptime import StepTimeSummary
 from harness.run.driver import assemble, dataset_file, resumable, worker_job
 from harness.run.plan import RunPlan
-from harness.run.runner import Observer, Processes, WorkerJob, finish_cell, run_until_stopped
+from harness.run.runner import (
+    Executor,
+    LocalExecutor,
+    Observer,
+    Processes,
+    WorkerJob,
+    finish_cell,
+)
 
 SIDES = ("A", "B")
 
@@ -132,19 +139,22 @@ def run_ab(
     observe: Observer | None = None,
     confirm: bool = True,
     previous: tuple[RunResult, RunResult] | None = None,
+    executor: Executor | None = None,
 ) -> AbResult:
     """Run every cell ``repeats`` times per side, alternating sides; decide; confirm.
 
     With a confirmation batch there are two looks at the data, so each look tests at
     ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
     With ``previous`` (both sides' runs of a stopped gate) only the missing processes run,
-    in the order the gate would have run them.
+    in the order the gate would have run them. The ``executor`` runs the workers (default:
+    here); a cluster keeps every process of a cell, both sides, on one node.
     """
     rule = per_look(rule, confirm)
     environments = {side: side_environment(pythons[side]) for side in SIDES}
     with dataset_file(data) as data_path:
         jobs = {s: worker_job(plan, data, data_path, pythons[s]) for s in SIDES}
         gate = _Gate(plan, data, jobs, environments, rule, _labels(pythons), observe)
+        gate.executor = executor or gate.executor
         if previous is not None:
             pairs = zip(SIDES, previous, strict=True)
             gate.processes = {side: resumable(run) for side, run in pairs}
@@ -174,12 +184,13 @@ class _Gate:
     labels: tuple[str, str]
     observe: Observer | None
     processes: Processes = field(default_factory=lambda: {side: {} for side in SIDES})
+    executor: Executor = field(default_factory=LocalExecutor)
     stopped: str | None = None  # the signal that stopped it, if one did
 
     def first_look(self) -> Comparison:
         """R processes per side of every cell (or those that ran before a signal), decided."""
         repeats = range(self.plan.settings.repeats)
-        self.stopped = run_until_stopped(
+        self.stopped = self.executor.run_until_stopped(
             self.plan.cells, self.jobs, self.processes, repeats, self.observe
         )
         first = [_first_processes(run, len(repeats)) for run in self.runs()]
@@ -191,7 +202,9 @@ class _Gate:
         repeats = self.plan.settings.repeats
         cells = [c for c in self.plan.cells if c.key in confirmed]
         batch = range(repeats, 2 * repeats)
-        self.stopped = run_until_stopped(cells, self.jobs, self.processes, batch, self.observe)
+        self.stopped = self.executor.run_until_stopped(
+            cells, self.jobs, self.processes, batch, self.observe
+        )
         if self.stopped is not None:
             return comparison
         subset = [_only(run, confirmed) for run in self.runs()]
@@ -223,6 +236,7 @@ class _Gate:
                 ],
                 self.environments[side],
                 self.stopped,
+                self.executor.describe(),
             )
             for side in SIDES
         )

@@ -18,7 +18,14 @@ from harness.records.schema import Cell, CellResult, RunResult, Status
 from harness.run.interrupt import deferred
 from harness.run.plan import RunPlan
 from harness.run.profiles import get_profile
-from harness.run.runner import Observer, Processes, WorkerJob, finish_cell, run_until_stopped
+from harness.run.runner import (
+    Executor,
+    LocalExecutor,
+    Observer,
+    Processes,
+    WorkerJob,
+    finish_cell,
+)
 from harness.run.settings import RunSettings
 
 RUNS_DIR = Path("results") / "runs"
@@ -40,6 +47,7 @@ def execute(
     python: Sequence[str] | None = None,
     previous: RunResult | None = None,
     checkpoint: Path | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Run every cell (``repeats`` worker processes each) and assemble the run's record.
 
@@ -47,8 +55,10 @@ def execute(
     run's ``interrupted`` naming the signal). With ``previous`` (a resumed run), the cells
     that finished there are kept and only the missing processes run. With ``checkpoint``,
     the run so far is written there after every worker (``interrupted``: ``unfinished``),
-    so that even a parent killed by SIGKILL leaves every finished cell on disk.
+    so that even a parent killed by SIGKILL leaves every finished cell on disk. The
+    ``executor`` runs the workers (default: here, one at a time).
     """
+    executor = executor or LocalExecutor()
     processes: Processes = {"": resumable(previous) if previous else {}}
     env = environment.collect()
     with dataset_file(data) as data_path:
@@ -57,12 +67,12 @@ def execute(
         def record(stopped: str | None) -> RunResult:
             cells = [finish_cell(processes[""].get(c.key, []), c, job) for c in plan.cells]
             cells = [with_repro(cell, plan.settings) for cell in cells]
-            return assemble(plan, data, cells, env, stopped)
+            return assemble(plan, data, cells, env, stopped, executor.describe())
 
         if checkpoint is not None:
             observe = _checkpointing(observe, checkpoint, lambda: record(UNFINISHED))
         repeats = range(plan.settings.repeats)
-        stopped = run_until_stopped(plan.cells, {"": job}, processes, repeats, observe)
+        stopped = executor.run_until_stopped(plan.cells, {"": job}, processes, repeats, observe)
     return record(stopped)
 
 
@@ -133,8 +143,10 @@ def assemble(
     results: list[CellResult],
     env: dict[str, Any],
     interrupted: str | None = None,
+    executor: dict[str, Any] | None = None,
 ) -> RunResult:
-    """The run's record: environment, the settings behind every number, and the cells."""
+    """The run's record: environment, the settings behind every number, the cells, and
+    where they ran (``executor``: local, or the Ray cluster's nodes)."""
     settings = plan.settings
     config = {
         **settings.recorded(),
@@ -151,6 +163,7 @@ def assemble(
         "plugin_paths": list(settings.plugin_paths),
         "plugin_sources": plan.plugin_sources,
         "repeats": settings.repeats,
+        "executor": executor or {"kind": "local"},
     }
     return RunResult(_now(), env, config, results, interrupted=interrupted)
 

@@ -24,11 +24,13 @@ class RunPlan:
     plugin_sources: dict[str, str | None] = field(default_factory=dict)
 
 
-def plan_run(settings: RunSettings) -> RunPlan:
-    """Validate every choice before any worker starts (a usage error costs nothing)."""
+def plan_run(settings: RunSettings, gpu_present: bool | None = None) -> RunPlan:
+    """Validate every choice before any worker starts (a usage error costs nothing).
+    ``gpu_present``: whether the machines that run the cells have a GPU (default: this one)."""
     found = registry.discover(settings.plugin_paths)
     plugins = registry.select(found, settings.plugins)
-    cells = expand(plugins, select_backends(settings.backends), resolve_devices(settings.device))
+    devices = resolve_devices(settings.device, gpu_present)
+    cells = expand(plugins, select_backends(settings.backends), devices)
     if settings.shard is not None:
         by_name = {p.name: p for p in plugins}
         cells = Shard.parse(settings.shard).select(cells, expected_costs(cells, by_name))

@@ -4,7 +4,8 @@ Cells run one at a time (timed cells must not compete for the CPU), each in a fr
 ``python -m harness.run.worker`` with the backend chosen through its environment. Whatever
 happens to a worker (crash, timeout, hang), the cell gets a status and the run goes on.
 :func:`run_processes` is the one scheduling loop: ``kbench run`` uses it with one side,
-``kbench ab`` with two, alternating their order per repeat.
+``kbench ab`` with two, alternating their order per repeat. An :class:`Executor` runs them:
+:class:`LocalExecutor` here, or ``harness.run.cluster`` on the nodes of a Ray cluster.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 from harness.backends import parent as backends
 from harness.records.schema import Cell, CellResult, Status
@@ -67,17 +69,65 @@ def run_processes(
     """
     sides = list(jobs)
     for repeat, cell, side in schedule(cells, sides, repeats):
-        done = processes[side].setdefault(cell.key, [])
-        if (done and not done[0].ok) or processes_done(done) > repeat:
+        process = next_process(cell, side, repeat, sides, processes)
+        if process is None:
             continue
-        calibrated = (processes[sides[0]].get(cell.key) or done or [None])[0]
-        process = Process.next(calibrated, repeat, train=not done)
         if observe:
             observe(side, cell, None)
         result = run_cell(cell, jobs[side], process)
-        done.append(result)
+        processes[side][cell.key].append(result)
         if observe:
             observe(side, cell, result)
+
+
+def next_process(
+    cell: Cell, side: str, repeat: int, sides: Sequence[str], processes: Processes
+) -> Process | None:
+    """The process that runs repeat ``repeat`` of ``cell`` on ``side``, or None when it
+    must not run: it already did (a resumed run), or the cell's first process failed."""
+    done = processes[side].setdefault(cell.key, [])
+    if (done and not done[0].ok) or processes_done(done) > repeat:
+        return None
+    calibrated = (processes[sides[0]].get(cell.key) or done or [None])[0]
+    return Process.next(calibrated, repeat, train=not done)
+
+
+class Executor(Protocol):
+    """Where worker processes run: this machine (:class:`LocalExecutor`) or a cluster."""
+
+    def run_until_stopped(
+        self,
+        cells: Sequence[Cell],
+        jobs: Mapping[str, WorkerJob],
+        processes: Processes,
+        repeats: range,
+        observe: Observer | None = None,
+    ) -> str | None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    @property
+    def gpu_present(self) -> bool | None:
+        """Whether the machines that run the cells have a GPU (None: this machine's say)."""
+
+
+class LocalExecutor:
+    """Every worker on this machine, one at a time (the default)."""
+
+    gpu_present = None
+
+    def run_until_stopped(
+        self,
+        cells: Sequence[Cell],
+        jobs: Mapping[str, WorkerJob],
+        processes: Processes,
+        repeats: range,
+        observe: Observer | None = None,
+    ) -> str | None:
+        return run_until_stopped(cells, jobs, processes, repeats, observe)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "local"}
 
 
 def run_until_stopped(

@@ -1,0 +1,197 @@
+"""``--executor ray`` against a real Ray cluster of two worker nodes started on this machine
+(``ray.cluster_utils.Cluster``): the same plan gives the same cells as a local run, a lost
+node fails its own cell only, a gate keeps each cell on one node, and Ray is needed only
+when asked for."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.records import read_run
+
+ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+KBENCH = [sys.executable, "-m", "harness"]
+SMOKE = ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
+TAG = f"kbench-ray-test-{uuid.uuid4().hex}"
+
+
+class TwoNodes:
+    """A head without CPUs (it runs no cell) and two worker nodes of one CPU each; every
+    process the cluster starts carries ``TAG`` in its environment."""
+
+    def __init__(self) -> None:
+        os.environ["KBENCH_TEST_TAG"] = TAG
+        try:
+            self.cluster = ray_cluster_utils.Cluster(
+                initialize_head=True, head_node_args={"num_cpus": 0}
+            )
+            self.workers = [self.cluster.add_node(num_cpus=1) for _ in range(2)]
+            self.cluster.wait_for_nodes()
+        finally:
+            del os.environ["KBENCH_TEST_TAG"]
+        self.address = self.cluster.address
+
+    def node_of(self, pid: int):
+        """The worker node whose raylet is an ancestor of ``pid``."""
+        raylets = {node.all_processes["raylet"][0].process.pid: node for node in self.workers}
+        while pid > 1:
+            if pid in raylets:
+                return raylets[pid]
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        raise AssertionError("the worker is not under a worker node's raylet")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[TwoNodes]:
+    nodes = TwoNodes()
+    yield nodes
+    nodes.cluster.shutdown()
+
+
+def kbench(*args: str, timeout_s: float = 400) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [*KBENCH, *args], capture_output=True, text=True, timeout=timeout_s, env=env
+    )
+
+
+def workers() -> list[int]:
+    """Pids of the live worker processes the cluster started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes()
+            command = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if TAG.encode() in environ and b"harness.run.worker" in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_the_cluster_gives_the_cells_a_local_run_gives(cluster, tmp_path):
+    local, remote = tmp_path / "local.json", tmp_path / "ray.json"
+    cells = ["run", "-p", "dense_mlp", "-b", "jax,torch", *SMOKE]
+    done = kbench(*cells, "--out", str(local))
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = kbench(*cells, "--executor", "ray", "--address", cluster.address, "--out", str(remote))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Ray cluster of 2 nodes" in done.stdout
+
+    here, there = read_run(local), read_run(remote)
+    assert [c.cell.key for c in there.cells] == [c.cell.key for c in here.cells]
+    assert [c.status for c in there.cells] == [c.status for c in here.cells]
+    assert [c.params for c in there.cells] == [c.params for c in here.cells]
+    executor = there.config["executor"]
+    assert executor["kind"] == "ray"
+    node_ids = {node["node_id"] for node in executor["nodes"]}
+    assert node_ids == {node.node_id for node in cluster.workers}
+    ran_on = [c.machine["ray_node"] for c in there.cells]
+    assert set(ran_on) == node_ids, "two cells, two free nodes: one cell each"
+    assert all(c.machine["hostname"] and c.machine["cores"] for c in there.cells)
+    assert here.config["executor"] == {"kind": "local"}
+
+
+def test_a_lost_node_fails_its_cell_and_the_others_land(cluster, user_plugins, tmp_path):
+    """sleepy/jax and sleepy/torch take the two nodes (and never finish building); one of
+    their nodes is removed: that cell fails, the other sleepy cell times out, and both
+    dense_mlp cells then run on the node that is left."""
+    out = tmp_path / "run.json"
+    args = [
+        *["run", "-p", "sleepy", "-p", "dense_mlp", "-b", "jax,torch", *SMOKE],
+        *["--plugin-path", str(user_plugins), "--timeout", "45"],
+        *["--executor", "ray", "--address", cluster.address, "--out", str(out)],
+    ]
+    env = {**os.environ, "COLUMNS": "200"}
+    run = subprocess.Popen(
+        [*KBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        sleeper, key = _wait_for_sleepy_worker(run)
+        doomed = cluster.node_of(sleeper)
+        cluster.cluster.remove_node(doomed, allow_graceful=False)
+        stdout, stderr = run.communicate(timeout=400)
+    finally:
+        run.kill()
+    assert run.returncode == 1, stdout + stderr
+    cells = {c.cell.key: c for c in read_run(out).cells}
+    lost = cells.pop(key)
+    assert lost.status.value == "failed", lost
+    assert "was lost while this process ran" in lost.error
+    assert lost.machine["ray_node"] == doomed.node_id
+    other_sleepy = next(k for k in cells if k.startswith("sleepy/"))
+    assert cells.pop(other_sleepy).status.value == "timeout"
+    assert all(c.ok for c in cells.values()), cells
+    assert {c.machine["ray_node"] for c in cells.values()} != {doomed.node_id}
+    deadline = time.monotonic() + 30
+    while sleeper in workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sleeper not in workers(), "the lost node's worker outlived its node"
+    survivor = next(n for n in cluster.workers if n is not doomed)
+    cluster.workers = [survivor, cluster.cluster.add_node(num_cpus=1)]  # two nodes again
+    cluster.cluster.wait_for_nodes()
+
+
+def _wait_for_sleepy_worker(run: subprocess.Popen, timeout_s: float = 120) -> tuple[int, str]:
+    """The pid and cell of a worker running a sleepy cell, once one has started."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for pid in workers():
+            spec = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-3]
+            cell = json.loads(Path(spec.decode()).read_text())["cell"]
+            if cell["plugin"] == "sleepy":
+                return pid, f"{cell['plugin']}/{cell['backend']}/{cell['device']}"
+        assert run.poll() is None, run.communicate()
+        time.sleep(0.5)
+    raise AssertionError("no sleepy cell's worker started")
+
+
+def test_a_gate_keeps_each_cell_on_one_node(cluster, tmp_path):
+    out = tmp_path / "ab.json"
+    done = kbench(
+        *["ab", "-p", "dense_mlp", "-b", "jax,torch", *SMOKE, "--repeats", "2", "--no-confirm"],
+        *["--executor", "ray", "--address", cluster.address, "--out", str(out)],
+    )
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    record = json.loads(out.read_text())
+    assert {c["verdict"] for c in record["cells"]} <= {"same", "faster", "slower", "inconclusive"}
+    for key in ("dense_mlp/jax/cpu", "dense_mlp/torch/cpu"):
+        nodes = {
+            c["machine"]["ray_node"]
+            for side in ("a", "b")
+            for c in record["runs"][side]["cells"]
+            if f"{c['plugin']}/{c['backend']}/{c['device']}" == key
+        }
+        assert len(nodes) == 1, f"{key} ran on {nodes}"
+
+
+def test_address_needs_the_ray_executor():
+    done = kbench("run", "-p", "dense_mlp", *SMOKE, "--address", "127.0.0.1:6379")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "kbench: error: --address needs --executor ray. Received: address=127.0.0.1:6379"
+    ]
+
+
+def test_without_ray_one_line_says_how_to_install(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from harness.cli import main\n"
+        "sys.exit(main(['run', '-p', 'dense_mlp', '--profile', 'smoke', '--dataset', "
+        f"'synthetic', '--executor', 'ray', '--out', {str(tmp_path / 'r.json')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "pip install 'keras-backend-bench[ray]'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
