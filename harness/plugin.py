@@ -25,6 +25,10 @@ from harness.errors import PluginError
 InputKind = Literal["flat", "image"]
 INPUT_SHAPES: dict[str, tuple[int, ...]] = {"flat": (784,), "image": (28, 28, 1)}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# layer_flops(layer, input_shapes, output_shape) -> {"forward": F, "backward": B} or None
+LayerFlops = Callable[
+    [Any, tuple[tuple[int, ...], ...], tuple[int, ...]], Mapping[str, float] | None
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ class ModelPlugin:
         parity_training_tolerance: this plugin's own tolerance for ``kbench parity``'s
             training check (max relative loss difference), for a model whose float32
             training measurably amplifies rounding; ``None`` uses the run's default.
+        layer_flops: optional ``layer_flops(layer, input_shapes, output_shape)`` returning
+            ``{"forward": F, "backward": B}``, the FLOPs of one call of a layer (shapes
+            include the batch) for a layer the harness's counter does not know (or counts
+            otherwise), or ``None`` to leave the layer to the counter. Called in the worker
+            for every layer without sublayers (docs/efficiency.md).
     """
 
     name: str
@@ -85,6 +94,7 @@ class ModelPlugin:
     same_network_as: str | None = None
     in_default_run: bool = True
     parity_training_tolerance: float | None = None
+    layer_flops: LayerFlops | None = None
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -98,6 +108,8 @@ class ModelPlugin:
             yield f"input_kind must be one of {sorted(INPUT_SHAPES)}. Received: {self.input_kind!r}"
         if not callable(self.build):
             yield "build must be callable as build(input_shape, num_classes)"
+        if self.layer_flops is not None and not callable(self.layer_flops):
+            yield "layer_flops must be callable as layer_flops(layer, input_shapes, output_shape)"
         if not isinstance(self.training, TrainingDefaults):
             yield "training must be a TrainingDefaults"
         elif self.training.batch_size < 1 or self.training.epochs < 1:

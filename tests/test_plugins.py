@@ -30,6 +30,24 @@ COURSE_PARAMS = {
     "cnn_bn": (364_842, 363_050, 1_792),
 }
 
+MLP_FLOPS = 70_659_096
+# FLOPs of one training step at batch 32, as harness.run.flops counts them (docs/efficiency.md).
+COURSE_FLOPS = {
+    "dense_mlp": MLP_FLOPS,
+    "dense_dropout": 70_723_608,  # + dropout's 3 FLOPs per hidden activation
+    "dense_l1": 73_014_296,  # + the penalty and its gradient: 5 per kernel weight
+    "dense_l2": 73_014_296,
+    "dense_l1l2": 75_369_496,
+    "dense_activity": 70_766_616,
+    "dense_batchnorm": 71_040_792,
+    "dense_early_stopping": MLP_FLOPS,
+    "dense_functional": MLP_FLOPS,
+    "dense_subclassed": MLP_FLOPS,
+    "dense_two_heads": 70_666_500,
+    "cnn": 1_863_618_584,
+    "cnn_bn": 5_659_688_728,
+}
+
 
 @pytest.fixture(
     scope="module",
@@ -48,6 +66,13 @@ def test_course_parameter_counts_on_every_backend(described):
         for name, d in described["plugins"].items()
     }
     assert counts == COURSE_PARAMS
+
+
+def test_flop_counts_are_the_same_on_every_backend(described):
+    """Each backend's count equals the one table, so all three agree."""
+    flops = {name: d["flops"] for name, d in described["plugins"].items()}
+    assert {name: f.get("error") or f["total"] for name, f in flops.items()} == COURSE_FLOPS
+    assert all(f["uncounted"] == [] and f["counted_by"] == "harness" for f in flops.values())
 
 
 def test_same_network_in_another_api_is_layer_for_layer_equal(described):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,16 +32,18 @@ class TwoNodes:
     process the cluster starts carries ``TAG`` in its environment."""
 
     def __init__(self) -> None:
-        os.environ["KBENCH_TEST_TAG"] = TAG
-        try:
+        with tagged():
             self.cluster = ray_cluster_utils.Cluster(
                 initialize_head=True, head_node_args={"num_cpus": 0}
             )
-            self.workers = [self.cluster.add_node(num_cpus=1) for _ in range(2)]
-            self.cluster.wait_for_nodes()
-        finally:
-            del os.environ["KBENCH_TEST_TAG"]
+        self.workers = [self.add_node() for _ in range(2)]
         self.address = self.cluster.address
+
+    def add_node(self):
+        with tagged():
+            node = self.cluster.add_node(num_cpus=1)
+            self.cluster.wait_for_nodes()
+        return node
 
     def node_of(self, pid: int):
         """The worker node whose raylet is an ancestor of ``pid``."""
@@ -49,6 +53,16 @@ class TwoNodes:
                 return raylets[pid]
             pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         raise AssertionError("the worker is not under a worker node's raylet")
+
+
+@contextmanager
+def tagged() -> Iterator[None]:
+    """Processes started in the block carry ``TAG`` in their environment."""
+    os.environ["KBENCH_TEST_TAG"] = TAG
+    try:
+        yield
+    finally:
+        del os.environ["KBENCH_TEST_TAG"]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +102,7 @@ def test_the_cluster_gives_the_cells_a_local_run_gives(cluster, tmp_path):
     done = kbench(*cells, "--executor", "ray", "--address", cluster.address, "--out", str(remote))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Ray cluster of 2 nodes" in done.stdout
+    assert done.stdout.count("ran on ") == 2, done.stdout  # one line per node
 
     here, there = read_run(local), read_run(remote)
     assert [c.cell.key for c in there.cells] == [c.cell.key for c in here.cells]
@@ -139,8 +154,7 @@ def test_a_lost_node_fails_its_cell_and_the_others_land(cluster, user_plugins, t
         time.sleep(0.5)
     assert sleeper not in workers(), "the lost node's worker outlived its node"
     survivor = next(n for n in cluster.workers if n is not doomed)
-    cluster.workers = [survivor, cluster.cluster.add_node(num_cpus=1)]  # two nodes again
-    cluster.cluster.wait_for_nodes()
+    cluster.workers = [survivor, cluster.add_node()]  # two nodes again
 
 
 def _wait_for_sleepy_worker(run: subprocess.Popen, timeout_s: float = 120) -> tuple[int, str]:
@@ -155,6 +169,47 @@ def _wait_for_sleepy_worker(run: subprocess.Popen, timeout_s: float = 120) -> tu
         assert run.poll() is None, run.communicate()
         time.sleep(0.5)
     raise AssertionError("no sleepy cell's worker started")
+
+
+def test_ctrl_c_keeps_what_finished_and_stops_the_cluster_workers(cluster, user_plugins, tmp_path):
+    out = tmp_path / "run.json"
+    args = [
+        *["run", "-p", "dense_mlp", "-p", "sleepy", "-b", "jax", *SMOKE],
+        *["--plugin-path", str(user_plugins)],
+        *["--executor", "ray", "--address", cluster.address, "--out", str(out)],
+    ]
+    env = {**os.environ, "COLUMNS": "200"}
+    run = subprocess.Popen(
+        [*KBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        sleeper, _ = _wait_for_sleepy_worker(run)
+        _wait_for_line(run, "ok dense_mlp/jax/cpu")
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130, stdout + stderr
+    assert f"kbench run --resume {out}" in stderr
+    cells = {c.cell.key: c.status.value for c in read_run(out).cells}
+    assert cells == {"dense_mlp/jax/cpu": "ok", "sleepy/jax/cpu": "interrupted"}
+    deadline = time.monotonic() + 30
+    while sleeper in workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sleeper not in workers(), "a cancelled task's worker outlived it"
+
+
+def _wait_for_line(run: subprocess.Popen, text: str, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        line = run.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if text in line:
+            return
+    raise AssertionError(f"no line with {text!r} in: {''.join(seen)}")
 
 
 def test_a_gate_keeps_each_cell_on_one_node(cluster, tmp_path):

@@ -180,6 +180,7 @@ def test_load_comparison_keeps_null_numbers_as_nan(inputs):
 def test_every_chart_is_a_valid_png_and_svg(report):
     names = {c.png.name for c in report.charts}
     assert {"dense_mlp-curves.png", "dense_mlp-step-time.png", "comparison.png"} <= names
+    assert "roofline.png" in names  # the smoke run's cells were counted and measured
     for chart in report.charts:
         assert chart.png.read_bytes().startswith(PNG_SIGNATURE)
         assert ET.parse(chart.svg).getroot().tag.endswith("svg")
@@ -217,6 +218,8 @@ def test_report_html_is_self_contained(report):
         assert base64.b64decode(src[len(prefix) :]).startswith(PNG_SIGNATURE)
     text = " ".join(page.text)
     for expected in (*PLUGINS, "Environment", "jax~torch", "regression", "keras"):
+        assert expected in text
+    for expected in ("How close to the machine", "GFLOP/s (% peak)", "memory GB/s"):
         assert expected in text
 
 

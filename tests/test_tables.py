@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.records.baselines import BaselineInfo
 from harness.records.frames import cells_frame
-from harness.report import console, html, markdown, tables, verdicts
+from harness.report import console, efficiency, html, markdown, tables, verdicts
 from harness.report.tables import STYLES, Cell, Column, Table
 
 
@@ -307,3 +307,39 @@ def test_the_results_caption_says_which_malloc_the_figures_ran_with():
     older = cells_frame({"config": {}, "cells": [_cell("jax", 2.0)]})  # before the setting
     assert "--malloc system" in tables.results_table(older).caption
     assert "not yet meaningful" not in tables.results_table(older).caption
+
+
+def _counted(backend: str, median: float, peak: float, **fields) -> dict:
+    """A timed cell of ``toy`` with 2e8 FLOPs a step and a measured matmul peak."""
+    flops = {"total": 2e8, "forward": 1e8, "backward": 0.8e8, "loss": 0.0, "optimizer": 0.2e8}
+    flops |= {"bytes_moved": 1e7, "batch_size": 32}
+    rate = {"kernel": "matmul", "label": "square", "shape": [1024, 1024, 1024]}
+    rate |= {"dtype": "float32", "seconds": 0.01, "reps": 3, "rate": peak}
+    memory = {**rate, "kernel": "stream", "label": "memory", "shape": [8], "rate": 20.0}
+    peak_block = {"matmul": [rate], "memory": memory, "method": "m", "seconds": 0.4}
+    return _cell(backend, median, flops=flops, peak=peak_block, **fields)
+
+
+def test_achieved_gflops_and_the_share_of_the_devices_best_measured_peak():
+    frame = _frame(_counted("jax", 2.0, peak=200.0), _counted("torch", 4.0, peak=400.0))
+    assert list(frame["gflops"]) == pytest.approx([100.0, 50.0])
+    assert list(frame["peak_gflops"]) == pytest.approx([200.0, 400.0])
+    assert list(frame["share_of_peak"]) == pytest.approx([0.25, 0.125])  # of the best: 400
+    assert list(frame["flop_per_byte"]) == pytest.approx([20.0, 20.0])
+    table = tables.results_table(frame)
+    assert [c.label for c in table.columns][2:5] == ["jax/cpu ms", "jax/cpu acc", "jax/cpu GFLOP/s"]
+    assert [table.rows[0][i].text for i in (4, 7)] == ["100 (25%)", "50.0 (12%)"]
+    assert "docs/efficiency.md" in table.caption
+    assert "GFLOP/s" not in tables.results_table(_frame(_cell("jax", 2.0))).caption
+
+
+def test_the_efficiency_and_peak_tables_show_every_counted_cell():
+    run = {"cells": [_counted("jax", 2.0, peak=200.0), _cell("torch", 3.0)]}
+    table = efficiency.efficiency_table(cells_frame(run))
+    assert table is not None
+    assert table.texts() == (("toy/jax/cpu", "200.0", "50/40/0/10 %", "100 (50%)", "20.0", "200"),)
+    peaks = efficiency.peak_table(run)
+    assert peaks is not None
+    assert peaks.texts() == (("toy/jax/cpu", "200 (1024x1024x1024 f32)", "", "20.0", "0.40"),)
+    assert efficiency.efficiency_table(_frame(_cell("jax", 2.0))) is None
+    assert efficiency.peak_table({"cells": [_cell("jax", 2.0)]}) is None

@@ -22,6 +22,16 @@ class JaxBackend(WorkerBackend):
 
         jax.block_until_ready([v.value for v in model.variables])
 
+    def wait(self, tensors: list[Any]) -> None:
+        import jax
+
+        jax.block_until_ready(tensors)  # dispatched asynchronously, possibly concurrently
+
+    def shapes_of(self, function: Any, *args: Any) -> Any:
+        import jax
+
+        return jax.eval_shape(function, *args)  # traced abstractly: nothing compiled or run
+
     def thread_settings(self) -> dict[str, Any]:
         return {"xla_flags": os.environ.get("XLA_FLAGS", ""), "cpu_count": os.cpu_count()}
 

@@ -30,6 +30,21 @@ class WorkerBackend:
     def sync(self, model: Any) -> None:
         """Block until every computation dispatched so far has finished (a timing barrier)."""
 
+    def wait(self, tensors: list[Any]) -> None:
+        """Block until ``tensors`` are computed (the barrier of the peak kernels' timing).
+
+        By default, reading one element of the last one: the backend runs eager kernels in
+        order (synchronously on a CPU, on one stream on a GPU)."""
+        import keras
+
+        last = tensors[-1]
+        keras.ops.convert_to_numpy(keras.ops.cast(last[(0,) * len(last.shape)], "float32"))
+
+    def shapes_of(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` run for the shapes of what it computes, as cheaply as the
+        framework allows (by default, simply run)."""
+        return function(*args)
+
     def thread_settings(self) -> dict[str, Any]:
         """The thread counts the framework actually runs with."""
         return {"cpu_count": os.cpu_count()}

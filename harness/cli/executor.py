@@ -28,7 +28,8 @@ def executor_from_args(args: argparse.Namespace) -> Iterator[Executor]:
         nodes = ", ".join(
             f"{node.label}: {node.cpus:g} CPUs, {node.gpus:g} GPUs" for node in executor.nodes
         )
-        console.print(f"Ray cluster of {len(executor.nodes)} nodes: {escape(nodes)}")
+        count = len(executor.nodes)
+        console.print(f"Ray cluster of {count} node{'s' * (count != 1)}: {escape(nodes)}")
         yield executor
     finally:
         executor.close()

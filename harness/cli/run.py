@@ -125,6 +125,21 @@ def print_run(run: RunResult) -> None:
             console.print(f"rerun {escape(cell.cell.key)}: {escape(cell.repro)}", soft_wrap=True)
     for note in busy_machine_notes(run):
         console.print(f"[yellow]note[/]: {note}", soft_wrap=True)
+    for line in where_cells_ran(run):
+        console.print(line, soft_wrap=True)
+
+
+def where_cells_ran(run: RunResult) -> list[str]:
+    """A line per machine, when the cells ran on more than one (a merged file or a Ray run)."""
+    places: dict[str, list[str]] = {}
+    for cell in run.cells:
+        if cell.machine:
+            node = cell.machine.get("ray_node")
+            place = str(cell.machine.get("hostname")) + (f" (Ray node {node[:8]})" if node else "")
+            places.setdefault(place, []).append(cell.cell.key)
+    if len(places) < 2:
+        return []
+    return [f"ran on {escape(p)}: {escape(', '.join(keys))}" for p, keys in places.items()]
 
 
 def busy_machine_notes(run: RunResult, share: float = BUSY_SHARE) -> list[str]:

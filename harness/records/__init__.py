@@ -32,6 +32,7 @@ __all__, __getattr__ = lazy_exports(
         ),
         "fingerprint": ("FINGERPRINT_FIELDS", "fingerprint", "fingerprint_differences"),
         "steptime": ("Contention", "StepTimeStats", "StepTimeSummary", "marginal_step_cost"),
+        "efficiency": ("FlopCount", "MeasuredPeak", "Rate"),
         "frames": ("cells_frame", "comparison_frame", "history_frame", "load", "load_comparison"),
     },
 )

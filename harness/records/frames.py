@@ -52,6 +52,13 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "batch_size": ("fairness", "batch_size"),
     "keras_version": ("versions", "keras"),
     "duration_s": ("duration_s",),
+    "flops_per_step": ("flops", "total"),
+    "flops_forward": ("flops", "forward"),
+    "flops_backward": ("flops", "backward"),
+    "flops_loss": ("flops", "loss"),
+    "flops_optimizer": ("flops", "optimizer"),
+    "bytes_per_step": ("flops", "bytes_moved"),
+    "bandwidth_gbs": ("peak", "memory", "rate"),
 }
 _INT_COLUMNS = (
     "params_total",
@@ -97,7 +104,34 @@ def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame.insert(3, "key", frame["plugin"] + "/" + frame["backend"] + "/" + frame["device"])
     frame["malloc"] = (run.get("config") or {}).get("malloc", MALLOC_UNRECORDED)
+    return with_efficiency(frame, run["cells"])
+
+
+def with_efficiency(frame: pd.DataFrame, cells: list[dict[str, Any]]) -> pd.DataFrame:
+    """The efficiency columns (docs/efficiency.md): ``gflops`` achieved (counted FLOPs per
+    step / median step time), the cell's own best measured matmul ``peak_gflops``, the
+    ``device_peak_gflops`` and ``device_bandwidth_gbs`` (the best any cell of the run
+    measured on the same device of the same machine), ``share_of_peak`` (``gflops`` /
+    ``device_peak_gflops``) and ``flop_per_byte`` (counted FLOPs / estimated bytes moved)."""
+    frame["gflops"] = frame["flops_per_step"] / (frame["step_ms_median"] / 1000.0) / 1e9
+    frame.loc[~(frame["step_ms_median"] > 0), "gflops"] = math.nan
+    frame["peak_gflops"] = [_best_matmul(cell) for cell in cells]
+    where = [_machine(cell) for cell in cells]
+    frame["device_peak_gflops"] = frame.groupby(where)["peak_gflops"].transform("max")
+    frame["device_bandwidth_gbs"] = frame.groupby(where)["bandwidth_gbs"].transform("max")
+    frame["share_of_peak"] = frame["gflops"] / frame["device_peak_gflops"]
+    frame["flop_per_byte"] = frame["flops_per_step"] / frame["bytes_per_step"]
     return frame
+
+
+def _best_matmul(cell: dict[str, Any]) -> float:
+    rates = [_number(r.get("rate")) for r in _dig(cell, ("peak", "matmul")) or []]
+    return max(rates, default=math.nan)
+
+
+def _machine(cell: dict[str, Any]) -> str:
+    """The device a cell ran on: its device kind, and its host in a merged file."""
+    return f"{cell.get('device')}@{_dig(cell, ('machine', 'hostname')) or ''}"
 
 
 def history_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:

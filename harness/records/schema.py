@@ -7,6 +7,7 @@ import enum
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from harness.records.efficiency import FlopCount, MeasuredPeak
 from harness.records.steptime import StepTimeSummary
 
 SCHEMA_VERSION = 2
@@ -101,6 +102,8 @@ class CellResult:
     duration_s: float | None = None
     repro: str | None = None  # the command line that reruns just this cell (cells not ok)
     machine: dict[str, Any] | None = None  # where it ran, in a merged file (else: environment)
+    flops: FlopCount | None = None  # counted FLOPs per training step (docs/efficiency.md)
+    peak: MeasuredPeak | None = None  # matmul peak and bandwidth measured by the worker
 
     @property
     def cell(self) -> Cell:
@@ -109,6 +112,14 @@ class CellResult:
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    @property
+    def achieved_gflops(self) -> float | None:
+        """Counted FLOPs per step over the median step time, GFLOP/s (None when either
+        is missing)."""
+        if self.flops is None or self.step_time_ms is None or self.step_time_ms.median <= 0:
+            return None
+        return self.flops.total / (self.step_time_ms.median / 1000.0) / 1e9
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -124,6 +135,10 @@ class CellResult:
             values["params"] = Params(**values["params"])
         if values.get("step_time_ms") is not None:
             values["step_time_ms"] = StepTimeSummary.from_dict(values["step_time_ms"])
+        if values.get("flops") is not None:
+            values["flops"] = FlopCount.from_dict(values["flops"])
+        if values.get("peak") is not None:
+            values["peak"] = MeasuredPeak.from_dict(values["peak"])
         return cls(**values)
 
     @classmethod

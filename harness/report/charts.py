@@ -19,7 +19,7 @@ DPI = 120
 LOG_SCALE_SPREAD = 20.0  # slowest / fastest median above which the step-time axis is log
 _BACKEND_COLOURS = {"jax": "#1f77b4", "tensorflow": "#ff7f0e", "torch": "#d62728"}
 _OTHER_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
-_DEVICE_MARKERS = {"cpu": "o", "gpu": "s"}
+DEVICE_MARKERS = {"cpu": "o", "gpu": "s"}
 VERDICT_COLOURS = {
     "regression": "#d62728",
     "slower": "#ff7f0e",
@@ -37,7 +37,7 @@ def group_label(backend: str, device: str) -> str:
     return f"{backend} / {device}"
 
 
-def _colours(groups: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+def backend_colours(groups: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """A stable colour per backend (the GPU variant a shade darker), others from a cycle."""
     spare = iter(_OTHER_COLOURS * 4)
     colours = {}
@@ -66,7 +66,7 @@ def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
     figure = Figure(figsize=(10, 4.2), dpi=DPI, layout="constrained")
     loss_ax, acc_ax = figure.subplots(1, 2)
     groups = _groups(rows)
-    colours = _colours(groups)
+    colours = backend_colours(groups)
     accuracy = _accuracy_metric(list(dict.fromkeys(rows["metric"])))
     last_epoch = int(rows["epoch"].max()) if not rows.empty else 1
     for ax, metric, ylabel in ((loss_ax, "loss", "loss"), (acc_ax, accuracy, "accuracy")):
@@ -96,7 +96,7 @@ def _plot_metric(ax, rows: pd.DataFrame, metric: str, colours: dict) -> None:
                 points["epoch"],
                 points["value"],
                 linestyle=style,
-                marker=_DEVICE_MARKERS.get(device, "^"),
+                marker=DEVICE_MARKERS.get(device, "^"),
                 markersize=5,
                 markerfacecolor=face,
                 color=colour,
@@ -106,7 +106,7 @@ def _plot_metric(ax, rows: pd.DataFrame, metric: str, colours: dict) -> None:
 def _curve_handles(colours: dict) -> list[Line2D]:
     """Legend entries: a colour and marker per backend x device, then the two line styles."""
     handles = [
-        Line2D([], [], color=c, marker=_DEVICE_MARKERS.get(g[1], "^"), label=group_label(*g))
+        Line2D([], [], color=c, marker=DEVICE_MARKERS.get(g[1], "^"), label=group_label(*g))
         for g, c in colours.items()
     ]
     validation = {"linestyle": "--", "marker": "o", "markerfacecolor": "white"}
@@ -143,7 +143,7 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
     rows = cells[cells["plugin"] == plugin].reset_index(drop=True)
     figure = Figure(figsize=(10, 4.2), dpi=DPI, layout="constrained")
     step_ax, start_ax = figure.subplots(1, 2, width_ratios=(3, 2))
-    colours = _colours(_groups(rows))
+    colours = backend_colours(_groups(rows))
     pairs = list(zip(rows["backend"], rows["device"], strict=True))
     labels = [f"{b}\n{d}" for b, d in pairs]
     bar_colours = [colours[pair] for pair in pairs]

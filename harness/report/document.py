@@ -16,7 +16,7 @@ import pandas as pd
 
 from harness.records.files import read_comparison, read_parity, read_run_data
 from harness.records.frames import cells_frame, comparison_frame, history_frame
-from harness.report import charts, tables, verdicts
+from harness.report import charts, efficiency, roofline, tables, verdicts
 from harness.report import html as report_html
 from harness.report import markdown as report_markdown
 from harness.report.html import Chart, Section
@@ -103,6 +103,9 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
             rendered.append(
                 _chart(figure, stem.with_name(f"{stem.name}-step-time"), plugin, "step")
             )
+    if not roofline.plotted(cells).empty:
+        figure = roofline.roofline_chart(cells)
+        rendered.append(_chart(figure, folder / "roofline", "efficiency", "roofline"))
     if inputs.comparison is not None:
         comparison = inputs.comparison
         figure = charts.comparison_chart(
@@ -123,6 +126,10 @@ _CAPTIONS = {
     "(s).",
     "comparison": "Median step-time ratio B / A per cell with its 95% CI, coloured by verdict; "
     "dashed line: the regression threshold.",
+    "roofline": "Each counted, timed cell at its arithmetic intensity and achieved GFLOP/s; "
+    "black: each device's roof, the lower of the measured matmul peak and the measured "
+    "bandwidth times the intensity. Small batches sit far below the roof: they wait on "
+    "dispatch and synchronisation, not on arithmetic or memory (docs/efficiency.md).",
 }
 
 
@@ -157,6 +164,8 @@ def html_document(inputs: ReportInputs, rendered: list[Chart]) -> str:
         Section("results", "Results", tuple(h.table(t) for t in _run_tables(inputs.cells))),
         Section("charts", "Charts per plugin", tuple(_plugin_parts(inputs, rendered))),
     ]
+    if (parts := _efficiency_parts(inputs, rendered)) is not None:
+        sections.append(Section("efficiency", "How close to the machine", parts))
     if inputs.parity is not None:
         sections.append(Section("parity", "Cross-backend parity", _parity_parts(inputs.parity)))
     if inputs.comparison is not None:
@@ -175,6 +184,18 @@ def _run_tables(cells: pd.DataFrame) -> list[tables.Table]:
         shown.append(tables.statistics_table(cells))
     problems = tables.problems_table(cells)
     return shown if problems is None else [*shown, problems]
+
+
+def _efficiency_parts(inputs: ReportInputs, rendered: list[Chart]) -> tuple[str, ...] | None:
+    """The efficiency table, the roofline and the measured peaks (None: nothing counted)."""
+    counted = efficiency.efficiency_table(inputs.cells)
+    peaks = efficiency.peak_table(inputs.run)
+    if counted is None and peaks is None:
+        return None
+    figures = [report_html.figure(c) for c in rendered if c.title == "efficiency: roofline"]
+    tables_before = [report_html.table(counted)] if counted else []
+    tables_after = [report_html.table(peaks)] if peaks else []
+    return (*tables_before, *figures, *tables_after)
 
 
 def _plugin_parts(inputs: ReportInputs, rendered: list[Chart]) -> list[str]:

@@ -119,17 +119,27 @@ def groups(cells: pd.DataFrame) -> list[tuple[str, str]]:
 
 def results_table(cells: pd.DataFrame) -> Table:
     """A row per plugin: its parameter count; per backend x device the median ms/step and
-    the test accuracy. ``*`` marks the row's fastest cell, ``~`` a CV above ``WIDE_CV``; a
-    row whose backends count different parameters lists every count."""
+    the test accuracy, and the achieved GFLOP/s with its share of the device's measured
+    peak when the cells were counted. ``*`` marks the row's fastest cell, ``~`` a CV above
+    ``WIDE_CV``; a row whose backends count different parameters lists every count."""
+    efficiency = has_efficiency(cells)
+    headers = ("ms", "acc", "GFLOP/s") if efficiency else ("ms", "acc")
     columns = [Column("plugin", strong=True), Column("params", numeric=True)]
     for backend, device in groups(cells):
         label = group_label(backend, device)
-        columns += [Column(h, numeric=True, group=label) for h in ("ms", "acc")]
-    rows = tuple(_results_row(cells, plugin) for plugin in dict.fromkeys(cells["plugin"]))
+        columns += [Column(h, numeric=True, group=label) for h in headers]
+    rows = tuple(
+        _results_row(cells, plugin, len(headers)) for plugin in dict.fromkeys(cells["plugin"])
+    )
     caption = (
         f"ms: median steady-state time per step; * fastest of the row; ~ spread too wide to "
         f"trust (CV above {WIDE_CV:.0%}); acc: test accuracy; tf = tensorflow"
     )
+    if efficiency:
+        caption += (
+            "; GFLOP/s: counted FLOPs per step / median step time (share of the best matmul "
+            "rate measured on this device in the run; see docs/efficiency.md)"
+        )
     if any(cell.text.endswith(AT_CHANCE) for row in rows for cell in row):
         caption += (
             f"; {AT_CHANCE} accuracy no better than always answering the most common class: "
@@ -137,6 +147,23 @@ def results_table(cells: pd.DataFrame) -> Table:
         )
     caption += f"; {_malloc_note(cells)}"
     return Table("Median step time (ms/step) and test accuracy", tuple(columns), rows, caption)
+
+
+def has_efficiency(cells: pd.DataFrame) -> bool:
+    """Whether any cell has an achieved GFLOP/s (a counted, timed cell)."""
+    return "gflops" in cells and bool(cells["gflops"].notna().any())
+
+
+def gflops_text(gflops: Any, share: Any) -> str:
+    """``12.3 (4%)``: achieved GFLOP/s and its share of the peak ("" when not counted)."""
+    if gflops is None or pd.isna(gflops):
+        return ""
+    rate = (
+        f"{gflops:.0f}" if gflops >= 100 else f"{gflops:.1f}" if gflops >= 10 else f"{gflops:.3g}"
+    )
+    if share is None or pd.isna(share):
+        return rate
+    return f"{rate} ({share:.1%})" if share < 0.01 else f"{rate} ({share:.0%})"
 
 
 def _malloc_note(cells: pd.DataFrame) -> str:
@@ -149,13 +176,14 @@ def _malloc_note(cells: pd.DataFrame) -> str:
     return "malloc setting unknown"
 
 
-def _results_row(cells: pd.DataFrame, plugin: str) -> tuple[Cell, ...]:
+def _results_row(cells: pd.DataFrame, plugin: str, width: int) -> tuple[Cell, ...]:
     mine = cells[cells["plugin"] == plugin]
     fastest = _fastest(mine)
     row = [Cell(plugin), _params_cell(mine)]
     for backend, device in groups(cells):
         found = mine[(mine["backend"] == backend) & (mine["device"] == device)]
-        row += _group_cells(found.iloc[0], fastest) if len(found) else [Cell(), Cell()]
+        shown = _group_cells(found.iloc[0], fastest) if len(found) else []
+        row += (shown + [Cell()] * width)[:width]
     return tuple(row)
 
 
@@ -175,14 +203,16 @@ def _params_cell(row: pd.DataFrame) -> Cell:
 
 
 def _group_cells(cell: pd.Series, fastest: str | None) -> list[Cell]:
-    """The ms/step and accuracy cells of one backend x device, or the cell's status."""
+    """The ms/step, accuracy and GFLOP/s cells of one backend x device, or the cell's
+    status (the caller keeps as many as it shows)."""
     status = str(cell["status"])
     if status != "ok" or pd.isna(cell["step_ms_median"]):
         return [Cell(status, STATUS_STYLE.get(status, "")), Cell()]
     mark, style = ("*", "best") if cell["key"] == fastest else ("", "")
     if cell["step_ms_cv"] > WIDE_CV:
         mark, style = f"~{mark}", "wide"
-    return [Cell(f"{mark}{cell['step_ms_median']:.2f}", style), _accuracy_cell(cell)]
+    rate = gflops_text(cell.get("gflops"), cell.get("share_of_peak"))
+    return [Cell(f"{mark}{cell['step_ms_median']:.2f}", style), _accuracy_cell(cell), Cell(rate)]
 
 
 def _accuracy_cell(cell: pd.Series) -> Cell:

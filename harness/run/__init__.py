@@ -21,5 +21,8 @@ __all__, __getattr__ = lazy_exports(
         "contention": ("HostTimes", "Snapshot"),
         "session": ("Session",),
         "model": ("count_params", "cycle_samples", "inputs_targets"),
+        "flops": ("LayerCall", "StepSpec", "count_step"),
+        "trace": ("count_model",),
+        "peak": ("measure_peak",),
     },
 )

@@ -1,4 +1,5 @@
-"""Build every plugin under one backend and report its parameter counts and layers.
+"""Build every plugin under one backend and report its parameter counts, layers and the
+FLOPs of one training step at its default batch size.
 
 Runs as a child (``python -m harness.run.describe [PLUGIN_PATH ...]``, backend chosen through
 ``KERAS_BACKEND``) because the parent never imports Keras; prints one JSON object.
@@ -11,11 +12,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from harness.backends import parent as devices
+from harness.backends.worker import worker_backend
+from harness.plugin import ModelPlugin
 from harness.registry import discover
-from harness.run.model import describe_model
+from harness.run.model import compile_model, describe_model
+from harness.run.trace import count_model
 
 
 def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
@@ -27,10 +34,26 @@ def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
         plugin = registered.plugin
         try:
             model = plugin.build(plugin.input_shape, 10)
-            report["plugins"][name] = describe_model(model)
+            report["plugins"][name] = describe_model(model) | {"flops": _flops(model, plugin)}
         except Exception as error:
             report["plugins"][name] = {"error": f"{type(error).__name__}: {error}"}
     return report
+
+
+def _flops(model: Any, plugin: ModelPlugin) -> dict[str, Any]:
+    """The plugin's training step as the worker counts it (compiled as a run compiles it),
+    or the error that stopped the count."""
+    import keras
+
+    try:
+        compile_model(model, plugin)
+        x = np.zeros((1, *plugin.input_shape), dtype="float32")
+        sample = plugin.prepare(x, np.zeros(1, dtype="int64"))[0] if plugin.prepare else x
+        batch, dtype = plugin.training.batch_size, keras.config.dtype_policy().compute_dtype
+        shapes_of = worker_backend(keras.backend.backend()).shapes_of
+        return asdict(count_model(model, plugin, sample, batch, dtype, shapes_of))
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"}
 
 
 def describe_in_worker(plugin_paths: Sequence[str], backend: str | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness import datasets
 from harness.records import environment
+from harness.records.efficiency import device_peaks
 from harness.records.files import write_json_atomic
 from harness.records.schema import Cell, CellResult, RunResult, Status
 from harness.run.interrupt import deferred
@@ -165,6 +166,8 @@ def assemble(
         "repeats": settings.repeats,
         "executor": executor or {"kind": "local"},
     }
+    peaks = device_peaks(results)  # the machine's peak, as the run's workers measured it
+    env = {**env, "measured_peak": peaks} if peaks else env
     return RunResult(_now(), env, config, results, interrupted=interrupted)
 
 

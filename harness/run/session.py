@@ -131,7 +131,10 @@ class Session:
                 out.append(self.timed_fit(model, *data))
         contention = Contention.between(before, Snapshot.take())
         plan = self.settings.timing
-        stats = StepTimeStats.from_fits(pairs.short_s, pairs.long_s, steps, plan.warmup_windows)
+        warmup = plan.steady_start(pairs.marginal_s)
+        if windows is not None:  # a fixed count: keep exactly that many (the latest) pairs
+            warmup = max(warmup, len(pairs.short_s) - windows)
+        stats = StepTimeStats.from_fits(pairs.short_s, pairs.long_s, steps, warmup)
         if stats.median <= 0:
             raise RuntimeError(
                 f"no positive marginal step time after {len(pairs.short_s)} timed pairs: "
@@ -146,7 +149,7 @@ class Session:
         if plan.exhausted(marginal, windows):
             return True
         if windows is not None:
-            counted = len(marginal) >= plan.warmup_windows + windows
+            counted = len(plan.kept(marginal)) >= windows
         else:
             counted = plan.enough(marginal)
         return counted and plan.positive(pairs.short_s, pairs.long_s)

@@ -10,14 +10,17 @@ steps. So the worker calls ``model.fit`` as users do, with no batch callback, on
 stops at ``on_train_end`` after a device barrier (``backends.sync``), so the fit's teardown
 (on TensorFlow a tf.data iterator whose shutdown waits in quanta of ~0.3 s) is not timed.
 One pair gives one sample of the marginal cost of a step, ``(T(2N) - T(N)) / N``, in
-which the fixed cost cancels. The first pairs (warm-up) are dropped; pairs continue until
-both ``min_windows`` and ``min_seconds`` (of timed steady-state work) are reached. Raw
-fit times are kept with the statistics (``harness.records.steptime``).
+which the fixed cost cancels. The first pairs (warm-up) are dropped until the steady state
+is reached (:meth:`WindowPlan.steady_start`: at least ``warmup_windows``, at most half the
+pairs); pairs continue until both ``min_windows`` and ``min_seconds`` of steady-state work
+are kept. Raw fit times, and how many pairs were dropped, are kept with the statistics
+(``harness.records.steptime``).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +34,9 @@ class WindowPlan:
     target_window_s: float = 0.25
     min_windows: int = 5
     min_seconds: float = 2.0
-    warmup_windows: int = 1
+    warmup_windows: int = 1  # pairs always dropped; more while the warm-up lasts
+    steady_band: float = 5.0  # steady: within this many robust SDs of the later pairs' median
+    steady_run: int = 2  # ... for this many pairs in a row
     max_windows: int = 50
     min_window_steps: int = 2
     max_window_steps: int = 500
@@ -43,9 +48,30 @@ class WindowPlan:
         steps = round(self.target_window_s / estimated_step_s)
         return max(self.min_window_steps, min(self.max_window_steps, steps))
 
+    def steady_start(self, marginal_seconds: Sequence[float]) -> int:
+        """How many leading pairs belong to the warm-up: from ``warmup_windows`` on, a pair
+        is dropped while it or one of the next ``steady_run - 1`` lies more than
+        ``steady_band`` robust SDs (1.4826 x MAD) from the median of the pairs from it on;
+        at most half the pairs are dropped. A flat series loses ``warmup_windows`` only."""
+        values, start = list(marginal_seconds), self.warmup_windows
+        limit = max(start, len(values) // 2)
+        while start < limit:
+            rest = values[start:]
+            center = statistics.median(rest)
+            spread = 1.4826 * statistics.median(abs(v - center) for v in rest)
+            window = values[start : start + self.steady_run]
+            if spread == 0 or all(abs(v - center) <= self.steady_band * spread for v in window):
+                break
+            start += 1
+        return start
+
+    def kept(self, marginal_seconds: Sequence[float]) -> Sequence[float]:
+        """The steady-state pairs (the warm-up dropped)."""
+        return marginal_seconds[self.steady_start(marginal_seconds) :]
+
     def enough(self, marginal_seconds: Sequence[float]) -> bool:
         """True once the kept samples reach both the minimum count and timed duration."""
-        kept = marginal_seconds[self.warmup_windows :]
+        kept = self.kept(marginal_seconds)
         return len(kept) >= self.min_windows and sum(kept) >= self.min_seconds
 
     def exhausted(self, marginal_seconds: Sequence[float], fixed: int | None = None) -> bool:
@@ -59,7 +85,8 @@ class WindowPlan:
         Under heavy load a few pairs can give T(2N) <= T(N); the worker then times more
         pairs (up to the plan's maximum) rather than report a meaningless value.
         """
-        kept = slice(self.warmup_windows, None)
+        marginal = [long - short for short, long in zip(short_fit_s, long_fit_s, strict=True)]
+        kept = slice(self.steady_start(marginal), None)
         if not short_fit_s[kept]:
             return False
         return marginal_step_cost(short_fit_s[kept], long_fit_s[kept], 1) > 0

@@ -22,6 +22,7 @@ from harness.records.schema import CellResult, Status
 from harness.records.steptime import StepTimeSummary
 from harness.registry import discover
 from harness.run.child import die_with_parent
+from harness.run.efficiency import measure
 from harness.run.model import inputs_targets
 from harness.run.session import Session
 from harness.run.spec import WorkerSpec
@@ -84,6 +85,10 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         *train, data.num_classes, process.window_steps, process.windows, predict=process.train
     )
     training = session.train_and_evaluate(*train, *test) if process.train else {}
+    memory = _memory(framework, cell.device)
+    flops, peak = (None, None)
+    if process.train:
+        flops, peak = measure(keras, session, framework, cell.device, train[0], data.num_classes)
     step = StepTimeSummary.from_processes([timing.pop("step")])
     return CellResult(
         plugin=cell.plugin,
@@ -101,8 +106,10 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         early_stopping=training.pop("early_stopping", None),
         timings_s={"import": import_s, **timing, **training},
         fairness=session.fairness(cell.device, gpus),
-        memory_mb=_memory(framework, cell.device),
+        memory_mb=memory,
         versions=framework.versions(),
+        flops=flops,
+        peak=peak,
     ).to_dict()
 
 
