@@ -250,3 +250,28 @@ def test_without_ray_one_line_says_how_to_install(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "pip install 'keras-backend-bench[ray]'" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_task_that_fails_fails_its_process_and_keeps_its_node(cluster, tmp_path):
+    """An error inside the task (here: a side's interpreter that does not exist) is the
+    process's failure, not its node's: the node stays in the cluster's pool."""
+    from harness.records.schema import Cell
+    from harness.run.cluster import connect
+    from harness.run.runner import WorkerJob
+    from harness.run.settings import RunSettings
+
+    data = tmp_path / "synthetic.npz"
+    data.write_bytes(b"not read: the worker never starts")
+    job = WorkerJob(data, "synthetic", RunSettings(profile="smoke"), python=("/no/such/python",))
+    executor = connect(cluster.address)
+    try:
+        processes: dict = {"": {}}
+        cell = Cell("dense_mlp", "jax", "cpu")
+        assert executor.run_until_stopped([cell], {"": job}, processes, range(1)) is None
+    finally:
+        executor.close()
+    (result,) = processes[""][cell.key]
+    assert result.status.value == "failed"
+    assert "the Ray task on" in result.error
+    assert "FileNotFoundError" in result.error
+    assert executor.lost == {}

@@ -195,7 +195,18 @@ class RayExecutor:
         busy = {node.node_id for node, _, _ in self._in_flight.values()}
         return [n for n in self.nodes if n.node_id not in self.lost and n.node_id not in busy]
 
-    def _start_next(self, node, lanes, queue, sides, processes, repeats, jobs, data, observe):
+    def _start_next(
+        self,
+        node: Node,
+        lanes: dict[str, _Lane],
+        queue: deque[Cell],
+        sides: Sequence[str],
+        processes: Processes,
+        repeats: range,
+        jobs: Mapping[str, WorkerJob],
+        data: Mapping[str, Any],
+        observe: Observer | None,
+    ) -> None:
         """Submit the next process of the node's cell, or of the next cell it can run."""
         while True:
             lane = lanes.get(node.node_id)
@@ -239,24 +250,31 @@ class RayExecutor:
         )
 
     def _result(self, ref: Any, node: Node, cell: Cell, job: WorkerJob) -> CellResult | None:
-        """The task's record; a failed record when its node died; None when the task never
-        started (the node was already gone)."""
+        """The task's record; a failed record when its node died (the node then takes no
+        more cells) or the task itself failed; None when the task never started (the node
+        was already gone)."""
         import ray
-        from ray.exceptions import RayError, TaskUnschedulableError
+        from ray.exceptions import NodeDiedError, RayError, RayTaskError, TaskUnschedulableError
 
         try:
             return ray.get(ref)
         except TaskUnschedulableError:
             self.lost[node.node_id] = f"{node.label} left the cluster"
             return None
-        except RayError as error:
-            self.lost[node.node_id] = f"{node.label} was lost ({type(error).__name__})"
+        except NodeDiedError:
+            self.lost[node.node_id] = f"{node.label} was lost (NodeDiedError)"
             reason = (
-                f"node {node.label} was lost while this process ran ({type(error).__name__}); "
+                f"node {node.label} was lost while this process ran (NodeDiedError); "
                 "timed work is not retried"
             )
-            failed = CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason)
-            return replace(failed, machine=_machine_of(node))
+        except RayTaskError as error:  # the task raised, its node is fine
+            cause = error.cause if error.cause is not None else error
+            reason = f"the Ray task on {node.label} failed: {type(cause).__name__}: {cause}"
+        except RayError as error:  # Ray could not run the task (its worker crashed, ...)
+            first = (str(error).strip().splitlines() or [""])[0]
+            reason = f"Ray could not run the task on {node.label}: {type(error).__name__}: {first}"
+        failed = CellResult.not_run(cell, job.dataset_name, Status.FAILED, reason)
+        return replace(failed, machine=_machine_of(node))
 
     def _cancel(self) -> None:
         import ray
@@ -286,7 +304,14 @@ def _steps(
             yield side, process
 
 
-def _unplaceable(cell, sides, processes, jobs, why, observe) -> None:
+def _unplaceable(
+    cell: Cell,
+    sides: Sequence[str],
+    processes: Processes,
+    jobs: Mapping[str, WorkerJob],
+    why: tuple[Status, str],
+    observe: Observer | None,
+) -> None:
     status, reason = why
     for side in sides:
         done = processes[side].setdefault(cell.key, [])
