@@ -137,9 +137,11 @@ def test_a_signal_keeps_every_finished_cell_and_stops_every_worker(tmp_path, sig
 
 def _wait_for_a_worker(run: Kbench, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while not run.workers() and time.monotonic() < deadline:
+    while not run.workers() and time.monotonic() < deadline and run.proc.poll() is None:
         time.sleep(0.2)
-    assert run.workers(), "no worker started"
+    if not run.workers():
+        code, stdout, stderr = run.finish() if run.proc.poll() is not None else (None, "", "")
+        raise AssertionError(f"no worker started (kbench exit {code}): {stdout}{stderr}")
 
 
 def test_a_stopped_run_resumes_with_only_what_is_missing(tmp_path):
