@@ -72,11 +72,28 @@ def cluster() -> Iterator[TwoNodes]:
     nodes.cluster.shutdown()
 
 
+ENV = {**os.environ, "COLUMNS": "200"}
+
+
 def kbench(*args: str, timeout_s: float = 400) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [*KBENCH, *args], capture_output=True, text=True, timeout=timeout_s, env=env
+        [*KBENCH, *args], capture_output=True, text=True, timeout=timeout_s, env=ENV
     )
+
+
+def start_kbench(args: list[str]) -> subprocess.Popen:
+    """``kbench`` started in the background, its output piped."""
+    return subprocess.Popen(
+        [*KBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+
+
+def gone_within(pid: int, timeout_s: float) -> bool:
+    """Whether worker ``pid`` is gone within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while pid in workers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return pid not in workers()
 
 
 def workers() -> list[int]:
@@ -128,10 +145,7 @@ def test_a_lost_node_fails_its_cell_and_the_others_land(cluster, user_plugins, t
         *["--plugin-path", str(user_plugins), "--timeout", "45"],
         *["--executor", "ray", "--address", cluster.address, "--out", str(out)],
     ]
-    env = {**os.environ, "COLUMNS": "200"}
-    run = subprocess.Popen(
-        [*KBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    run = start_kbench(args)
     try:
         sleeper, key = _wait_for_sleepy_worker(run)
         doomed = cluster.node_of(sleeper)
@@ -149,10 +163,7 @@ def test_a_lost_node_fails_its_cell_and_the_others_land(cluster, user_plugins, t
     assert cells.pop(other_sleepy).status.value == "timeout"
     assert all(c.ok for c in cells.values()), cells
     assert {c.machine["ray_node"] for c in cells.values()} != {doomed.node_id}
-    deadline = time.monotonic() + 30
-    while sleeper in workers() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert sleeper not in workers(), "the lost node's worker outlived its node"
+    assert gone_within(sleeper, 30), "the lost node's worker outlived its node"
     survivor = next(n for n in cluster.workers if n is not doomed)
     cluster.workers = [survivor, cluster.add_node()]  # two nodes again
 
@@ -178,10 +189,7 @@ def test_ctrl_c_keeps_what_finished_and_stops_the_cluster_workers(cluster, user_
         *["--plugin-path", str(user_plugins)],
         *["--executor", "ray", "--address", cluster.address, "--out", str(out)],
     ]
-    env = {**os.environ, "COLUMNS": "200"}
-    run = subprocess.Popen(
-        [*KBENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    run = start_kbench(args)
     try:
         sleeper, _ = _wait_for_sleepy_worker(run)
         _wait_for_line(run, "ok dense_mlp/jax/cpu")
@@ -193,10 +201,7 @@ def test_ctrl_c_keeps_what_finished_and_stops_the_cluster_workers(cluster, user_
     assert f"kbench run --resume {out}" in stderr
     cells = {c.cell.key: c.status.value for c in read_run(out).cells}
     assert cells == {"dense_mlp/jax/cpu": "ok", "sleepy/jax/cpu": "interrupted"}
-    deadline = time.monotonic() + 30
-    while sleeper in workers() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert sleeper not in workers(), "a cancelled task's worker outlived it"
+    assert gone_within(sleeper, 30), "a cancelled task's worker outlived it"
 
 
 def _wait_for_line(run: subprocess.Popen, text: str, timeout_s: float = 240) -> None:
