@@ -12,6 +12,7 @@ import pytest
 
 from harness import cli
 from harness.records.files import read_run
+from harness.records.steptime import PHASES
 
 RUN_ARGS = ["-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
 
@@ -43,6 +44,19 @@ def test_repeats_are_separate_processes_timing_the_same_steps(repeated):
         assert (later.window_steps, later.n_windows) == (first.window_steps, first.n_windows)
         assert len(later.samples) == later.n_windows  # raw per-window samples kept
     assert cell.metrics["test_accuracy"] >= 0  # trained once, in the first process
+
+
+def test_each_process_says_where_its_seconds_went(repeated):
+    (cell,) = read_run(repeated).cells
+    for index, process in enumerate(cell.step_time_ms.processes):
+        phases = process.phases_s
+        assert set(phases) == set(PHASES), index
+        assert all(seconds >= 0 for seconds in phases.values())
+        parts = sum(s for name, s in phases.items() if name != "wall")
+        assert parts <= phases["wall"] * 1.01  # the parts fit in the wall the parent saw
+        timed = sum(process.short_fit_s) + sum(process.long_fit_s)
+        assert timed <= phases["timed"]
+        assert (phases["train"] > 0) == (index == 0)  # only the first process trains
     config = read_run(repeated).config
     assert config["repeats"] == 3
     assert len(config["plugin_sources"]["dense_mlp"]) == 16

@@ -118,6 +118,7 @@ class StepTimeStats:
     short_fit_s: list[float]
     long_fit_s: list[float]
     contention: Contention | None = None  # what competed for the CPU while it timed
+    phases_s: dict[str, float] | None = None  # where this process's seconds went (PHASES)
 
     @classmethod
     def from_fits(
@@ -162,6 +163,21 @@ class StepTimeStats:
         if values.get("contention") is not None:
             values["contention"] = Contention.from_dict(values["contention"])
         return cls(**values)
+
+
+PHASES = {
+    "start": "interpreter start and the harness's own imports (wall minus the worker's run)",
+    "import": "import keras and the backend",
+    "setup": "backend configuration, plugin discovery, dataset load",
+    "build": "build and compile the model",
+    "first_step": "the first fit of one step (tracing, compilation)",
+    "calibrate": "the short fits that size the timed windows",
+    "timed": "the timed N / 2N-step pairs, warm-up pairs included",
+    "predict": "the predict timing",
+    "train": "training and evaluation (first process only)",
+    "efficiency": "FLOP count and the machine's measured peak (first process only)",
+    "wall": "the whole process, as the parent saw it",
+}
 
 
 def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -225,7 +226,9 @@ def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> Cell
     )
     spec = WorkerSpec(cell, str(job.dataset_path), settings, process).to_dict()
     memory = settings.max_memory_gb * 1024 if settings.max_memory_gb else None
+    started = time.perf_counter()
     outcome = run_child(WORKER_MODULE, spec, env, settings.timeout_s, tmp, job.python, memory)
+    wall_s = time.perf_counter() - started
     tail = outcome.log_tail or None
     if outcome.memory_exceeded_mb is not None:
         reason = f"{outcome.why_no_result()}, above --max-memory-gb {settings.max_memory_gb:g}"
@@ -236,5 +239,17 @@ def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> Cell
     elif outcome.result is None:
         record = CellResult.not_run(cell, job.dataset_name, Status.FAILED, outcome.why_no_result())
     else:
-        record = CellResult.from_dict(outcome.result)
+        record = _with_wall(CellResult.from_dict(outcome.result), wall_s)
     return record if record.ok else replace(record, log_tail=tail)
+
+
+def _with_wall(record: CellResult, wall_s: float) -> CellResult:
+    """The record with its process's whole wall time, and the part before the worker ran
+    (interpreter start, imports), added to its phases."""
+    step = record.step_time_ms
+    if step is None or step.n_processes != 1 or step.first.phases_s is None:
+        return record
+    start = max(0.0, wall_s - (record.duration_s or 0.0))
+    phases = {"start": start, **step.first.phases_s, "wall": wall_s}
+    process = replace(step.first, phases_s=phases)
+    return replace(record, step_time_ms=replace(step, processes=[process]))

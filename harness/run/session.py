@@ -102,19 +102,29 @@ class Session:
         model = self.build(num_classes)
         build_s = time.perf_counter() - t0
         first_step_s = self.timed_fit(model, *cycle_samples(x, y, self.batch_size), shuffle=False)
+        t1 = time.perf_counter()
         steps = window_steps or self.settings.timing.window_steps(
             self._estimate_step_s(model, x, y)
         )
+        t2 = time.perf_counter()
         stats = self._time_pairs(model, x, y, steps, windows)
+        t3 = time.perf_counter()
         long_x = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
+        predict_ms = self._predict_ms_per_batch(model, long_x) * 1000.0 if predict else None
+        phases = {
+            "build": build_s,
+            "first_step": t1 - t0 - build_s,
+            "calibrate": t2 - t1,
+            "timed": t3 - t2,
+            "predict": time.perf_counter() - t3,
+        }
         return {
             "build": build_s,
             "first_step": first_step_s,
             "step": stats,
+            "phases": phases,
             "params": count_params(model),
-            "predict_ms_per_batch": (
-                self._predict_ms_per_batch(model, long_x) * 1000.0 if predict else None
-            ),
+            "predict_ms_per_batch": predict_ms,
         }
 
     def _time_pairs(

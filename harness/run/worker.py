@@ -10,6 +10,7 @@ import resource
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
     """Import Keras, then time, train and evaluate the cell's plugin."""
     cell, settings, process = spec.cell, spec.settings, spec.process
     keras, import_s = _import_keras(cell.backend)
+    setup_started = time.perf_counter()
     framework = worker_backend(cell.backend)
     framework.configure(cell.device, settings.threads)
     gpus = framework.accelerators()
@@ -81,15 +83,23 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
     session = Session(keras, plugin, settings, cell.backend)
     train = inputs_targets(plugin, data.x_train, data.y_train)
     test = inputs_targets(plugin, data.x_test, data.y_test)
+    phases = {"import": import_s, "setup": time.perf_counter() - setup_started}
     timing = session.time_steps(
         *train, data.num_classes, process.window_steps, process.windows, predict=process.train
     )
-    training = session.train_and_evaluate(*train, *test) if process.train else {}
-    memory = _memory(framework, cell.device)
-    flops, peak = (None, None)
+    phases.update(timing.pop("phases"))
+    training, flops, peak = {}, None, None
+    phases["train"] = phases["efficiency"] = 0.0
     if process.train:
+        started = time.perf_counter()
+        training = session.train_and_evaluate(*train, *test)
+        phases["train"] = time.perf_counter() - started
+    memory = _memory(framework, cell.device)
+    if process.train:
+        started = time.perf_counter()
         flops, peak = measure(keras, session, framework, cell.device, train[0], data.num_classes)
-    step = StepTimeSummary.from_processes([timing.pop("step")])
+        phases["efficiency"] = time.perf_counter() - started
+    step = StepTimeSummary.from_processes([replace(timing.pop("step"), phases_s=phases)])
     return CellResult(
         plugin=cell.plugin,
         backend=cell.backend,
