@@ -269,9 +269,8 @@ def test_a_failed_cell_carries_the_command_that_reruns_it(smoke_run, user_plugin
 
 def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     out = tmp_path / "ab.json"
-    gate = Kbench(
-        ["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, "--repeats", "2", "--out", str(out)]
-    )
+    design = ["--repeats", "2", "--looks", "2"]
+    gate = Kbench(["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, *design, "--out", str(out)])
     gate.wait_for_line("B ok dense_mlp/jax/cpu")  # repeat 0 done (A B); repeat 1 runs B A
     gate.proc.send_signal(signal.SIGTERM)
     returncode, stdout, stderr = gate.finish()
@@ -286,10 +285,10 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     order = [line.split()[0] for line in done.stdout.splitlines() if " ok dense_mlp/" in line]
     record = json.loads(out.read_text())
     assert "interrupted" not in record["ab"]
-    confirmed = bool(record["ab"]["confirmation_batch"])  # an inconclusive A/A cell: R more
-    assert order == ["B", "A"] + (["A", "B", "B", "A"] if confirmed else [])  # A B, B A, ...
+    looks = record["ab"]["looks"]  # an unsure A/A cell gets a second look: R more a side
+    assert order == ["B", "A"] + ["A", "B", "B", "A"] * (len(looks) - 1)  # A B, B A, ...
     processes = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]
-    assert processes == ([4, 4] if confirmed else [2, 2])
+    assert processes == [looks[-1]["processes_per_side"]] * 2 == [2 * len(looks)] * 2
 
 
 def test_a_stopped_parity_check_leaves_no_worker(tmp_path):

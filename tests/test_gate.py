@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
+from harness.gate.sequential import look_levels
 from harness.records.files import read_run
 from harness.records.steptime import PHASES
 
@@ -57,6 +58,10 @@ def test_each_process_says_where_its_seconds_went(repeated):
         timed = sum(process.short_fit_s) + sum(process.long_fit_s)
         assert timed <= phases["timed"]
         assert (phases["train"] > 0) == (index == 0)  # only the first process trains
+        fits = (process.short_teardown_s, process.long_teardown_s)
+        assert [len(f) for f in fits] == [len(process.short_fit_s)] * 2
+        assert all(seconds >= 0 for f in fits for seconds in f)  # fit returned after the end
+        assert process.with_teardown_ms == process.median + process.teardown_ms_per_step
     config = read_run(repeated).config
     assert config["repeats"] == 3
     assert len(config["plugin_sources"]["dense_mlp"]) == 16
@@ -126,6 +131,19 @@ def test_ab_runs_both_sides_interleaved_and_passes_an_aa_gate(tmp_path):
     sides = [record["runs"][s]["cells"][0]["step_time_ms"]["processes"] for s in ("a", "b")]
     window = {(p["window_steps"], p["n_windows"]) for side in sides for p in side[1:]}
     assert window == {(sides[0][0]["window_steps"], sides[0][0]["n_windows"])}
+
+
+def test_ab_takes_no_look_its_budget_cannot_afford(tmp_path, capsys):
+    out = tmp_path / "ab.json"
+    design = ["--repeats", "2", "--looks", "3", "--budget-minutes", "0.01"]
+    assert cli.main(["ab", *RUN_ARGS, *design, "--out", str(out)]) == 0
+    assert "budget" in capsys.readouterr().out
+    ab = json.loads(out.read_text())["ab"]
+    assert (ab["looks_planned"], ab["spending"], len(ab["looks"])) == (3, "obrien-fleming", 1)
+    assert ab["budget_stop"].startswith("look 2 of 3")
+    assert ab["looks"][0]["processes_per_side"] == 2
+    assert ab["looks"][0]["level"] == pytest.approx(look_levels(0.01, 3, "obrien-fleming")[0])
+    assert 0 < ab["elapsed_s"] < 600
 
 
 def test_ab_with_an_interpreter_that_cannot_run_the_harness(capsys):

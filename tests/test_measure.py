@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harness.records.steptime import StepTimeStats, marginal_step_cost
+from harness.records.steptime import StepTimeStats, StepTimeSummary, marginal_step_cost
 from harness.run.timing import WindowPlan
 
 
@@ -108,3 +108,20 @@ def test_timing_goes_on_until_enough_steady_pairs_are_kept():
     plan = WindowPlan(min_windows=9, min_seconds=0.0, warmup_windows=1)
     assert not plan.enough(WARMING)  # 13 pairs, 8 kept: the first 5 were warm-up
     assert plan.enough([*WARMING, 0.9])
+
+
+def test_the_teardown_is_kept_per_fit_and_averaged_per_step():
+    short, long = [0.10] * 5, [0.20] * 5  # 1 ms per step at N = 100
+    quiet = [0.001] * 5
+    stats = StepTimeStats.from_fits(short, long, 100, 1, quiet, quiet)
+    assert stats.teardown_ms_per_step == pytest.approx(0.0)
+    assert stats.with_teardown_ms == pytest.approx(stats.median)
+    # one slow teardown (0.3 s) after one long fit of the four kept pairs: 0.75 ms/step
+    slow = [0.001, 0.001, 0.301, 0.001, 0.001]
+    stats = StepTimeStats.from_fits(short, long, 100, 1, quiet, slow)
+    assert stats.median == pytest.approx(1.0)  # the step time leaves the teardown out
+    assert stats.teardown_ms_per_step == pytest.approx(0.75)
+    assert stats.with_teardown_ms == pytest.approx(1.75)
+    assert stats.long_teardown_s == slow
+    summary = StepTimeSummary.from_processes([stats, StepTimeStats.from_fits(short, long, 100, 1)])
+    assert summary.teardown_ms_per_step is None  # a process that did not record it

@@ -50,6 +50,19 @@ def test_the_results_table_marks_the_fastest_cell_of_a_row():
     assert alone.rows[0][2].text == "2.00"  # nothing to be fastest against
 
 
+def test_the_results_caption_names_a_teardown_that_adds_to_each_step():
+    def cell(backend: str, teardown: float | None) -> dict:
+        made = _cell(backend, 2.0)
+        made["step_time_ms"]["teardown_ms_per_step"] = teardown
+        return made
+
+    quiet = tables.results_table(_frame(cell("jax", 0.01), cell("torch", None)))
+    assert "teardown" not in quiet.caption  # 0.5% of a step, or not recorded
+    noisy = tables.results_table(_frame(cell("jax", 0.01), cell("tensorflow", 0.3)))
+    assert "toy/tensorflow/cpu +0.3 ms (+15%)" in noisy.caption
+    assert "toy/jax" not in noisy.caption
+
+
 def test_the_results_table_marks_a_spread_too_wide_to_trust():
     wide = tables.WIDE_CV + 0.01
     table = tables.results_table(_frame(_cell("jax", 2.0, cv=wide), _cell("torch", 1.0, cv=wide)))

@@ -13,12 +13,19 @@ from rich.markup import escape
 from harness.cli.compare import finish_comparison
 from harness.cli.console import console, print_error
 from harness.cli.executor import executor_from_args
-from harness.cli.options import add_rule_options, add_run_options, rule_from_args
+from harness.cli.options import (
+    add_rule_options,
+    add_run_options,
+    positive_float,
+    positive_int,
+    rule_from_args,
+)
 from harness.cli.progress import worker_progress
 from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
-from harness.gate.ab import parse_python, per_look, run_ab, stopped_gate
+from harness.gate.ab import Design, parse_python, run_ab, stopped_gate
 from harness.gate.compare import Rule, stage_one_possible
+from harness.gate.sequential import SPENDING
 from harness.records.files import exclusive, read_comparison
 from harness.records.schema import RunResult
 from harness.run.driver import default_out, load_data
@@ -34,7 +41,26 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
     ab.add_argument("--python-b", default=sys.executable, help="side B's interpreter command")
     add_run_options(ab, repeats_default=5, report=False, shard=False)
     add_rule_options(ab)
-    ab.add_argument("--no-confirm", action="store_true", help="no confirmation batch")
+    design = Design()
+    ab.add_argument(
+        "--looks",
+        type=positive_int,
+        default=design.looks,
+        help="most looks: each later one adds R processes per side to the unsure cells",
+    )
+    ab.add_argument(
+        "--spending",
+        choices=SPENDING,
+        default=design.spending,
+        help="how alpha is spent over the looks",
+    )
+    ab.add_argument(
+        "--budget-minutes",
+        type=positive_float,
+        default=design.budget_s / 60,
+        help="take no look that would end past this many minutes (the first always runs)",
+    )
+    ab.add_argument("--no-confirm", action="store_true", help="one look only (--looks 1)")
     ab.add_argument(
         "--resume",
         type=Path,
@@ -56,8 +82,13 @@ def cmd_ab(args: argparse.Namespace) -> int:
     with exclusive(out), executor_from_args(args) as executor:
         if executor.gpu_present is not None:
             plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
-        gate = Gate(plan, pythons, rule_from_args(args), not args.no_confirm)
+        gate = Gate(plan, pythons, rule_from_args(args), _design(args))
         return _gate(gate, out, executor)
+
+
+def _design(args: argparse.Namespace) -> Design:
+    looks = 1 if args.no_confirm else args.looks
+    return Design(looks, args.spending, args.budget_minutes * 60.0)
 
 
 @dataclass(frozen=True)
@@ -67,8 +98,9 @@ class Gate:
     plan: RunPlan
     pythons: dict[str, tuple[str, ...]]
     rule: Rule
-    confirm: bool
+    design: Design
     previous: tuple[RunResult, RunResult] | None = None
+    elapsed_s: float = 0.0
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -76,7 +108,9 @@ def _resume(args: argparse.Namespace) -> int:
     for side in ("A", "B"):
         _check_python(args, side, stopped.pythons[side])
     plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
-    gate = Gate(plan, stopped.pythons, stopped.rule, stopped.confirm, stopped.previous)
+    gate = Gate(
+        plan, stopped.pythons, stopped.rule, stopped.design, stopped.previous, stopped.elapsed_s
+    )
     with exclusive(args.out or args.resume) as out, executor_from_args(args) as executor:
         return _gate(gate, out, executor)
 
@@ -93,17 +127,23 @@ def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]
 
 
 def _gate(gate: Gate, out: Path, executor: Executor) -> int:
-    plan, pythons, rule, confirm = gate.plan, gate.pythons, gate.rule, gate.confirm
+    plan, pythons, rule, design = gate.plan, gate.pythons, gate.rule, gate.design
     data = load_data(plan)
     repeats = plan.settings.repeats
     console.print(f"dataset: {escape(data.summary())}")
+    budget = f"{design.budget_s / 60:g} min" if design.budget_s is not None else "no"
     console.print(
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
-        f"{len(plan.cells)} cells x {repeats} processes per side, order A B, B A, ..."
+        f"{len(plan.cells)} cells x {repeats} processes per side, order A B, B A, ...; "
+        f"up to {design.looks} looks ({design.spending} alpha spending), {budget} budget"
     )
-    _note_first_look(plan, per_look(rule, confirm).alpha)
+    _note_first_look(plan, design.levels(rule.alpha)[0], design.looks)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
-        result = run_ab(plan, data, pythons, rule, observe, confirm, gate.previous, executor)
+        result = run_ab(
+            plan, data, pythons, rule, observe, design, gate.previous, executor, gate.elapsed_s
+        )
+    if result.budget_stop:
+        console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")
     code = finish_comparison(result.comparison, out, result.to_dict())
     if result.interrupted:
         print_error(
@@ -114,12 +154,13 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     return code
 
 
-def _note_first_look(plan: RunPlan, look_alpha: float) -> None:
+def _note_first_look(plan: RunPlan, look_alpha: float, looks: int) -> None:
     """Say so when R per side cannot reach significance at the first look."""
     repeats, timed = plan.settings.repeats, len(plan.cells) - len(plan.skips)
     if not stage_one_possible(repeats, timed, look_alpha):
+        later = "later looks" if looks > 1 else "nothing: use more --repeats"
         console.print(
             f"[yellow]note[/]: {repeats} processes per side cannot reach p < "
-            f"{look_alpha:g} after Holm over {timed} cells; a slowdown above the threshold "
-            "is decided by the confirmation batch"
+            f"{look_alpha:.2g} after Holm over {timed} cells at the first look; a slowdown "
+            f"above the threshold is decided by {later}"
         )

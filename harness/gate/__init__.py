@@ -19,5 +19,7 @@ __all__, __getattr__ = lazy_exports(
             "decide",
             "with_detectable_slowdowns",
         ),
+        "sequential": ("SPENDING", "look_levels", "next_look_cost", "next_look_size", "unsure"),
+        "ab": ("Design",),
     },
 )

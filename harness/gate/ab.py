@@ -1,12 +1,13 @@
-"""``kbench ab``: the same cells in two environments, interleaved A B B A ..., then the rule.
+"""``kbench ab``: the same cells in two environments, interleaved A B B A ..., decided in
+group-sequential looks.
 
 Both sides run in this one job, so drift of the machine (load, thermal state, other
 tenants) hits both alike: the order alternates per repeat (A B, B A, A B, ...). Every
 process of a cell after the first of side A reuses A's calibrated window size and count,
-so both sides time the same number of steps. Cells the rule calls ``inconclusive`` get
-one confirmation batch of the same size; their verdict is then decided on the pooled
-samples (Holm over every timed cell of the gate, not only the confirmed ones: the
-confirmed cells were chosen by the first look). Each of the two looks tests at alpha / 2.
+so both sides time the same number of steps. The first look runs R processes per side of
+every cell; each later look adds R more per side to the cells still unsure, while the time
+budget affords it, and decides them on all their samples (``harness.gate.sequential``:
+each look at its share of alpha, Holm over every timed cell of the gate).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness import datasets
+from harness import datasets, stats
 from harness.errors import HarnessError
 from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
-from harness.records.schema import RunResult
+from harness.gate.sequential import look_levels, next_look_size, unsure
+from harness.records.schema import CellResult, RunResult
 from harness.records.steptime import StepTimeSummary
 from harness.run.driver import assemble, dataset_file, resumable, worker_job
 from harness.run.plan import RunPlan
@@ -38,16 +41,55 @@ SIDES = ("A", "B")
 
 
 @dataclass(frozen=True)
+class Design:
+    """How many looks a gate may take, how alpha is spent over them, and its time budget
+    (None: no budget; the first look always runs whole)."""
+
+    looks: int = 3
+    spending: str = "obrien-fleming"
+    budget_s: float | None = 30 * 60.0
+
+    def levels(self, alpha: float) -> list[float]:
+        return look_levels(alpha, self.looks, self.spending)
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look the gate took: its level, its processes per side, the cells it decided on."""
+
+    number: int
+    level: float
+    processes_per_side: int
+    cells: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "look": self.number,
+            "level": self.level,
+            "processes_per_side": self.processes_per_side,
+            "cells": self.cells,
+        }
+
+
+@dataclass(frozen=True)
 class AbResult:
-    """The verdicts, both sides' merged runs, and which cells needed a confirmation."""
+    """The verdicts, both sides' merged runs, and the looks the gate took."""
 
     comparison: Comparison
     run_a: RunResult
     run_b: RunResult
     pythons: dict[str, list[str]]
     repeats: int
-    confirmed: list[str]
+    design: Design
+    looks: list[Look]
+    elapsed_s: float
+    budget_stop: str | None = None  # why no further look was taken, when the budget said so
     interrupted: str | None = None  # the signal that stopped the gate before it finished
+
+    @property
+    def confirmed(self) -> list[str]:
+        """The cells that had more than one look."""
+        return sorted({key for look in self.looks[1:] for key in look.cells})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,21 +99,22 @@ class AbResult:
                 "python_b": self.pythons["B"],
                 "repeats": self.repeats,
                 "order": "A B, B A, ... per repeat",
+                "looks_planned": self.design.looks,
+                "spending": self.design.spending,
+                "budget_s": self.design.budget_s,
+                "elapsed_s": self.elapsed_s,
+                "looks": [look.to_dict() for look in self.looks],
                 "confirmation_batch": self.confirmed,
+                **({"budget_stop": self.budget_stop} if self.budget_stop else {}),
                 **({"interrupted": self.interrupted} if self.interrupted else {}),
             },
             "runs": {"a": self.run_a.to_dict(), "b": self.run_b.to_dict()},
         }
 
 
-def per_look(rule: Rule, confirm: bool) -> Rule:
-    """The rule each look applies: with a confirmation batch, two looks at ``alpha / 2``."""
-    return replace(rule, alpha=rule.alpha / 2, looks=2) if confirm else rule
-
-
 def stopped_gate(record: dict[str, Any], path: Any) -> StoppedGate:
     """What a ``kbench ab --out`` file recorded, to resume it: both sides' runs, their
-    interpreters and the rule as the user gave it (before the per-look split)."""
+    interpreters, the rule and the gate's design, and the seconds it had run."""
     ab, runs = record.get("ab"), record.get("runs")
     if not isinstance(ab, dict) or not isinstance(runs, dict):
         raise HarnessError(f"{path} is a comparison without a gate's runs; only kbench ab resumes")
@@ -79,11 +122,15 @@ def stopped_gate(record: dict[str, Any], path: Any) -> StoppedGate:
         previous = (RunResult.from_dict(runs["a"]), RunResult.from_dict(runs["b"]))
         pythons = {"A": tuple(ab["python_a"]), "B": tuple(ab["python_b"])}
         rule = Rule(**{k: v for k, v in record["rule"].items() if k in Rule.__dataclass_fields__})
+        if "looks_planned" in ab:
+            design = Design(ab["looks_planned"], ab["spending"], ab.get("budget_s"))
+        else:  # a gate of one confirmation batch: two looks at alpha / 2 each
+            looks = rule.looks or 1
+            rule = replace(rule, alpha=rule.alpha * looks)
+            design = Design(looks, "equal", None)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HarnessError(f"Comparison file {path} is malformed: {error!r}") from None
-    confirm = rule.looks == 2
-    whole = replace(rule, alpha=rule.alpha * 2, looks=1) if confirm else rule
-    return StoppedGate(previous, pythons, whole, confirm)
+    return StoppedGate(previous, pythons, rule, design, float(ab.get("elapsed_s") or 0.0))
 
 
 @dataclass(frozen=True)
@@ -91,7 +138,8 @@ class StoppedGate:
     previous: tuple[RunResult, RunResult]
     pythons: dict[str, tuple[str, ...]]
     rule: Rule
-    confirm: bool
+    design: Design
+    elapsed_s: float = 0.0
 
 
 def parse_python(text: str, option: str) -> tuple[str, ...]:
@@ -137,44 +185,48 @@ def run_ab(
     pythons: dict[str, tuple[str, ...]],
     rule: Rule,
     observe: Observer | None = None,
-    confirm: bool = True,
+    design: Design = Design(),
     previous: tuple[RunResult, RunResult] | None = None,
     executor: Executor | None = None,
+    elapsed_s: float = 0.0,
 ) -> AbResult:
-    """Run every cell ``repeats`` times per side, alternating sides; decide; confirm.
+    """Run every cell ``repeats`` times per side, alternating sides, and decide; then, look
+    by look, R more per side for the unsure cells while the budget affords it.
 
-    With a confirmation batch there are two looks at the data, so each look tests at
-    ``alpha / 2`` (Bonferroni over the looks): the gate's false-alarm rate stays <= alpha.
-    With ``previous`` (both sides' runs of a stopped gate) only the missing processes run,
-    in the order the gate would have run them. The ``executor`` runs the workers (default:
-    here); a cluster keeps every process of a cell, both sides, on one node.
+    Each look tests at its share of alpha (``design.levels``), so the gate's false-alarm
+    rate stays <= alpha. With ``previous`` (both sides' runs of a stopped gate) only the
+    missing processes run, in the order the gate would have run them, and ``elapsed_s``
+    counts the time it had already run against the budget. The ``executor`` runs the
+    workers (default: here); a cluster keeps every process of a cell, both sides, on one
+    node.
     """
-    rule = per_look(rule, confirm)
+    whole = replace(rule, looks=design.looks, spending=design.spending)
+    started = time.monotonic() - elapsed_s
     environments = {side: side_environment(pythons[side]) for side in SIDES}
     with dataset_file(data) as data_path:
         jobs = {s: worker_job(plan, data, data_path, pythons[s]) for s in SIDES}
-        gate = _Gate(plan, data, jobs, environments, rule, _labels(pythons), observe)
+        gate = _Gate(plan, data, jobs, environments, whole, _labels(pythons), observe)
         gate.executor = executor or gate.executor
         if previous is not None:
             pairs = zip(SIDES, previous, strict=True)
             gate.processes = {side: resumable(run) for side, run in pairs}
-        comparison = gate.first_look()
-        confirmed = [c.key for c in comparison.cells if c.verdict == "inconclusive"]
-        if confirm and confirmed and gate.stopped is None:
-            comparison = gate.confirm(comparison, confirmed)
+        budget_stop = gate.take_looks(design, started)
     return AbResult(
-        comparison,
+        replace(gate.comparison_with_detectable(), rule=whole),
         *gate.runs(),
         pythons={s: list(pythons[s]) for s in SIDES},
         repeats=plan.settings.repeats,
-        confirmed=confirmed if confirm else [],
+        design=design,
+        looks=gate.looks,
+        elapsed_s=time.monotonic() - started,
+        budget_stop=budget_stop,
         interrupted=gate.stopped,
     )
 
 
 @dataclass
 class _Gate:
-    """Both sides' processes so far, and the two looks at them."""
+    """Both sides' processes so far, and the looks at them."""
 
     plan: RunPlan
     data: datasets.Dataset
@@ -186,42 +238,95 @@ class _Gate:
     processes: Processes = field(default_factory=lambda: {side: {} for side in SIDES})
     executor: Executor = field(default_factory=LocalExecutor)
     stopped: str | None = None  # the signal that stopped it, if one did
+    looks: list[Look] = field(default_factory=list)
+    comparison: Comparison | None = None
+    family: int = 0  # the cells the first look timed: every look's Holm family
 
-    def first_look(self) -> Comparison:
-        """R processes per side of every cell (or those that ran before a signal), decided."""
-        repeats = range(self.plan.settings.repeats)
-        self.stopped = self.executor.run_until_stopped(
-            self.plan.cells, self.jobs, self.processes, repeats, self.observe
-        )
-        first = [_first_processes(run, len(repeats)) for run in self.runs()]
-        return compare_runs(*first, self.rule, self.labels, check_fingerprint=False)
+    def take_looks(self, design: Design, started: float) -> str | None:
+        """Every look the design and the budget allow; why the budget stopped them, if it
+        did. A signal stops the gate with the verdicts of the last whole look (the first
+        look's, over the processes that ran, when it came during the first)."""
+        repeats, done = self.plan.settings.repeats, 0
+        keys = [c.key for c in self.plan.cells]
+        levels = design.levels(self.rule.alpha)
+        for number, level in enumerate(levels, start=1):
+            size = repeats
+            if number > 1:
+                spent = time.monotonic() - started
+                remaining = None if design.budget_s is None else design.budget_s - spent
+                looks_left = len(levels) - number + 1
+                size = next_look_size(self.process_seconds(), keys, repeats, remaining, looks_left)
+                if size == 0:
+                    return (
+                        f"look {number} of {design.looks}: not one more process per side of "
+                        f"the {len(keys)} unsure cells fits in the {design.budget_s / 60:g} min "
+                        f"budget ({spent / 60:.0f} min spent)"
+                    )
+            cells = [c for c in self.plan.cells if c.key in keys]
+            self.stopped = self.executor.run_until_stopped(
+                cells, self.jobs, self.processes, range(done, done + size), self.observe
+            )
+            if self.stopped is not None and number > 1:
+                return None
+            done += size
+            decided = self._decide(keys, done, replace(self.rule, alpha=level))
+            self.family = self.family or sum(c.p_value is not None for c in decided.cells)
+            self._record(Look(number, level, done, keys), decided)
+            keys = [c.key for c in decided.cells if unsure(c, self.rule.threshold)]
+            if self.stopped is not None or not keys:
+                return None
+        return None
 
-    def confirm(self, comparison: Comparison, confirmed: list[str]) -> Comparison:
-        """R more processes per side for the inconclusive cells, decided on the pooled 2R
-        (stopped by a signal, the first look's verdicts stand)."""
-        repeats = self.plan.settings.repeats
-        cells = [c for c in self.plan.cells if c.key in confirmed]
-        batch = range(repeats, 2 * repeats)
-        self.stopped = self.executor.run_until_stopped(
-            cells, self.jobs, self.processes, batch, self.observe
+    def _decide(self, keys: list[str], count: int, rule: Rule) -> Comparison:
+        """The cells ``keys`` decided on their first ``count`` processes per side (Holm over
+        every cell the first look timed)."""
+        runs = [_first_processes(_only(run, keys), count) for run in self.runs()]
+        one_look = replace(rule, looks=1)
+        family = self.family or None
+        return compare_runs(
+            *runs, one_look, self.labels, check_fingerprint=False, family_size=family
         )
-        if self.stopped is not None:
-            return comparison
-        subset = [_only(run, confirmed) for run in self.runs()]
-        family = sum(c.p_value is not None for c in comparison.cells)
-        second = compare_runs(
-            *subset, self.rule, self.labels, check_fingerprint=False, family_size=family
-        )
-        first = {c.key: c.detectable_slowdown for c in comparison.cells}
-        notes = [  # the gate's sensitivity stays that of its design: R per side, 2 looks
+
+    def comparison_with_detectable(self) -> Comparison:
+        """The verdicts, each timed cell's detectable slowdown that of the gate's last look:
+        its processes per side, at its level, with the cell's own spread (a cell that
+        stopped earlier is carried to that look)."""
+        assert self.comparison is not None
+        last = self.looks[-1] if self.looks else None
+        if last is None:
+            return self.comparison
+        bound, size = last.level / max(self.family, 1), last.processes_per_side
+        cells = [
             replace(
                 c,
-                reason=f"{c.reason} (pooled with a confirmation batch)",
-                detectable_slowdown=first[c.key],
+                detectable_slowdown=stats.detectable_slowdown(
+                    c.a_samples, c.b_samples, bound, self.rule.threshold, sizes=(size, size)
+                ),
             )
-            for c in second.cells
+            if c.p_adjusted is not None
+            else c
+            for c in self.comparison.cells
         ]
-        return replace_cells(comparison, notes)
+        return replace(self.comparison, cells=cells)
+
+    def _record(self, look: Look, decided: Comparison) -> None:
+        self.looks.append(look)
+        if self.comparison is None:
+            self.comparison = decided
+            return
+        notes = [
+            replace(c, reason=f"{c.reason} (look {look.number}: {look.processes_per_side} a side)")
+            for c in decided.cells
+        ]
+        self.comparison = replace_cells(self.comparison, notes)
+
+    def process_seconds(self) -> dict[str, float]:
+        """Per cell, the mean wall seconds of one of its worker processes so far."""
+        seconds = {}
+        for cell in self.plan.cells:
+            results = [r for side in SIDES for r in self.processes[side].get(cell.key, [])]
+            seconds[cell.key] = _mean_process_seconds(results)
+        return seconds
 
     def runs(self) -> tuple[RunResult, RunResult]:
         """Each side's processes merged per cell, as a run record."""
@@ -241,6 +346,21 @@ class _Gate:
             for side in SIDES
         )
         return run_a, run_b
+
+
+def _mean_process_seconds(results: Sequence[CellResult]) -> float:
+    """One process's mean wall time among ``results`` (each may stand for several)."""
+    walls = [
+        (p.phases_s or {}).get("wall")
+        for r in results
+        if r.step_time_ms is not None
+        for p in r.step_time_ms.processes
+    ]
+    known = [w for w in walls if w is not None]
+    if known:
+        return sum(known) / len(known)
+    count = sum(r.step_time_ms.n_processes if r.step_time_ms else 1 for r in results)
+    return sum(r.duration_s or 0.0 for r in results) / max(count, 1)
 
 
 def _first_processes(run: RunResult, count: int) -> RunResult:

@@ -8,8 +8,9 @@ times of each side. A cell *regressed* when both hold:
 * the ratio of medians B/A is above ``1 + threshold``.
 
 An effect above the threshold that the test cannot support is ``inconclusive`` (``kbench
-ab`` then runs one confirmation batch). A significant effect at or below the threshold is
-``slower``; a significant effect the other way (Holm-corrected too) is ``faster``. A cell
+ab`` then takes another look, with more processes). A significant effect at or below the
+threshold is ``slower``; a significant effect the other way (Holm-corrected too) is
+``faster``. A cell
 that was ok and now failed or timed out, whose parameter counts changed, or whose test
 accuracy fell by more than the tolerance, is a regression too.
 """
@@ -47,7 +48,8 @@ class Rule:
     accuracy_tolerance: float = 0.02
     test: str = "mann-whitney-u, one-sided, on per-process medians"
     correction: str = "holm"
-    looks: int = 1  # kbench ab with a confirmation batch: 2 looks, each at alpha (= total / 2)
+    looks: int = 1  # kbench ab: the most looks, alpha spent over them (gate.sequential)
+    spending: str | None = None  # how: obrien-fleming, pocock or equal (None: one look)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -35,6 +35,8 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "step_ms_cv": ("step_time_ms", "cv"),
     "step_ms_cv_of": ("step_time_ms", "spread_of"),
     "n_processes": ("step_time_ms", "n_processes"),
+    "step_ms_with_teardown": ("step_time_ms", "with_teardown_ms"),
+    "teardown_ms_per_step": ("step_time_ms", "teardown_ms_per_step"),
     "samples_per_s": ("samples_per_s",),
     "predict_ms_per_batch": ("predict_ms_per_batch",),
     "test_accuracy": ("metrics", "test_accuracy"),

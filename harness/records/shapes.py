@@ -88,6 +88,7 @@ class RuleShape:
     test: str | None = None
     correction: str | None = None
     looks: int | None = None
+    spending: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -119,6 +119,10 @@ class StepTimeStats:
     long_fit_s: list[float]
     contention: Contention | None = None  # what competed for the CPU while it timed
     phases_s: dict[str, float] | None = None  # where this process's seconds went (PHASES)
+    short_teardown_s: list[float] | None = None  # per fit: on_train_end -> fit returned
+    long_teardown_s: list[float] | None = None
+    teardown_ms_per_step: float | None = None  # what the teardown adds per step, on average
+    with_teardown_ms: float | None = None  # median + teardown_ms_per_step
 
     @classmethod
     def from_fits(
@@ -127,8 +131,15 @@ class StepTimeStats:
         long_fit_s: Sequence[float],
         window_steps: int,
         warmup_windows: int,
+        short_teardown_s: Sequence[float] | None = None,
+        long_teardown_s: Sequence[float] | None = None,
     ) -> StepTimeStats:
-        """Per-pair marginal ms/step after the warm-up pairs, with the raw fit times."""
+        """Per-pair marginal ms/step after the warm-up pairs, with the raw fit times; with
+        each fit's teardown (``on_train_end`` to the return of ``fit``), also what the
+        teardown adds per step run: the mean over the kept pairs of (teardown(2N) -
+        teardown(N)) / N. A mean, not a median: on TensorFlow the teardown is usually ~1 ms
+        and now and then 0.1-0.6 s, more often after longer fits, and a user pays the
+        average."""
         pairs = list(zip(short_fit_s, long_fit_s, strict=True))[warmup_windows:]
         if not pairs:
             raise ValueError("No timed pairs left after the warm-up pairs.")
@@ -137,6 +148,18 @@ class StepTimeStats:
         q1, _, q3 = statistics.quantiles(kept, n=4) if len(kept) > 1 else (kept[0],) * 3
         mean = statistics.fmean(kept)
         stdev = statistics.stdev(kept) if len(kept) > 1 else 0.0
+        teardown: dict[str, Any] = {}
+        if short_teardown_s is not None and long_teardown_s is not None:
+            downs = list(zip(short_teardown_s, long_teardown_s, strict=True))[warmup_windows:]
+            growth = statistics.fmean(
+                (long - short) * 1000.0 / window_steps for short, long in downs
+            )
+            teardown = {
+                "short_teardown_s": list(short_teardown_s),
+                "long_teardown_s": list(long_teardown_s),
+                "teardown_ms_per_step": growth,
+                "with_teardown_ms": statistics.median(kept) + growth,
+            }
         return cls(
             median=statistics.median(kept),  # marginal_step_cost, in ms
             mean=mean,
@@ -152,6 +175,7 @@ class StepTimeStats:
             samples=kept,
             short_fit_s=list(short_fit_s),
             long_fit_s=list(long_fit_s),
+            **teardown,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,6 +231,8 @@ class StepTimeSummary:
     n_processes: int
     process_medians: list[float]
     processes: list[StepTimeStats]
+    teardown_ms_per_step: float | None = None  # mean over processes (None: not recorded)
+    with_teardown_ms: float | None = None  # median + teardown_ms_per_step
 
     @classmethod
     def from_processes(cls, processes: Sequence[StepTimeStats]) -> StepTimeSummary:
@@ -215,6 +241,7 @@ class StepTimeSummary:
         medians = [p.median for p in processes]
         interval = stats.median_ci(medians)
         several = len(medians) > 1
+        teardown = _mean_of(p.teardown_ms_per_step for p in processes)
         return cls(
             median=statistics.median(medians),
             ci_low=interval[0] if interval else None,
@@ -224,6 +251,8 @@ class StepTimeSummary:
             n_processes=len(medians),
             process_medians=medians,
             processes=list(processes),
+            teardown_ms_per_step=teardown,
+            with_teardown_ms=None if teardown is None else statistics.median(medians) + teardown,
         )
 
     @property
@@ -241,3 +270,11 @@ class StepTimeSummary:
         values = dict(data)
         values["processes"] = [StepTimeStats.from_dict(p) for p in data["processes"]]
         return cls(**values)
+
+
+def _mean_of(values: Iterable[float | None]) -> float | None:
+    """The mean of the values, or None when any is missing (a process recorded before)."""
+    known = list(values)
+    if not known or any(v is None for v in known):
+        return None
+    return statistics.fmean(v for v in known if v is not None)

@@ -146,7 +146,32 @@ def results_table(cells: pd.DataFrame) -> Table:
             "not yet meaningful (too little training for this model; try --profile full)"
         )
     caption += f"; {_malloc_note(cells)}"
+    teardown = teardown_note(cells)
+    if teardown:
+        caption += f"; {teardown}"
     return Table("Median step time (ms/step) and test accuracy", tuple(columns), rows, caption)
+
+
+TEARDOWN_SHARE = 0.05  # a teardown growing by more than this share of a step is named
+
+
+def teardown_note(cells: pd.DataFrame) -> str:
+    """The cells whose fit teardown (after ``on_train_end``, left out of ms) adds, on
+    average, more than ``TEARDOWN_SHARE`` of a step per step run: a user's script pays it."""
+    if "teardown_ms_per_step" not in cells:
+        return ""
+    grows = cells[cells["teardown_ms_per_step"] > TEARDOWN_SHARE * cells["step_ms_median"]]
+    if grows.empty:
+        return ""
+    named = ", ".join(
+        f"{row.key} +{row.teardown_ms_per_step:.2g} ms "
+        f"(+{row.teardown_ms_per_step / row.step_ms_median:.0%})"
+        for row in grows.itertuples()
+    )
+    return (
+        f"the fit's teardown after its last step, left out of ms, adds on average {named} "
+        "per step (with_teardown_ms in the JSON)"
+    )
 
 
 def has_efficiency(cells: pd.DataFrame) -> bool:

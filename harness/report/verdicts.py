@@ -137,10 +137,14 @@ def _detectable(p_adjusted: float, slowdown: float) -> str:
 
 
 def _comparison_caption(rule: dict[str, Any]) -> str:
-    looks = " per look" if (rule.get("looks") or 1) > 1 else ""
+    looks, spending = rule.get("looks") or 1, rule.get("spending")
     alpha, threshold = formatted(rule.get("alpha"), "g", "?"), float(rule.get("threshold") or 0)
+    if looks > 1 and spending:
+        level = f"below its look's share of alpha {alpha} ({spending}, up to {looks} looks)"
+    else:
+        level = f"< {alpha}{' per look' if looks > 1 else ''}"
     return (
         f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "
-        f"p < {alpha}{looks}, and ratio > {1 + threshold:.2f}; detectable: the slowdown this "
-        f"spread flags in {POWER:.0%} of comparisons of the same size"
+        f"p {level}, and ratio > {1 + threshold:.2f}; detectable: the slowdown this "
+        f"spread flags in {POWER:.0%} of comparisons of the same size at the cell's last look"
     )

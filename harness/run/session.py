@@ -33,6 +33,8 @@ class Pairs:
 
     short_s: list[float] = field(default_factory=list)
     long_s: list[float] = field(default_factory=list)
+    short_teardown_s: list[float] = field(default_factory=list)
+    long_teardown_s: list[float] = field(default_factory=list)
 
     @property
     def marginal_s(self) -> list[float]:
@@ -65,11 +67,19 @@ class Session:
         quanta of about 0.3 s, a random fixed cost that would not cancel in T(2N) - T(N).
         Only ``on_train_end`` is overridden, so Keras keeps its asynchronous dispatch.
         """
+        return self.timed_fit_and_teardown(model, x, y, **kwargs)[0]
+
+    def timed_fit_and_teardown(
+        self, model: Any, x: np.ndarray, y: np.ndarray, **kwargs: Any
+    ) -> tuple[float, float]:
+        """:meth:`timed_fit`'s seconds, and the teardown's: from ``on_train_end`` to the
+        return of ``fit`` (what a user's script also waits for)."""
         clock = self._train_end_clock()
         self.framework.sync(model)
         start = time.perf_counter()
         model.fit(x, y, batch_size=self.batch_size, verbose=0, callbacks=[clock], **kwargs)
-        return clock.stopped_at - start
+        returned = time.perf_counter()
+        return clock.stopped_at - start, returned - clock.stopped_at
 
     def _train_end_clock(self) -> Any:
         """A callback that records ``time.perf_counter()`` at the end of training."""
@@ -136,15 +146,27 @@ class Session:
         pairs = Pairs()
         before = Snapshot.take()
         while not self._enough(pairs, windows):
-            order = [(short, pairs.short_s), (long, pairs.long_s)]
-            for data, out in order[:: 1 if len(pairs.short_s) % 2 == 0 else -1]:
-                out.append(self.timed_fit(model, *data))
+            order = [
+                (short, pairs.short_s, pairs.short_teardown_s),
+                (long, pairs.long_s, pairs.long_teardown_s),
+            ]
+            for data, out, teardown in order[:: 1 if len(pairs.short_s) % 2 == 0 else -1]:
+                seconds, teardown_s = self.timed_fit_and_teardown(model, *data)
+                out.append(seconds)
+                teardown.append(teardown_s)
         contention = Contention.between(before, Snapshot.take())
         plan = self.settings.timing
         warmup = plan.steady_start(pairs.marginal_s)
         if windows is not None:  # a fixed count: keep exactly that many (the latest) pairs
             warmup = max(warmup, len(pairs.short_s) - windows)
-        stats = StepTimeStats.from_fits(pairs.short_s, pairs.long_s, steps, warmup)
+        stats = StepTimeStats.from_fits(
+            pairs.short_s,
+            pairs.long_s,
+            steps,
+            warmup,
+            pairs.short_teardown_s,
+            pairs.long_teardown_s,
+        )
         if stats.median <= 0:
             raise RuntimeError(
                 f"no positive marginal step time after {len(pairs.short_s)} timed pairs: "

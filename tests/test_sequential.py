@@ -1,0 +1,78 @@
+"""The gate's group-sequential looks: alpha spending, which cells go on, the budget (pure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.gate.sequential import (
+    SPENDING,
+    clearly_within,
+    look_levels,
+    next_look_cost,
+    next_look_size,
+    spent,
+    unsure,
+)
+from harness.records import CellComparison
+
+
+@pytest.mark.parametrize("spending", SPENDING)
+@pytest.mark.parametrize("looks", [1, 2, 3, 5])
+def test_the_looks_spend_exactly_alpha(spending, looks):
+    levels = look_levels(0.01, looks, spending)
+    assert len(levels) == looks
+    assert all(level >= 0 for level in levels)
+    assert sum(levels) == pytest.approx(0.01, rel=1e-12)
+
+
+def test_each_spending_function_has_its_shape():
+    fleming = look_levels(0.01, 3, "obrien-fleming")
+    assert fleming[0] < 1e-4 < fleming[1] < fleming[2]  # most alpha kept for the last look
+    pocock = look_levels(0.01, 3, "pocock")
+    assert pocock[0] > pocock[1] > pocock[2]  # more alpha early
+    assert look_levels(0.01, 4, "equal") == pytest.approx([0.0025] * 4)
+    assert spent(0.01, 0.0, "pocock") == 0.0
+    assert spent(0.01, 1.0, "obrien-fleming") == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="spending"):
+        spent(0.01, 0.5, "linear")
+
+
+def _cell(verdict: str, a: list[float], b: list[float]) -> CellComparison:
+    return CellComparison("m/jax/cpu", "m", "jax", "cpu", verdict, a_samples=a, b_samples=b)
+
+
+def test_a_cell_is_clearly_within_the_threshold_only_when_the_test_says_so():
+    rng = np.random.default_rng(3)
+    a = list(1.0 + 0.01 * rng.standard_normal(8))
+    assert clearly_within(_cell("same", a, [v * 0.99 for v in a[::-1]]), threshold=0.05)
+    assert not clearly_within(_cell("same", a, [v * 1.04 for v in a[::-1]]), threshold=0.05)
+    assert not clearly_within(_cell("same", a[:2], a[:2]), threshold=0.05)  # p >= 1/6
+
+
+def test_unsure_cells_go_on_and_decided_ones_stop():
+    rng = np.random.default_rng(4)
+    a = list(1.0 + 0.01 * rng.standard_normal(8))
+    tight_same = _cell("same", a, [v * 0.99 for v in a[::-1]])
+    wide_same = _cell("same", a, [v * (1.0 + 0.2 * (-1) ** i) for i, v in enumerate(a)])
+    assert not unsure(tight_same, 0.05)
+    assert unsure(wide_same, 0.05)
+    assert unsure(_cell("inconclusive", a, a), 0.05)
+    for verdict in ("regression", "slower", "faster", "missing", "new"):
+        assert not unsure(_cell(verdict, a, a), 0.05)
+
+
+def test_a_looks_cost_is_both_sides_of_each_cell_that_goes_on():
+    seconds = {"x": 10.0, "y": 20.0, "z": 40.0}
+    assert next_look_cost(seconds, ["x", "y"], repeats=5) == 2 * 5 * 30.0
+    assert next_look_cost(seconds, [], repeats=5) == 0.0
+
+
+def test_a_later_look_shrinks_so_that_the_looks_left_fit_in_the_budget():
+    seconds = {"x": 10.0, "y": 20.0}  # one more process a side of both: 60 s
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=None, looks_left=2) == 5
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=3600, looks_left=2) == 5
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=250, looks_left=2) == 2
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=250, looks_left=1) == 4
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=59, looks_left=1) == 0
+    assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=-10, looks_left=1) == 0

@@ -1,0 +1,210 @@
+"""The gate's group-sequential design by replay: false alarms, power and minutes per gate.
+
+    python -m validation.gate_sequential --costs RUN.json [--sims 2000] [--seed 0]
+
+The pool is ``gate_replay.pools``: per cell, the per-process medians of the committed A/A
+gates, each divided by its gate's median for the cell. A replayed gate draws, per cell,
+``looks x 2R`` values without replacement, scales side B by (1 + delta), and takes
+``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
+at that look's level (``look_levels``; Holm over all the gate's cells, ``decide``), the
+cells that are ``unsure`` go on, and each later look gets ``next_look_size`` processes per
+side (R, or fewer so that the looks left fit in the budget). The seconds one process of a
+cell costs come from a recorded run (``--costs``: a ``kbench run`` or ``kbench ab`` file
+whose processes recorded their phases), the mean of its processes' wall times. Results go
+to ``validation/results/gate_sequential.json`` (``--out``). ``--pool GATE.json`` replays the
+processes of other gates instead (a pool of one sitting, drawn with replacement when it is
+smaller than a gate's draw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from harness import stats
+from harness.gate import Rule, decide, look_levels, next_look_cost, next_look_size, unsure
+from harness.records import CellComparison, RunResult, read_run, write_json_atomic
+from validation.gate_digest import load_gates
+from validation.gate_replay import Pool, pools
+
+OUT = Path("validation/results/gate_sequential.json")
+DELTAS = (0.0, 0.10, 0.20)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One gate design to replay."""
+
+    repeats: int
+    looks: int
+    spending: str
+    budget_min: float | None
+
+    @property
+    def name(self) -> str:
+        budget = f"{self.budget_min:g} min" if self.budget_min else "no budget"
+        return f"R={self.repeats} looks={self.looks} {self.spending}, {budget}"
+
+
+DESIGNS = (
+    Design(5, 2, "equal", None),  # two looks at alpha / 2 each, no budget
+    Design(9, 1, "equal", None),  # one look at alpha, about 30 min here
+    Design(5, 2, "obrien-fleming", 30),
+    Design(5, 3, "obrien-fleming", 30),
+    Design(5, 3, "pocock", 30),
+    Design(4, 4, "obrien-fleming", 30),
+    Design(5, 3, "obrien-fleming", 60),
+)
+
+
+def process_costs(path: Path) -> dict[str, float]:
+    """Per cell, the mean wall seconds of one worker process in a recorded run or gate."""
+    record = json.loads(path.read_text())
+    if "runs" in record:  # a kbench ab file: both sides' runs
+        runs = [RunResult.from_dict(record["runs"][side]) for side in ("a", "b")]
+    else:
+        runs = [read_run(path)]
+    walls: dict[str, list[float]] = {}
+    for run in runs:
+        for cell in run.cells:
+            if cell.step_time_ms is None:
+                continue
+            for process in cell.step_time_ms.processes:
+                if process.phases_s and "wall" in process.phases_s:
+                    walls.setdefault(cell.cell.key, []).append(process.phases_s["wall"])
+    return {key: statistics.fmean(values) for key, values in walls.items()}
+
+
+def replay_gate(
+    pooled: Pool,
+    costs: dict[str, float],
+    design: Design,
+    delta: float,
+    rule: Rule,
+    rng: np.random.Generator,
+) -> tuple[dict[str, bool], float, int]:
+    """One replayed gate: which cells it flagged, its minutes, and the looks it took."""
+    r, keys = design.repeats, list(pooled)
+    draws = {}
+    for key in keys:
+        size = 2 * design.looks * r
+        small = len(pooled[key]) < size  # a pool of one sitting: draw with replacement
+        picked = rng.choice(np.asarray(pooled[key]), size=size, replace=small)
+        a, b = np.split(picked, 2)
+        draws[key] = (a, b * (1.0 + delta))
+    flagged = dict.fromkeys(keys, False)
+    seconds, done, family, going = 0.0, 0, len(keys), keys
+    budget = design.budget_min * 60 if design.budget_min else None
+    levels = look_levels(rule.alpha, design.looks, design.spending)
+    taken = 0
+    for number, level in enumerate(levels, start=1):
+        size = r
+        if number > 1:
+            remaining = None if budget is None else budget - seconds
+            size = next_look_size(costs, going, r, remaining, len(levels) - number + 1)
+            if size == 0:
+                break
+        seconds += next_look_cost(costs, going, size)
+        done += size
+        taken = number
+        drafts = [_draft(key, draws[key][0][:done], draws[key][1][:done]) for key in going]
+        look_rule = Rule(alpha=level, threshold=rule.threshold)
+        decided = decide(drafts, look_rule, family)
+        for cell in decided:
+            flagged[cell.key] = cell.verdict == "regression"
+        going = [c.key for c in decided if unsure(c, rule.threshold)]
+        if not going:
+            break
+    return flagged, seconds / 60, taken
+
+
+def _draft(key: str, a: np.ndarray, b: np.ndarray) -> CellComparison:
+    a_list, b_list = list(a), list(b)
+    return CellComparison(
+        key,
+        "",
+        "",
+        "",
+        "",
+        ratio=stats.ratio_of_medians(a_list, b_list),
+        p_value=stats.p_slower(a_list, b_list),
+        a_samples=a_list,
+        b_samples=b_list,
+    )
+
+
+def replay_design(
+    pooled: Pool, costs: dict[str, float], design: Design, delta: float, sims: int, seed: int
+) -> dict:
+    """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
+    rng, rule = np.random.default_rng(seed), Rule()
+    results = [replay_gate(pooled, costs, design, delta, rule, rng) for _ in range(sims)]
+    per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in pooled}
+    minutes = [r[1] for r in results]
+    return {
+        "design": design.name,
+        "delta": delta,
+        "gate_flag_rate": float(np.mean([any(r[0].values()) for r in results])),
+        "mean_cell_rate": float(np.mean(list(per_cell.values()))),
+        "per_cell_rate": per_cell,
+        "minutes_median": float(np.median(minutes)),
+        "minutes_p95": float(np.quantile(minutes, 0.95)),
+        "looks_mean": float(np.mean([r[2] for r in results])),
+    }
+
+
+def line(row: dict) -> str:
+    cells = ", ".join(f"{k.rsplit('/', 1)[0]} {v:.0%}" for k, v in row["per_cell_rate"].items())
+    return (
+        f"{row['design']:<42} delta={row['delta']:4.0%}: gates flagged "
+        f"{row['gate_flag_rate']:6.1%}, cells {row['mean_cell_rate']:6.1%}; "
+        f"{row['minutes_median']:.0f} min (95%: {row['minutes_p95']:.0f}), "
+        f"{row['looks_mean']:.2f} looks; {cells}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--costs", type=Path, required=True)
+    parser.add_argument("--sims", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pool",
+        type=Path,
+        nargs="+",
+        help="kbench ab files to pool instead of the committed A/A digests (both sides)",
+    )
+    parser.add_argument("--designs", type=int, nargs="+", help="indices into DESIGNS")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    gates = [json.loads(p.read_text()) for p in args.pool] if args.pool else load_gates("aa-*.json")
+    pooled = pools(gates)
+    designs = [DESIGNS[i] for i in args.designs] if args.designs else DESIGNS
+    costs = process_costs(args.costs)
+    missing = sorted(set(pooled) - set(costs))
+    if missing:
+        raise SystemExit(f"{args.costs} has no process wall times for {', '.join(missing)}")
+    print("seconds per process: " + ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+    rows = []
+    for design in designs:
+        for delta in DELTAS:
+            rows.append(replay_design(pooled, costs, design, delta, args.sims, args.seed))
+            print(line(rows[-1]), flush=True)
+    record = {
+        "command": "python -m validation.gate_sequential " + " ".join(sys.argv[1:]),
+        "pool": [str(p) for p in args.pool] if args.pool else "validation/results/gates/aa-*",
+        "process_seconds": costs,
+        "pool_sizes": {k: len(v) for k, v in pooled.items()},
+        "rows": rows,
+    }
+    write_json_atomic(args.out, record)
+
+
+if __name__ == "__main__":
+    main()
