@@ -46,7 +46,7 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
         "--looks",
         type=positive_int,
         default=design.looks,
-        help="most looks: each later one adds R processes per side to the unsure cells",
+        help="most looks: each later one adds up to R processes per side to the unsure cells",
     )
     ab.add_argument(
         "--spending",
@@ -58,7 +58,7 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
         "--budget-minutes",
         type=positive_float,
         default=design.budget_s / 60,
-        help="take no look that would end past this many minutes (the first always runs)",
+        help="later looks shrink to end within this many minutes (the first runs whole)",
     )
     ab.add_argument("--no-confirm", action="store_true", help="one look only (--looks 1)")
     ab.add_argument(

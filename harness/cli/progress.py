@@ -17,7 +17,7 @@ from harness.run.runner import Observer
 @contextmanager
 def worker_progress(total: int) -> Iterator[Observer]:
     """An observer for ``run_processes`` that drives a progress bar of ``total`` workers
-    (it grows when a gate adds a confirmation batch) and logs each finished worker."""
+    (it grows when a gate takes a later look) and logs each finished worker."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console, refresh_per_second=2) as bar:
         task = bar.add_task("starting", total=total)
