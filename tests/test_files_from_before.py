@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from harness import cli
 from harness.records import load, load_comparison, read_run
@@ -15,11 +16,26 @@ DATA = Path(__file__).resolve().parent / "data" / "before_layout"
 RUN = DATA / "run.json"
 
 
+def _unchanged(new: Any, old: Any, where: str = "cell") -> None:
+    """``new`` holds ``old`` unchanged, at every depth; a field added since is unset."""
+    if isinstance(old, dict):
+        assert isinstance(new, dict), where
+        for key, value in old.items():
+            _unchanged(new[key], value, f"{where}.{key}")
+        added = set(new) - set(old)
+        assert all(new[k] is None for k in added), f"{where}: {sorted(added)}"
+    elif isinstance(old, list):
+        assert isinstance(new, list), where
+        for index, (n, o) in enumerate(zip(new, old, strict=True)):
+            _unchanged(n, o, f"{where}[{index}]")
+    else:
+        assert new == old, where
+
+
 def test_the_results_file_reads_back_unchanged():
     run = read_run(RUN)
     for new, old in zip(run.to_dict()["cells"], json.loads(RUN.read_text())["cells"], strict=True):
-        assert {k: v for k, v in new.items() if k in old} == old
-        assert all(new[k] is None for k in set(new) - set(old))  # fields added since: unset
+        _unchanged(new, old)
     frame = load(RUN)
     assert list(frame["key"]) == ["dense_mlp/jax/cpu", "dense_mlp/torch/cpu"]
     assert (frame["n_processes"] == 2).all()
