@@ -279,6 +279,7 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     assert gate.workers() == []
     record = json.loads(out.read_text())
     assert record["ab"]["interrupted"] == "SIGTERM"
+    assert record["ab"]["planned_processes_per_side"] == [2]  # look 1 had begun, R = 2
     assert record["runs"]["a"]["cells"][0]["step_time_ms"]["n_processes"] == 1
     done = subprocess.run([*KBENCH, "ab", "--resume", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -289,6 +290,8 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     assert order == ["B", "A"] + ["A", "B", "B", "A"] * (len(looks) - 1)  # A B, B A, ...
     processes = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]
     assert processes == [looks[-1]["processes_per_side"]] * 2 == [2 * len(looks)] * 2
+    planned = record["ab"]["planned_processes_per_side"]
+    assert planned == [look["processes_per_side"] for look in looks]
 
 
 def test_a_stopped_parity_check_leaves_no_worker(tmp_path):

@@ -101,6 +101,7 @@ class Gate:
     design: Design
     previous: tuple[RunResult, RunResult] | None = None
     elapsed_s: float = 0.0
+    planned: tuple[int, ...] = ()
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -109,7 +110,13 @@ def _resume(args: argparse.Namespace) -> int:
         _check_python(args, side, stopped.pythons[side])
     plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
     gate = Gate(
-        plan, stopped.pythons, stopped.rule, stopped.design, stopped.previous, stopped.elapsed_s
+        plan,
+        stopped.pythons,
+        stopped.rule,
+        stopped.design,
+        stopped.previous,
+        stopped.elapsed_s,
+        tuple(stopped.planned),
     )
     with exclusive(args.out or args.resume) as out, executor_from_args(args) as executor:
         return _gate(gate, out, executor)
@@ -140,7 +147,16 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     _note_first_look(plan, design.levels(rule.alpha)[0], design.looks)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
         result = run_ab(
-            plan, data, pythons, rule, observe, design, gate.previous, executor, gate.elapsed_s
+            plan,
+            data,
+            pythons,
+            rule,
+            observe,
+            design,
+            gate.previous,
+            executor,
+            gate.elapsed_s,
+            gate.planned,
         )
     if result.budget_stop:
         console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")

@@ -83,6 +83,7 @@ class AbResult:
     design: Design
     looks: list[Look]
     elapsed_s: float
+    planned: list[int] = field(default_factory=list)  # processes per side each look set out for
     budget_stop: str | None = None  # why no further look was taken, when the budget said so
     interrupted: str | None = None  # the signal that stopped the gate before it finished
 
@@ -104,6 +105,7 @@ class AbResult:
                 "budget_s": self.design.budget_s,
                 "elapsed_s": self.elapsed_s,
                 "looks": [look.to_dict() for look in self.looks],
+                "planned_processes_per_side": self.planned,
                 "confirmation_batch": self.confirmed,
                 **({"budget_stop": self.budget_stop} if self.budget_stop else {}),
                 **({"interrupted": self.interrupted} if self.interrupted else {}),
@@ -130,7 +132,9 @@ def stopped_gate(record: dict[str, Any], path: Any) -> StoppedGate:
             design = Design(looks, "equal", None)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HarnessError(f"Comparison file {path} is malformed: {error!r}") from None
-    return StoppedGate(previous, pythons, rule, design, float(ab.get("elapsed_s") or 0.0))
+    planned = [int(n) for n in ab.get("planned_processes_per_side") or []]
+    elapsed = float(ab.get("elapsed_s") or 0.0)
+    return StoppedGate(previous, pythons, rule, design, elapsed, planned)
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class StoppedGate:
     rule: Rule
     design: Design
     elapsed_s: float = 0.0
+    planned: list[int] = field(default_factory=list)
 
 
 def parse_python(text: str, option: str) -> tuple[str, ...]:
@@ -189,16 +194,18 @@ def run_ab(
     previous: tuple[RunResult, RunResult] | None = None,
     executor: Executor | None = None,
     elapsed_s: float = 0.0,
+    planned: Sequence[int] = (),
 ) -> AbResult:
     """Run every cell ``repeats`` times per side, alternating sides, and decide; then, look
     by look, R more per side for the unsure cells while the budget affords it.
 
     Each look tests at its share of alpha (``design.levels``), so the gate's false-alarm
     rate stays <= alpha. With ``previous`` (both sides' runs of a stopped gate) only the
-    missing processes run, in the order the gate would have run them, and ``elapsed_s``
-    counts the time it had already run against the budget. The ``executor`` runs the
-    workers (default: here); a cluster keeps every process of a cell, both sides, on one
-    node.
+    missing processes run, in the order the gate would have run them, ``elapsed_s``
+    counts the time it had already run against the budget, and ``planned`` (the processes
+    per side its looks set out for) keeps the sizes of the looks it had begun. The
+    ``executor`` runs the workers (default: here); a cluster keeps every process of a cell,
+    both sides, on one node.
     """
     whole = replace(rule, looks=design.looks, spending=design.spending)
     started = time.monotonic() - elapsed_s
@@ -210,6 +217,7 @@ def run_ab(
         if previous is not None:
             pairs = zip(SIDES, previous, strict=True)
             gate.processes = {side: resumable(run) for side, run in pairs}
+        gate.planned = list(planned)
         budget_stop = gate.take_looks(design, started)
     return AbResult(
         replace(gate.comparison_with_detectable(), rule=whole),
@@ -219,6 +227,7 @@ def run_ab(
         design=design,
         looks=gate.looks,
         elapsed_s=time.monotonic() - started,
+        planned=gate.planned,
         budget_stop=budget_stop,
         interrupted=gate.stopped,
     )
@@ -241,6 +250,7 @@ class _Gate:
     looks: list[Look] = field(default_factory=list)
     comparison: Comparison | None = None
     family: int = 0  # the cells the first look timed: every look's Holm family
+    planned: list[int] = field(default_factory=list)  # per look: processes per side, in all
 
     def take_looks(self, design: Design, started: float) -> str | None:
         """Every look the design and the budget allow; why the budget stopped them, if it
@@ -251,7 +261,9 @@ class _Gate:
         levels = design.levels(self.rule.alpha)
         for number, level in enumerate(levels, start=1):
             size = repeats
-            if number > 1:
+            if number <= len(self.planned):  # a resumed gate: the size this look began with
+                size = self.planned[number - 1] - done
+            elif number > 1:
                 spent = time.monotonic() - started
                 remaining = None if design.budget_s is None else design.budget_s - spent
                 looks_left = len(levels) - number + 1
@@ -262,6 +274,8 @@ class _Gate:
                         f"the {len(keys)} unsure cells fits in the {design.budget_s / 60:g} min "
                         f"budget ({spent / 60:.0f} min spent)"
                     )
+            if number > len(self.planned):
+                self.planned.append(done + size)
             cells = [c for c in self.plan.cells if c.key in keys]
             self.stopped = self.executor.run_until_stopped(
                 cells, self.jobs, self.processes, range(done, done + size), self.observe
