@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import stats
-from harness.gate import Rule, decide, look_levels, next_look_cost, next_look_size, unsure
+from harness.gate import Design, Rule, decide, next_look_cost, next_look_size, unsure
 from harness.records import CellComparison, RunResult, read_run, write_json_atomic
 from validation.gate_digest import load_gates
 from validation.gate_replay import Pool, pools
@@ -38,28 +38,28 @@ DELTAS = (0.0, 0.10, 0.20)
 
 
 @dataclass(frozen=True)
-class Design:
-    """One gate design to replay."""
+class Case:
+    """One gate to replay: R processes per side at the first look, and ``kbench ab``'s own
+    design (looks, alpha spending, budget)."""
 
     repeats: int
-    looks: int
-    spending: str
-    budget_min: float | None
+    design: Design
 
     @property
     def name(self) -> str:
-        budget = f"{self.budget_min:g} min" if self.budget_min else "no budget"
-        return f"R={self.repeats} looks={self.looks} {self.spending}, {budget}"
+        d = self.design
+        budget = f"{d.budget_s / 60:g} min" if d.budget_s else "no budget"
+        return f"R={self.repeats} looks={d.looks} {d.spending}, {budget}"
 
 
 DESIGNS = (
-    Design(5, 2, "equal", None),  # two looks at alpha / 2 each, no budget
-    Design(9, 1, "equal", None),  # one look at alpha, about 30 min here
-    Design(5, 2, "obrien-fleming", 30),
-    Design(5, 3, "obrien-fleming", 30),
-    Design(5, 3, "pocock", 30),
-    Design(4, 4, "obrien-fleming", 30),
-    Design(5, 3, "obrien-fleming", 60),
+    Case(5, Design(2, "equal", None)),  # two looks at alpha / 2 each, no budget
+    Case(9, Design(1, "equal", None)),  # one look at alpha, about 30 min here
+    Case(5, Design(2, "obrien-fleming", 30 * 60)),
+    Case(5, Design(3, "obrien-fleming", 30 * 60)),
+    Case(5, Design(3, "pocock", 30 * 60)),
+    Case(4, Design(4, "obrien-fleming", 30 * 60)),
+    Case(5, Design(3, "obrien-fleming", 60 * 60)),
 )
 
 
@@ -84,13 +84,13 @@ def process_costs(path: Path) -> dict[str, float]:
 def replay_gate(
     pooled: Pool,
     costs: dict[str, float],
-    design: Design,
+    case: Case,
     delta: float,
     rule: Rule,
     rng: np.random.Generator,
 ) -> tuple[dict[str, bool], float, int]:
     """One replayed gate: which cells it flagged, its minutes, and the looks it took."""
-    r, keys = design.repeats, list(pooled)
+    r, keys, design = case.repeats, list(pooled), case.design
     draws = {}
     for key in keys:
         size = 2 * design.looks * r
@@ -100,13 +100,12 @@ def replay_gate(
         draws[key] = (a, b * (1.0 + delta))
     flagged = dict.fromkeys(keys, False)
     seconds, done, family, going = 0.0, 0, len(keys), keys
-    budget = design.budget_min * 60 if design.budget_min else None
-    levels = look_levels(rule.alpha, design.looks, design.spending)
+    levels = design.levels(rule.alpha)
     taken = 0
     for number, level in enumerate(levels, start=1):
         size = r
         if number > 1:
-            remaining = None if budget is None else budget - seconds
+            remaining = None if design.budget_s is None else design.budget_s - seconds
             size = next_look_size(costs, going, r, remaining, len(levels) - number + 1)
             if size == 0:
                 break
@@ -140,15 +139,15 @@ def _draft(key: str, a: np.ndarray, b: np.ndarray) -> CellComparison:
 
 
 def replay_design(
-    pooled: Pool, costs: dict[str, float], design: Design, delta: float, sims: int, seed: int
+    pooled: Pool, costs: dict[str, float], case: Case, delta: float, sims: int, seed: int
 ) -> dict:
     """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
     rng, rule = np.random.default_rng(seed), Rule()
-    results = [replay_gate(pooled, costs, design, delta, rule, rng) for _ in range(sims)]
+    results = [replay_gate(pooled, costs, case, delta, rule, rng) for _ in range(sims)]
     per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in pooled}
     minutes = [r[1] for r in results]
     return {
-        "design": design.name,
+        "design": case.name,
         "delta": delta,
         "gate_flag_rate": float(np.mean([any(r[0].values()) for r in results])),
         "mean_cell_rate": float(np.mean(list(per_cell.values()))),
@@ -192,9 +191,9 @@ def main() -> None:
         raise SystemExit(f"{args.costs} has no process wall times for {', '.join(missing)}")
     print("seconds per process: " + ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
     rows = []
-    for design in designs:
+    for case in designs:
         for delta in DELTAS:
-            rows.append(replay_design(pooled, costs, design, delta, args.sims, args.seed))
+            rows.append(replay_design(pooled, costs, case, delta, args.sims, args.seed))
             print(line(rows[-1]), flush=True)
     record = {
         "command": "python -m validation.gate_sequential " + " ".join(sys.argv[1:]),

@@ -23,11 +23,10 @@ from harness.cli.options import (
 from harness.cli.progress import worker_progress
 from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
-from harness.gate.ab import Design, parse_python, run_ab, stopped_gate
+from harness.gate.ab import Design, GateProgress, parse_python, run_ab, stopped_gate
 from harness.gate.compare import Rule, stage_one_possible
 from harness.gate.sequential import SPENDING
 from harness.records.files import exclusive, read_comparison
-from harness.records.schema import RunResult
 from harness.run.driver import default_out, load_data
 from harness.run.interrupt import exit_code
 from harness.run.plan import RunPlan, plan_run
@@ -93,31 +92,22 @@ def _design(args: argparse.Namespace) -> Design:
 
 @dataclass(frozen=True)
 class Gate:
-    """A gate to run: its plan, both interpreters, the rule, and a stopped gate's runs."""
+    """A gate to run: its plan, both interpreters, the rule, its design, and how far a
+    stopped gate got."""
 
     plan: RunPlan
     pythons: dict[str, tuple[str, ...]]
     rule: Rule
     design: Design
-    previous: tuple[RunResult, RunResult] | None = None
-    elapsed_s: float = 0.0
-    planned: tuple[int, ...] = ()
+    progress: GateProgress | None = None
 
 
 def _resume(args: argparse.Namespace) -> int:
     stopped = stopped_gate(read_comparison(args.resume), args.resume)
     for side in ("A", "B"):
         _check_python(args, side, stopped.pythons[side])
-    plan = resumed_plan(args, stopped.previous[0], SAME_HOST)
-    gate = Gate(
-        plan,
-        stopped.pythons,
-        stopped.rule,
-        stopped.design,
-        stopped.previous,
-        stopped.elapsed_s,
-        tuple(stopped.planned),
-    )
+    plan = resumed_plan(args, stopped.progress.runs[0], SAME_HOST)
+    gate = Gate(plan, stopped.pythons, stopped.rule, stopped.design, stopped.progress)
     with exclusive(args.out or args.resume) as out, executor_from_args(args) as executor:
         return _gate(gate, out, executor)
 
@@ -146,18 +136,7 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     )
     _note_first_look(plan, design.levels(rule.alpha)[0], design.looks)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
-        result = run_ab(
-            plan,
-            data,
-            pythons,
-            rule,
-            observe,
-            design,
-            gate.previous,
-            executor,
-            gate.elapsed_s,
-            gate.planned,
-        )
+        result = run_ab(plan, data, pythons, rule, observe, design, gate.progress, executor)
     if result.budget_stop:
         console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")
     code = finish_comparison(result.comparison, out, result.to_dict())

@@ -133,18 +133,26 @@ def stopped_gate(record: dict[str, Any], path: Any) -> StoppedGate:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HarnessError(f"Comparison file {path} is malformed: {error!r}") from None
     planned = [int(n) for n in ab.get("planned_processes_per_side") or []]
-    elapsed = float(ab.get("elapsed_s") or 0.0)
-    return StoppedGate(previous, pythons, rule, design, elapsed, planned)
+    progress = GateProgress(previous, float(ab.get("elapsed_s") or 0.0), planned)
+    return StoppedGate(pythons, rule, design, progress)
+
+
+@dataclass(frozen=True)
+class GateProgress:
+    """How far a stopped gate got: both sides' runs, the seconds it had run (they count
+    against the budget) and the processes per side each look it had begun set out for."""
+
+    runs: tuple[RunResult, RunResult]
+    elapsed_s: float = 0.0
+    planned: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class StoppedGate:
-    previous: tuple[RunResult, RunResult]
     pythons: dict[str, tuple[str, ...]]
     rule: Rule
     design: Design
-    elapsed_s: float = 0.0
-    planned: list[int] = field(default_factory=list)
+    progress: GateProgress
 
 
 def parse_python(text: str, option: str) -> tuple[str, ...]:
@@ -191,33 +199,29 @@ def run_ab(
     rule: Rule,
     observe: Observer | None = None,
     design: Design = Design(),
-    previous: tuple[RunResult, RunResult] | None = None,
+    progress: GateProgress | None = None,
     executor: Executor | None = None,
-    elapsed_s: float = 0.0,
-    planned: Sequence[int] = (),
 ) -> AbResult:
     """Run every cell ``repeats`` times per side, alternating sides, and decide; then, look
     by look, R more per side for the unsure cells while the budget affords it.
 
     Each look tests at its share of alpha (``design.levels``), so the gate's false-alarm
-    rate stays <= alpha. With ``previous`` (both sides' runs of a stopped gate) only the
-    missing processes run, in the order the gate would have run them, ``elapsed_s``
-    counts the time it had already run against the budget, and ``planned`` (the processes
-    per side its looks set out for) keeps the sizes of the looks it had begun. The
-    ``executor`` runs the workers (default: here); a cluster keeps every process of a cell,
-    both sides, on one node.
+    rate stays <= alpha. With ``progress`` (a stopped gate's) only the missing processes
+    run, in the order the gate would have run them, its seconds count against the budget
+    and the looks it had begun keep their sizes. The ``executor`` runs the workers
+    (default: here); a cluster keeps every process of a cell, both sides, on one node.
     """
     whole = replace(rule, looks=design.looks, spending=design.spending)
-    started = time.monotonic() - elapsed_s
+    started = time.monotonic() - (progress.elapsed_s if progress else 0.0)
     environments = {side: side_environment(pythons[side]) for side in SIDES}
     with dataset_file(data) as data_path:
         jobs = {s: worker_job(plan, data, data_path, pythons[s]) for s in SIDES}
         gate = _Gate(plan, data, jobs, environments, whole, _labels(pythons), observe)
         gate.executor = executor or gate.executor
-        if previous is not None:
-            pairs = zip(SIDES, previous, strict=True)
+        if progress is not None:
+            pairs = zip(SIDES, progress.runs, strict=True)
             gate.processes = {side: resumable(run) for side, run in pairs}
-        gate.planned = list(planned)
+            gate.planned = list(progress.planned)
         budget_stop = gate.take_looks(design, started)
     return AbResult(
         replace(gate.comparison_with_detectable(), rule=whole),

@@ -274,7 +274,6 @@ class StepTimeSummary:
 
 def _mean_of(values: Iterable[float | None]) -> float | None:
     """The mean of the values, or None when any is missing (a process recorded before)."""
-    known = list(values)
-    if not known or any(v is None for v in known):
-        return None
-    return statistics.fmean(v for v in known if v is not None)
+    given = list(values)
+    known = [v for v in given if v is not None]
+    return statistics.fmean(known) if known and len(known) == len(given) else None
