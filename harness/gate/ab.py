@@ -23,8 +23,8 @@ from typing import Any
 from harness import datasets, stats
 from harness.errors import HarnessError
 from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
-from harness.gate.sequential import look_levels, next_look_size, unsure
-from harness.records.schema import CellResult, RunResult
+from harness.gate.sequential import look_levels, mean_process_seconds, next_look_size, unsure
+from harness.records.schema import RunResult
 from harness.records.steptime import StepTimeSummary
 from harness.run.driver import assemble, dataset_file, resumable, worker_job
 from harness.run.plan import RunPlan
@@ -343,7 +343,7 @@ class _Gate:
         seconds = {}
         for cell in self.plan.cells:
             results = [r for side in SIDES for r in self.processes[side].get(cell.key, [])]
-            seconds[cell.key] = _mean_process_seconds(results)
+            seconds[cell.key] = mean_process_seconds(results)
         return seconds
 
     def runs(self) -> tuple[RunResult, RunResult]:
@@ -364,21 +364,6 @@ class _Gate:
             for side in SIDES
         )
         return run_a, run_b
-
-
-def _mean_process_seconds(results: Sequence[CellResult]) -> float:
-    """One process's mean wall time among ``results`` (each may stand for several)."""
-    walls = [
-        (p.phases_s or {}).get("wall")
-        for r in results
-        if r.step_time_ms is not None
-        for p in r.step_time_ms.processes
-    ]
-    known = [w for w in walls if w is not None]
-    if known:
-        return sum(known) / len(known)
-    count = sum(r.step_time_ms.n_processes if r.step_time_ms else 1 for r in results)
-    return sum(r.duration_s or 0.0 for r in results) / max(count, 1)
 
 
 def _first_processes(run: RunResult, count: int) -> RunResult:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from scipy import stats as scipy_stats
 
 from harness import stats
-from harness.records.schema import CellComparison
+from harness.records.schema import CellComparison, CellResult
 
 SPENDING = ("obrien-fleming", "pocock", "equal")
 FUTILITY_LEVEL = 0.05  # "clearly within the threshold": B below A x (1 + threshold) at this p
@@ -95,3 +95,18 @@ def next_look_size(
     if one <= 0:
         return repeats
     return max(0, min(repeats, int(remaining_s // (one * max(looks_left, 1)))))
+
+
+def mean_process_seconds(results: Sequence[CellResult]) -> float:
+    """One process's mean wall time among ``results`` (each may stand for several)."""
+    walls = [
+        (p.phases_s or {}).get("wall")
+        for r in results
+        if r.step_time_ms is not None
+        for p in r.step_time_ms.processes
+    ]
+    known = [w for w in walls if w is not None]
+    if known:
+        return sum(known) / len(known)
+    count = sum(r.step_time_ms.n_processes if r.step_time_ms else 1 for r in results)
+    return sum(r.duration_s or 0.0 for r in results) / max(count, 1)
