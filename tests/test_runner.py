@@ -56,6 +56,19 @@ def test_ok_cell_records_what_the_schema_promises(smoke_run):
     assert cell.memory_mb["peak_rss"] > 0
 
 
+def test_each_cell_records_what_steers_its_kernels(smoke_run):
+    kernels = {c.backend: c.fairness["kernels"] for c in smoke_run.cells if c.ok}
+    for settings in kernels.values():
+        assert settings["onednn_env"] == {
+            k: v for k, v in os.environ.items() if k.startswith(("ONEDNN_", "DNNL_"))
+        }
+    assert kernels["torch"]["onednn"] in (True, False)
+    assert kernels["torch"]["deterministic_algorithms"] is False
+    assert kernels["tensorflow"]["TF_ENABLE_ONEDNN_OPTS"] == os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    assert kernels["tensorflow"]["op_determinism"] is False
+    assert isinstance(kernels["jax"]["xla_flags"], str)
+
+
 def test_jit_compile_auto_resolves_per_backend(smoke_run):
     used = {c.backend: c.fairness["jit_compile_used"] for c in smoke_run.cells if c.ok}
     assert used == {"jax": True, "tensorflow": False, "torch": False}

@@ -35,6 +35,10 @@ class JaxBackend(WorkerBackend):
     def thread_settings(self) -> dict[str, Any]:
         return {"xla_flags": os.environ.get("XLA_FLAGS", ""), "cpu_count": os.cpu_count()}
 
+    def kernel_settings(self) -> dict[str, Any]:
+        """Also ``XLA_FLAGS`` (XLA chooses the kernels when it compiles the step)."""
+        return {**super().kernel_settings(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+
     def tf32_enabled(self, device: str) -> bool | None:
         if device != "gpu":
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from harness.backends.worker import WorkerBackend
@@ -39,6 +40,21 @@ class TensorFlowBackend(WorkerBackend):
         return {
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads() or "auto",
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or "auto",
+        }
+
+    def kernel_settings(self) -> dict[str, Any]:
+        """Also ``TF_ENABLE_ONEDNN_OPTS`` (None: unset, TensorFlow's default) and whether op
+        determinism is on (None where this TensorFlow cannot say)."""
+        try:
+            from tensorflow.python.framework import config  # no public getter
+
+            determinism = bool(config.is_op_determinism_enabled())
+        except (ImportError, AttributeError):
+            determinism = None
+        return {
+            **super().kernel_settings(),
+            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+            "op_determinism": determinism,
         }
 
     def tf32_enabled(self, device: str) -> bool | None:

@@ -33,6 +33,16 @@ class TorchBackend(WorkerBackend):
 
         return {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
 
+    def kernel_settings(self) -> dict[str, Any]:
+        """Also whether oneDNN (mkldnn) kernels are on, and deterministic algorithms."""
+        import torch
+
+        return {
+            **super().kernel_settings(),
+            "onednn": bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        }
+
     def tf32_enabled(self, device: str) -> bool | None:
         if device != "gpu":
             return None

@@ -49,6 +49,18 @@ class WorkerBackend:
         """The thread counts the framework actually runs with."""
         return {"cpu_count": os.cpu_count()}
 
+    def kernel_settings(self) -> dict[str, Any]:
+        """What steers the framework's choice of kernels, as in effect: the oneDNN
+        variables set in the environment (``ONEDNN_*``, ``DNNL_*``), and the framework's own
+        switches (see each backend)."""
+        return {
+            "onednn_env": {
+                name: value
+                for name, value in sorted(os.environ.items())
+                if name.startswith(("ONEDNN_", "DNNL_"))
+            }
+        }
+
     def tf32_enabled(self, device: str) -> bool | None:
         """Whether float32 matmuls may use TF32 on this GPU cell (None on CPU)."""
         return None

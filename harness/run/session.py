@@ -265,6 +265,7 @@ class Session:
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "threads": self.framework.thread_settings(),
+            "kernels": self.framework.kernel_settings(),
             "tf32": self.framework.tf32_enabled(device),
             "malloc": {name: os.environ.get(name) for name in MALLOC_ENV},
             "accelerators": gpus,

@@ -11,7 +11,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("module", ["step_time", "gate_evidence", "speed_probe", "flops_xla"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "step_time",
+        "gate_evidence",
+        "speed_probe",
+        "flops_xla",
+        "process_costs",
+        "gate_sequential",
+        "interleave",
+        "kernel_choices",
+    ],
+)
 def test_each_command_starts_and_prints_its_help(module):
     done = subprocess.run(
         [sys.executable, "-m", f"validation.{module}", "--help"],

@@ -1,0 +1,96 @@
+"""The experiments' pure parts: the interleaving summary and the kernel-choice parsers."""
+
+from __future__ import annotations
+
+import math
+
+from harness.run import get_profile
+from validation import interleave, kernel_choices
+
+STEPS = 100
+
+
+def fits(levels: list[float]) -> list[dict]:
+    """Fit pairs whose marginal cost per step is ``level`` ms, with CPU clocks that show
+    ``0.01`` s used between pairs."""
+    out, cpu = [], 0.0
+    for level in levels:
+        out.append(
+            {
+                "short_s": 0.1,
+                "long_s": 0.1 + level * STEPS / 1000,
+                "cpu_before": cpu,
+                "cpu_after": cpu + 0.2,
+            }
+        )
+        cpu += 0.21
+    return out
+
+
+def pair(a_level: float, b_level: float, rounds: int = 10) -> dict:
+    return {
+        "steps": STEPS,
+        "wall_s": 30.0,
+        "fits": {"a": fits([a_level] * rounds), "b": fits([b_level] * rounds)},
+    }
+
+
+def test_a_level_shared_by_both_workers_of_a_pair_cancels_when_paired():
+    spells = [1.0, 1.3, 0.9, 1.2, 1.05, 0.8]
+    pairs = [pair(level, level * 1.01) for level in spells]
+    summary = interleave.summarize_cell(pairs, get_profile("gate").timing.steady_start)
+    assert summary["sd_log_ratio_paired"] < 1e-9
+    assert summary["sd_log_ratio_unpaired"] > 0.1
+    assert math.isclose(summary["variance_removed"], 1.0)
+    assert math.isclose(summary["idle_cpu_s_median"], 0.01)
+    assert summary["pairs_needed_paired"] < 1 < summary["per_side_needed_unpaired"]
+
+
+def test_levels_of_their_own_are_not_removed_by_pairing():
+    a_levels = [1.0, 1.3, 0.9, 1.2, 1.05, 0.8]
+    b_levels = [1.1, 0.85, 1.25, 0.95, 1.15, 1.0]
+    pairs = [pair(a, b) for a, b in zip(a_levels, b_levels, strict=True)]
+    summary = interleave.summarize_cell(pairs, get_profile("gate").timing.steady_start)
+    assert summary["sd_log_ratio_paired"] > 0.1
+    assert summary["variance_removed"] < 0.5
+
+
+def test_onednn_creations_are_read_without_timings_or_cache_outcome():
+    stdout = "\n".join(
+        [
+            "onednn_verbose,v1,info,oneDNN v3.7.1",
+            "onednn_verbose,v1,primitive,create:cache_miss,cpu,convolution,"
+            "brg_conv_fwd:avx512_core,forward_training,mb32_ic1oc32,0.043",
+            "onednn_verbose,v1,primitive,create:cache_hit,cpu,convolution,"
+            "brg_conv_fwd:avx512_core,forward_training,mb32_ic1oc32,0.001",
+            '{"step_ms": 1.0}',
+        ]
+    )
+    assert kernel_choices.onednn_choices(stdout) == [
+        "onednn_verbose,v1,primitive,create,cpu,convolution,brg_conv_fwd:avx512_core,"
+        "forward_training,mb32_ic1oc32"
+    ]
+
+
+def test_xla_modules_that_differ_only_in_their_numbers_hash_alike(tmp_path):
+    first, second = tmp_path / "p1", tmp_path / "p2"
+    first.mkdir(), second.mkdir()
+    text = "HloModule {name}, entry_computation_layout={{(f32[32,784])->f32[32,10]}}\n"
+    (first / "module_0007.jit_step.cpu_after_optimizations.txt").write_text(
+        text.format(name="jit_step.7")
+    )
+    (second / "module_0012.jit_step.cpu_after_optimizations.txt").write_text(
+        text.format(name="jit_step.12")
+    )
+    assert kernel_choices.xla_choices(first) == kernel_choices.xla_choices(second)
+
+
+def test_kernel_sets_that_differ_are_counted_and_named():
+    rows = [
+        {"step_ms": 1.0, "onednn": ["conv:brg"], "xla": []},
+        {"step_ms": 1.2, "onednn": ["conv:jit"], "xla": []},
+        {"step_ms": 1.1, "onednn": ["conv:brg"], "xla": []},
+    ]
+    summary = kernel_choices.summarize_cell(rows)
+    assert summary["distinct_choice_sets"] == 2
+    assert summary["differing"] == ["conv:brg", "conv:jit"]
