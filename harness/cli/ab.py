@@ -129,10 +129,15 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     repeats = plan.settings.repeats
     console.print(f"dataset: {escape(data.summary())}")
     budget = f"{design.budget_s / 60:g} min" if design.budget_s is not None else "no"
+    looks = (
+        f"up to {design.looks} looks ({design.spending} alpha spending)"
+        if design.looks > 1
+        else "one look"
+    )
     console.print(
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
         f"{len(plan.cells)} cells x {repeats} processes per side, order A B, B A, ...; "
-        f"up to {design.looks} looks ({design.spending} alpha spending), {budget} budget"
+        f"{looks}, {budget} budget"
     )
     _note_first_look(plan, design.levels(rule.alpha)[0], design.looks)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
