@@ -48,7 +48,7 @@ from harness.records import write_json_atomic
 
 PROFILE = "gate"
 EXTRA_ROUNDS = 3  # rounds beyond the profile's minimum, so the warm-up can be dropped
-ALPHA = 0.05 / 6 / 3  # one cell of six under Holm, at a look of three (equal split)
+ALPHA = 0.01 / 6  # the gate's alpha, Holm's bound for the first of six cells
 POWER_Z = 1.645  # 95% power
 SLOWDOWN = 0.10
 
