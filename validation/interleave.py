@@ -34,7 +34,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import stats
-from harness.backends import MALLOC_ENV
 from harness.records import write_json_atomic
+from validation.gate_cell import PROFILE, ROOT, child_env, gate_cell
 
-PROFILE = "gate"
 EXTRA_ROUNDS = 3  # rounds beyond the profile's minimum, so the warm-up can be dropped
 ALPHA = 0.01 / 6  # the gate's alpha, Holm's bound for the first of six cells
 POWER_Z = 1.645  # 95% power
@@ -62,22 +60,12 @@ def serve(plugin_name: str, backend: str) -> None:
     ``{"steps": N, "flip": bool}`` gets one short/long pair back with the process CPU time
     before and after it; ``{"stop": true}`` ends it.
     """
-    import keras
-
-    from harness import datasets
-    from harness.backends import worker_backend
-    from harness.registry import discover
-    from harness.run import RunSettings, Session, cycle_samples, get_profile, inputs_targets
+    from harness.run import cycle_samples, get_profile
 
     profile = get_profile(PROFILE)
-    settings = RunSettings(profile=PROFILE, timing=profile.timing, epochs=1)
-    worker_backend(backend).configure("cpu", None)
-    data = datasets.load_dataset("mnist_5k")
-    plugin = discover(())[plugin_name].plugin
-    limit = profile.train_limit
-    x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
-    session = Session(keras, plugin, settings, backend)
-    model = session.build(data.num_classes)
+    cell = gate_cell(plugin_name, backend)
+    session, x, y = cell.session, cell.x, cell.y
+    model = session.build(cell.num_classes)
     batch = session.batch_size
     session.timed_fit(model, *cycle_samples(x, y, batch), shuffle=False)
     _send({"built": True})
@@ -122,12 +110,13 @@ class Worker:
     """One serving child process, spoken to over its stdin and stdout."""
 
     def __init__(self, plugin: str, backend: str):
-        env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+        env = child_env(backend)
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
         command = [sys.executable, "-m", "validation.interleave", "--serve", plugin, backend]
         self.process = subprocess.Popen(
             command,
             env=env,
+            cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

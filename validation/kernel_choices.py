@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,8 +31,8 @@ import tempfile
 from pathlib import Path
 
 from harness import stats
-from harness.backends import MALLOC_ENV
 from harness.records import write_json_atomic
+from validation.gate_cell import ROOT, child_env, gate_cell
 
 ONEDNN_LINE = re.compile(r"^onednn_verbose,.*create")
 CACHE_OUTCOME = re.compile(r"create:cache_(hit|miss)")
@@ -42,24 +41,7 @@ MODULE_NUMBER = re.compile(r"module_\d+|\.\d+\b")
 
 def child(plugin_name: str, backend: str) -> dict:
     """One process: the gate profile's step timing; its median step in ms."""
-    import keras
-
-    from harness import datasets
-    from harness.backends import worker_backend
-    from harness.registry import discover
-    from harness.run import RunSettings, Session, get_profile, inputs_targets
-
-    profile = get_profile("gate")
-    settings = RunSettings(profile="gate", timing=profile.timing, epochs=1)
-    worker_backend(backend).configure("cpu", None)
-    data = datasets.load_dataset("mnist_5k")
-    plugin = discover(())[plugin_name].plugin
-    limit = profile.train_limit
-    x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
-    timing = Session(keras, plugin, settings, backend).time_steps(
-        x, y, data.num_classes, predict=False
-    )
-    return {"step_ms": timing["step"].median}
+    return {"step_ms": gate_cell(plugin_name, backend).time_steps()["step"].median}
 
 
 def onednn_choices(stdout: str) -> list[str]:
@@ -84,14 +66,14 @@ def xla_choices(folder: Path) -> list[str]:
 
 def run_process(plugin: str, backend: str) -> dict:
     """One fresh process with its libraries reporting; its step median and choices."""
-    env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    env = child_env(backend)
     env["ONEDNN_VERBOSE"] = "profile_create"
     with tempfile.TemporaryDirectory() as dump:
         if backend == "jax":
             env["XLA_FLAGS"] = f"--xla_dump_to={dump} --xla_dump_hlo_as_text"
         command = [sys.executable, "-m", "validation.kernel_choices", "--child"]
         command += ["--plugin", plugin, "--backend", backend]
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             sys.exit(f"{plugin}/{backend} failed: {done.stderr.strip().splitlines()[-1:]}")
         result = json.loads(done.stdout.strip().splitlines()[-1])

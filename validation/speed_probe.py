@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -24,8 +23,8 @@ import time
 from pathlib import Path
 
 from harness import stats
-from harness.backends import MALLOC_ENV
 from harness.records import write_json_atomic
+from validation.gate_cell import ROOT, child_env, gate_cell
 
 PYTHON_LOOP = 200_000
 MATMUL_SIZE = 384
@@ -59,24 +58,9 @@ def matmul_s(repeats: int = 30) -> float:
 
 def child(plugin_name: str, backend: str) -> dict:
     """One process: references, the gate profile's step timing, references again."""
-    import keras
-
-    from harness import datasets
-    from harness.backends import worker_backend
-    from harness.registry import discover
-    from harness.run import RunSettings, Session, get_profile, inputs_targets
-
-    profile = get_profile("gate")
-    settings = RunSettings(profile="gate", timing=profile.timing, epochs=1)
-    worker_backend(backend).configure("cpu", None)
-    data = datasets.load_dataset("mnist_5k")
-    plugin = discover(())[plugin_name].plugin
-    limit = profile.train_limit
-    x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
+    cell = gate_cell(plugin_name, backend)
     before = (python_loop_s(), matmul_s())
-    timing = Session(keras, plugin, settings, backend).time_steps(
-        x, y, data.num_classes, predict=False
-    )
+    timing = cell.time_steps()
     after = (python_loop_s(), matmul_s())
     return {
         "step_ms": timing["step"].median,
@@ -107,10 +91,10 @@ def summarize(rows: list[dict]) -> dict:
 
 def run_process(plugin: str, backend: str, index: int) -> dict:
     """Fresh process ``index`` with the fixed malloc thresholds, on the CPU; its figures."""
-    env = {**os.environ, **MALLOC_ENV, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
+    env = child_env(backend)
     command = [sys.executable, "-m", "validation.speed_probe", "--child"]
     command += ["--plugin", plugin, "--backend", backend]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         sys.exit(f"process {index} failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -94,3 +94,20 @@ def test_kernel_sets_that_differ_are_counted_and_named():
     summary = kernel_choices.summarize_cell(rows)
     assert summary["distinct_choice_sets"] == 2
     assert summary["differing"] == ["conv:brg", "conv:jit"]
+
+
+def test_a_process_reports_its_step_and_the_xla_modules_it_compiled():
+    result = kernel_choices.run_process("dense_mlp", "jax")
+    assert result["step_ms"] > 0
+    assert result["xla"]  # JAX's dense layers compile to XLA modules, not oneDNN primitives
+    assert result["onednn"] == []
+
+
+def test_two_live_workers_alternate_their_timed_pairs():
+    pair = interleave.run_pair("dense_mlp", "torch", steps=4, rounds=3, first="b")
+    assert pair["steps"] == 4
+    for side in "ab":
+        fits = pair["fits"][side]
+        assert len(fits) == 3
+        assert all(f["long_s"] > 0 and f["short_s"] > 0 for f in fits)
+        assert all(idle >= 0 for idle in interleave.idle_cpu_s(fits))
