@@ -29,9 +29,8 @@ def child_env(backend: str) -> dict[str, str]:
 
 @dataclass
 class GateCell:
-    """The imported Keras, the cell's ``Session`` and its training data."""
+    """The cell's ``Session`` and its training data."""
 
-    keras: Any
     session: Any  # harness.run.Session
     x: Any
     y: Any
@@ -58,4 +57,4 @@ def gate_cell(plugin_name: str, backend: str) -> GateCell:
     plugin = discover(())[plugin_name].plugin
     limit = profile.train_limit
     x, y = inputs_targets(plugin, data.x_train[:limit], data.y_train[:limit])
-    return GateCell(keras, Session(keras, plugin, settings, backend), x, y, data.num_classes)
+    return GateCell(Session(keras, plugin, settings, backend), x, y, data.num_classes)

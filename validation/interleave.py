@@ -60,9 +60,8 @@ def serve(plugin_name: str, backend: str) -> None:
     ``{"steps": N, "flip": bool}`` gets one short/long pair back with the process CPU time
     before and after it; ``{"stop": true}`` ends it.
     """
-    from harness.run import cycle_samples, get_profile
+    from harness.run import cycle_samples
 
-    profile = get_profile(PROFILE)
     cell = gate_cell(plugin_name, backend)
     session, x, y = cell.session, cell.x, cell.y
     model = session.build(cell.num_classes)
@@ -75,10 +74,7 @@ def serve(plugin_name: str, backend: str) -> None:
         if request.get("stop"):
             return
         if request.get("calibrate"):
-            short = session.timed_fit(model, *cycle_samples(x, y, 10 * batch))
-            long = session.timed_fit(model, *cycle_samples(x, y, 30 * batch))
-            estimate = max((long - short) / 20, long / 30 / 4)
-            _send({"steps": profile.timing.window_steps(estimate)})
+            _send({"steps": session.calibrate_window_steps(model, x, y)})
             continue
         steps = request["steps"]
         if steps not in sets:

@@ -113,9 +113,7 @@ class Session:
         build_s = time.perf_counter() - t0
         first_step_s = self.timed_fit(model, *cycle_samples(x, y, self.batch_size), shuffle=False)
         t1 = time.perf_counter()
-        steps = window_steps or self.settings.timing.window_steps(
-            self._estimate_step_s(model, x, y)
-        )
+        steps = window_steps or self.calibrate_window_steps(model, x, y)
         t2 = time.perf_counter()
         stats = self._time_pairs(model, x, y, steps, windows)
         t3 = time.perf_counter()
@@ -185,6 +183,11 @@ class Session:
         else:
             counted = plan.enough(marginal)
         return counted and plan.positive(pairs.short_s, pairs.long_s)
+
+    def calibrate_window_steps(self, model: Any, x: np.ndarray, y: np.ndarray) -> int:
+        """N, the steps per short window, from two fits of ``model`` (already past its first
+        step) and the plan's target window length."""
+        return self.settings.timing.window_steps(self._estimate_step_s(model, x, y))
 
     def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
         """A rough step time, net of the fixed cost of a fit: (T(3k) - T(k)) / 2k.
