@@ -269,7 +269,7 @@ def test_a_failed_cell_carries_the_command_that_reruns_it(smoke_run, user_plugin
 
 def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     out = tmp_path / "ab.json"
-    design = ["--repeats", "2", "--looks", "2"]
+    design = ["--repeats", "2", "--looks", "2", "--pairing", "processes"]
     gate = Kbench(["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, *design, "--out", str(out)])
     gate.wait_for_line("B ok dense_mlp/jax/cpu")  # repeat 0 done (A B); repeat 1 runs B A
     gate.proc.send_signal(signal.SIGTERM)
@@ -292,6 +292,27 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     assert processes == [looks[-1]["processes_per_side"]] * 2 == [2 * len(looks)] * 2
     planned = record["ab"]["planned_processes_per_side"]
     assert planned == [look["processes_per_side"] for look in looks]
+
+
+def test_a_stopped_live_gate_kills_both_workers_and_resumes_as_pairs(tmp_path):
+    out = tmp_path / "ab.json"
+    design = ["--repeats", "2", "--no-confirm", "--out", str(out)]
+    gate = Kbench(["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, *design])
+    gate.wait_for_line("B ok dense_mlp/jax/cpu")  # the first live pair is done
+    gate.proc.send_signal(signal.SIGTERM)  # the second pair's two workers are running
+    returncode, stdout, stderr = gate.finish()
+    assert returncode == 143, stdout + stderr
+    assert gate.workers() == []
+    record = json.loads(out.read_text())
+    assert record["ab"]["pairing"] == "live"
+    counts = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]
+    assert counts == [1, 1]  # a pair is kept whole or not at all
+    done = subprocess.run([*KBENCH, "ab", "--resume", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(out.read_text())
+    assert record["rule"]["test"].startswith("wilcoxon-signed-rank")
+    counts = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]
+    assert counts == [2, 2]
 
 
 def test_a_stopped_parity_check_leaves_no_worker(tmp_path):

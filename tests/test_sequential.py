@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from harness.gate.sequential import (
     SPENDING,
     clearly_within,
+    could_reject,
+    look_level,
     look_levels,
     next_look_cost,
     next_look_size,
+    plan_later_look,
     spent,
     unsure,
 )
@@ -76,3 +81,34 @@ def test_a_later_look_shrinks_so_that_the_looks_left_fit_in_the_budget():
     assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=250, looks_left=1) == 4
     assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=59, looks_left=1) == 0
     assert next_look_size(seconds, ["x", "y"], repeats=5, remaining_s=-10, looks_left=1) == 0
+
+
+def test_a_look_that_cannot_reject_carries_its_alpha_to_the_next():
+    alpha, looks = 0.01, 3
+    increments = look_levels(alpha, looks, "obrien-fleming")
+    first = look_level(alpha, looks, "obrien-fleming", 1, 0.0)
+    assert math.isclose(first, increments[0])
+    assert not could_reject(5, 6, first)  # 5 a side: p >= 1/252, far above its Holm bound
+    second = look_level(alpha, looks, "obrien-fleming", 2, 0.0)  # look 1 spent nothing
+    assert math.isclose(second, increments[0] + increments[1])
+    assert could_reject(10, 6, second)
+    last = look_level(alpha, looks, "obrien-fleming", 3, second)
+    assert math.isclose(second + last, alpha)  # what could reject adds up to alpha
+    assert not could_reject(9, 6, alpha, paired=True)  # 2^-9 > 0.01 / 6
+    assert could_reject(10, 6, alpha, paired=True)
+
+
+def test_a_later_look_is_sized_to_flag_or_becomes_the_last():
+    args = ("obrien-fleming", 0.01, 0.0)
+    # 5 pairs done, 6 cells: 3 more (8) cannot reach look 2's bound; 11 can reach alpha's
+    grown = plan_later_look(2, 3, *args, 5, 6, True, (3, 20))
+    assert grown.size > 3
+    assert could_reject(5 + grown.size, 6, grown.level, paired=True)
+    assert not grown.last
+    short = plan_later_look(2, 3, *args, 5, 6, True, (3, 6))  # the budget affords 6 at most
+    assert (short.size, short.last) == (6, True)
+    assert math.isclose(short.level, 0.01)  # the last look: all the alpha left
+    resumed = plan_later_look(2, 3, *args, 5, 6, True, (0, 0), fixed=6)
+    assert resumed == short  # a resumed gate's recorded size gives the same look
+    unpaired = plan_later_look(2, 3, *args, 5, 6, False, (5, 20))  # 10 a side can flag
+    assert (unpaired.size, unpaired.last) == (5, False)

@@ -2,6 +2,6 @@
 
 Each module runs from the repository root as ``python -m validation.<module>``; the
 figures and the commands that produced them are in ``validation/README.md``. This package
-uses the harness's public API only (the names in a subpackage's ``__all__``,
-``harness.stats`` and the top-level modules), and the harness never imports it.
+uses the harness's public API only (the names in a subpackage's ``__all__``, the
+top-level modules such as ``harness.stats``), and the harness never imports it.
 """

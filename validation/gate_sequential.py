@@ -6,7 +6,7 @@ The pool is ``gate_replay.pools``: per cell, the per-process medians of the comm
 gates, each divided by its gate's median for the cell. A replayed gate draws, per cell,
 ``looks x 2R`` values without replacement, scales side B by (1 + delta), and takes
 ``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
-at that look's level (``look_levels``; Holm over all the gate's cells, ``decide``), the
+at that look's level (``look_level``; Holm over all the gate's cells, ``decide``), the
 cells that are ``unsure`` go on, and each later look gets ``next_look_size`` processes per
 side (R, or fewer so that the looks left fit in the budget). The seconds one process of a
 cell costs come from a recorded run (``--costs``: a ``kbench run`` or ``kbench ab`` file
@@ -28,7 +28,17 @@ from pathlib import Path
 import numpy as np
 
 from harness import stats
-from harness.gate import Design, Rule, decide, next_look_cost, next_look_size, unsure
+from harness.gate import (
+    Design,
+    Rule,
+    could_reject,
+    decide,
+    look_level,
+    next_look_cost,
+    next_look_size,
+    plan_later_look,
+    unsure,
+)
 from harness.records import CellComparison, RunResult, read_run, write_json_atomic
 from validation.gate_digest import load_gates
 from validation.gate_replay import Pool, pools
@@ -100,25 +110,41 @@ def replay_gate(
         draws[key] = (a, b * (1.0 + delta))
     flagged = dict.fromkeys(keys, False)
     seconds, done, family, going = 0.0, 0, len(keys), keys
-    levels = design.levels(rule.alpha)
+    spent_before = 0.0
     taken = 0
-    for number, level in enumerate(levels, start=1):
-        size = r
+    for number in range(1, design.looks + 1):
+        level, size, last = look_level(rule.alpha, design.looks, design.spending, 1, 0.0), r, False
         if number > 1:
             remaining = None if design.budget_s is None else design.budget_s - seconds
-            size = next_look_size(costs, going, r, remaining, len(levels) - number + 1)
-            if size == 0:
+            left = design.looks - number + 1
+            shared = next_look_size(costs, going, r, remaining, left)
+            if shared == 0:
                 break
+            whole = next_look_size(costs, going, r * left, remaining, 1)
+            plan = plan_later_look(
+                number,
+                design.looks,
+                design.spending,
+                rule.alpha,
+                spent_before,
+                done,
+                family,
+                False,
+                (shared, whole),
+            )
+            level, size, last = plan.level, plan.size, plan.last
         seconds += next_look_cost(costs, going, size)
         done += size
         taken = number
         drafts = [_draft(key, draws[key][0][:done], draws[key][1][:done]) for key in going]
         look_rule = Rule(alpha=level, threshold=rule.threshold)
         decided = decide(drafts, look_rule, family)
+        if could_reject(done, family, level):
+            spent_before += level  # else its share is carried to the next look
         for cell in decided:
             flagged[cell.key] = cell.verdict == "regression"
         going = [c.key for c in decided if unsure(c, rule.threshold)]
-        if not going:
+        if not going or last:
             break
     return flagged, seconds / 60, taken
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -23,15 +23,19 @@ from harness.cli.options import (
 from harness.cli.progress import worker_progress
 from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
-from harness.gate.ab import Design, GateProgress, parse_python, run_ab, stopped_gate
-from harness.gate.compare import Rule, stage_one_possible
+from harness.gate.ab import Design, GateProgress, run_ab, stopped_gate
+from harness.gate.compare import PAIRED_TEST, Rule, stage_one_possible
 from harness.gate.sequential import SPENDING
+from harness.gate.sides import parse_python
 from harness.records.files import exclusive, read_comparison
 from harness.run.driver import default_out, load_data
 from harness.run.interrupt import exit_code
+from harness.run.paired import LiveExecutor
 from harness.run.plan import RunPlan, plan_run
-from harness.run.runner import Executor
+from harness.run.runner import Executor, LocalExecutor
 from harness.run.settings import RunSettings
+
+PAIRINGS = ("live", "processes")
 
 
 def add_ab_parser(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +63,13 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
         default=design.budget_s / 60,
         help="later looks shrink to end within this many minutes (the first runs whole)",
     )
+    ab.add_argument(
+        "--pairing",
+        choices=PAIRINGS,
+        help="live (default here): process k of A and of B alive at once, timing in turns, "
+        "tested as pairs; processes (default with --executor ray): one process at a time, "
+        "A B, B A, unpaired test",
+    )
     ab.add_argument("--no-confirm", action="store_true", help="one look only (--looks 1)")
     ab.add_argument(
         "--resume",
@@ -72,6 +83,7 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_ab(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
+    rule = _rule(args)
     pythons = {
         "A": parse_python(args.python_a, "--python-a"),
         "B": parse_python(args.python_b, "--python-b"),
@@ -81,8 +93,21 @@ def cmd_ab(args: argparse.Namespace) -> int:
     with exclusive(out), executor_from_args(args) as executor:
         if executor.gpu_present is not None:
             plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
-        gate = Gate(plan, pythons, rule_from_args(args), _design(args))
+        gate = Gate(plan, pythons, rule, _design(args))
         return _gate(gate, out, executor)
+
+
+def _rule(args: argparse.Namespace) -> Rule:
+    """The decision rule; its test the paired one under live pairing (the default here;
+    a Ray cluster's workers run one at a time, wherever the cluster puts them)."""
+    pairing = args.pairing or ("processes" if args.executor == "ray" else "live")
+    if pairing == "live" and args.executor == "ray":
+        raise UsageError(
+            "--pairing live runs both sides' workers on this machine; with --executor ray "
+            "use --pairing processes"
+        )
+    rule = rule_from_args(args)
+    return replace(rule, test=PAIRED_TEST) if pairing == "live" else rule
 
 
 def _design(args: argparse.Namespace) -> Design:
@@ -125,6 +150,7 @@ def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]
 
 def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     plan, pythons, rule, design = gate.plan, gate.pythons, gate.rule, gate.design
+    executor = _paired(executor) if rule.paired else executor
     data = load_data(plan)
     repeats = plan.settings.repeats
     console.print(f"dataset: {escape(data.summary())}")
@@ -134,12 +160,13 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
         if design.looks > 1
         else "one look"
     )
+    unit = "live process pairs" if rule.paired else "processes per side"
     console.print(
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
-        f"{len(plan.cells)} cells x {repeats} processes per side, order A B, B A, ...; "
+        f"{len(plan.cells)} cells x {repeats} {unit}, order A B, B A, ...; "
         f"{looks}, {budget} budget"
     )
-    _note_first_look(plan, design.levels(rule.alpha)[0], design.looks)
+    _note_first_look(plan, design.levels(rule.alpha)[0], design.looks, rule.paired)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
         result = run_ab(plan, data, pythons, rule, observe, design, gate.progress, executor)
     if result.budget_stop:
@@ -154,13 +181,21 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     return code
 
 
-def _note_first_look(plan: RunPlan, look_alpha: float, looks: int) -> None:
+def _paired(executor: Executor) -> Executor:
+    """The executor of a live-paired gate: both sides' workers on this machine."""
+    if not isinstance(executor, LocalExecutor):
+        raise UsageError("a live-paired gate resumes on this machine only (--executor local)")
+    return LiveExecutor()
+
+
+def _note_first_look(plan: RunPlan, look_alpha: float, looks: int, paired: bool) -> None:
     """Say so when R per side cannot reach significance at the first look."""
     repeats, timed = plan.settings.repeats, len(plan.cells) - len(plan.skips)
-    if not stage_one_possible(repeats, timed, look_alpha):
+    if not stage_one_possible(repeats, timed, look_alpha, paired):
         later = "later looks" if looks > 1 else "nothing: use more --repeats"
         console.print(
-            f"[yellow]note[/]: {repeats} processes per side cannot reach p < "
+            f"[yellow]note[/]: {repeats} {'pairs' if paired else 'processes per side'} cannot "
+            f"reach p < "
             f"{look_alpha:.2g} after Holm over {timed} cells at the first look; a slowdown "
             f"above the threshold is decided by {later}"
         )

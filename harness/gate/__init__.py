@@ -13,13 +13,23 @@ __all__, __getattr__ = lazy_exports(
     __name__,
     {
         "compare": (
+            "PAIRED_TEST",
             "Comparison",
             "Rule",
             "compare_runs",
             "decide",
             "with_detectable_slowdowns",
         ),
-        "sequential": ("SPENDING", "look_levels", "next_look_cost", "next_look_size", "unsure"),
+        "sequential": (
+            "SPENDING",
+            "could_reject",
+            "look_level",
+            "look_levels",
+            "next_look_cost",
+            "next_look_size",
+            "plan_later_look",
+            "unsure",
+        ),
         "ab": ("Design",),
     },
 )

@@ -12,18 +12,24 @@ each look at its share of alpha, Holm over every timed cell of the gate).
 
 from __future__ import annotations
 
-import json
-import shlex
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness import datasets, stats
+from harness import datasets
 from harness.errors import HarnessError
-from harness.gate.compare import Comparison, Rule, compare_runs, replace_cells
-from harness.gate.sequential import look_levels, mean_process_seconds, next_look_size, unsure
+from harness.gate.compare import Comparison, Rule, compare_runs, detectable, replace_cells
+from harness.gate.sequential import (
+    LookPlan,
+    could_reject,
+    look_levels,
+    mean_process_seconds,
+    next_look_size,
+    plan_later_look,
+    unsure,
+)
+from harness.gate.sides import side_environment
 from harness.records.schema import RunResult
 from harness.records.steptime import StepTimeSummary
 from harness.run.driver import assemble, dataset_file, resumable, worker_job
@@ -100,6 +106,7 @@ class AbResult:
                 "python_b": self.pythons["B"],
                 "repeats": self.repeats,
                 "order": "A B, B A, ... per repeat",
+                "pairing": "live" if self.comparison.rule.paired else "processes",
                 "looks_planned": self.design.looks,
                 "spending": self.design.spending,
                 "budget_s": self.design.budget_s,
@@ -153,43 +160,6 @@ class StoppedGate:
     rule: Rule
     design: Design
     progress: GateProgress
-
-
-def parse_python(text: str, option: str) -> tuple[str, ...]:
-    """A side's interpreter command (``/venv/bin/python`` or ``taskset -c 0 python``),
-    checked to run the harness worker, or a one-line error."""
-    command = tuple(shlex.split(text))
-    if not command:
-        raise HarnessError(f"{option} is empty. Received: {option}={text!r}")
-    try:
-        probe = subprocess.run(
-            [*command, "-c", "import harness.run.worker"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise HarnessError(
-            f"{option} cannot be run ({error}). Received: {option}={text!r}"
-        ) from None
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
-        raise HarnessError(
-            f"{option} cannot import the harness ({last}); install the project in that "
-            f"environment (pip install -e .). Received: {option}={text!r}"
-        )
-    return command
-
-
-def side_environment(python: Sequence[str]) -> dict[str, Any]:
-    """The environment block as seen by a side's own interpreter (its package versions)."""
-    out = subprocess.run(
-        [*python, "-m", "harness.records.environment"], capture_output=True, text=True, timeout=300
-    )
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        raise HarnessError(f"Could not read the environment of {' '.join(python)}") from None
 
 
 def run_ab(
@@ -260,24 +230,19 @@ class _Gate:
         """Every look the design and the budget allow; why the budget stopped them, if it
         did. A signal stops the gate with the verdicts of the last whole look (the first
         look's, over the processes that ran, when it came during the first)."""
-        repeats, done = self.plan.settings.repeats, 0
+        repeats, done, spent_before = self.plan.settings.repeats, 0, 0.0
         keys = [c.key for c in self.plan.cells]
-        levels = design.levels(self.rule.alpha)
-        for number, level in enumerate(levels, start=1):
-            size = repeats
-            if number <= len(self.planned):  # a resumed gate: the size this look began with
-                size = self.planned[number - 1] - done
-            elif number > 1:
-                spent = time.monotonic() - started
-                remaining = None if design.budget_s is None else design.budget_s - spent
-                looks_left = len(levels) - number + 1
-                size = next_look_size(self.process_seconds(), keys, repeats, remaining, looks_left)
-                if size == 0:
-                    return (
-                        f"look {number} of {design.looks}: not one more process per side of "
-                        f"the {len(keys)} unsure cells fits in the {design.budget_s / 60:g} min "
-                        f"budget ({spent / 60:.0f} min spent)"
-                    )
+        alpha, paired = self.rule.alpha, self.rule.paired
+        for number in range(1, design.looks + 1):
+            fixed = self.planned[number - 1] - done if number <= len(self.planned) else None
+            if number == 1:
+                first = design.levels(alpha)[0]
+                plan = LookPlan(repeats if fixed is None else fixed, first, design.looks == 1)
+            else:
+                plan = self._later_look(design, number, started, keys, (done, spent_before), fixed)
+                if isinstance(plan, str):
+                    return plan
+            level, size, last = plan.level, plan.size, plan.last
             if number > len(self.planned):
                 self.planned.append(done + size)
             cells = [c for c in self.plan.cells if c.key in keys]
@@ -289,11 +254,57 @@ class _Gate:
             done += size
             decided = self._decide(keys, done, replace(self.rule, alpha=level))
             self.family = self.family or sum(c.p_value is not None for c in decided.cells)
+            if could_reject(done, self.family, level, paired):
+                spent_before += level  # else its share is carried to the next look
             self._record(Look(number, level, done, keys), decided)
-            keys = [c.key for c in decided.cells if unsure(c, self.rule.threshold)]
+            keys = [c.key for c in decided.cells if unsure(c, self.rule.threshold, paired)]
             if self.stopped is not None or not keys:
                 return None
+            if last and number < design.looks:
+                return (
+                    f"look {number + 1} of {design.looks}: look {number} took the budget and "
+                    f"alpha left, as fewer processes could not reach its share of alpha"
+                )
         return None
+
+    def _later_look(
+        self,
+        design: Design,
+        number: int,
+        started: float,
+        keys: list[str],
+        so_far: tuple[int, float],
+        fixed: int | None,
+    ) -> LookPlan | str:
+        """Look ``number``'s plan after ``so_far`` (processes per side, alpha the looks
+        before could spend), or why the budget affords it nothing."""
+        spent = time.monotonic() - started
+        remaining = None if design.budget_s is None else design.budget_s - spent
+        costs, left, repeats = (
+            self.process_seconds(),
+            design.looks - number + 1,
+            self.plan.settings.repeats,
+        )
+        shared = next_look_size(costs, keys, repeats, remaining, left)
+        if fixed is None and shared == 0:
+            return (
+                f"look {number} of {design.looks}: not one more process per side of "
+                f"the {len(keys)} unsure cells fits in the {design.budget_s / 60:g} min "
+                f"budget ({spent / 60:.0f} min spent)"
+            )
+        whole = next_look_size(costs, keys, repeats * left, remaining, 1)
+        return plan_later_look(
+            number,
+            design.looks,
+            design.spending,
+            self.rule.alpha,
+            so_far[1],
+            so_far[0],
+            self.family,
+            self.rule.paired,
+            (shared, whole),
+            fixed,
+        )
 
     def _decide(self, keys: list[str], count: int, rule: Rule) -> Comparison:
         """The cells ``keys`` decided on their first ``count`` processes per side (Holm over
@@ -315,12 +326,7 @@ class _Gate:
             return self.comparison
         bound, size = last.level / max(self.family, 1), last.processes_per_side
         cells = [
-            replace(
-                c,
-                detectable_slowdown=stats.detectable_slowdown(
-                    c.a_samples, c.b_samples, bound, self.rule.threshold, sizes=(size, size)
-                ),
-            )
+            replace(c, detectable_slowdown=detectable(c, self.rule, bound, size))
             if c.p_adjusted is not None
             else c
             for c in self.comparison.cells
@@ -339,11 +345,13 @@ class _Gate:
         self.comparison = replace_cells(self.comparison, notes)
 
     def process_seconds(self) -> dict[str, float]:
-        """Per cell, the mean wall seconds of one of its worker processes so far."""
+        """Per cell, the mean wall seconds one worker process adds to the gate (half a
+        live pair's, whose two processes run at once)."""
+        share = 0.5 if self.rule.paired else 1.0
         seconds = {}
         for cell in self.plan.cells:
             results = [r for side in SIDES for r in self.processes[side].get(cell.key, [])]
-            seconds[cell.key] = mean_process_seconds(results)
+            seconds[cell.key] = share * mean_process_seconds(results)
         return seconds
 
     def runs(self) -> tuple[RunResult, RunResult]:

@@ -7,6 +7,10 @@ times of each side. A cell *regressed* when both hold:
   Holm's correction across the compared cells, and
 * the ratio of medians B/A is above ``1 + threshold``.
 
+With ``kbench ab --pairing live`` process k of each side ran alive together with the
+other's; the test is then the exact one-sided signed-rank test on the pairs' log ratios,
+and the ratio the median pair ratio (``harness.paired_stats``).
+
 An effect above the threshold that the test cannot support is ``inconclusive`` (``kbench
 ab`` then takes another look, with more processes). A significant effect at or below the
 threshold is ``slower``; a significant effect the other way (Holm-corrected too) is
@@ -22,7 +26,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from harness import stats
+from harness import paired_stats, stats
+from harness.gate.sequential import could_reject
 from harness.records.fingerprint import (
     fingerprint,
     fingerprint_differences,
@@ -37,6 +42,8 @@ from harness.records.schema import (
 )
 
 COMPARISON_SCHEMA = 1
+UNPAIRED_TEST = "mann-whitney-u, one-sided, on per-process medians"
+PAIRED_TEST = "wilcoxon-signed-rank, one-sided, on log(B/A) of live process pairs"
 
 
 @dataclass(frozen=True)
@@ -46,10 +53,15 @@ class Rule:
     alpha: float = 0.01
     threshold: float = 0.05
     accuracy_tolerance: float = 0.02
-    test: str = "mann-whitney-u, one-sided, on per-process medians"
+    test: str = UNPAIRED_TEST  # or PAIRED_TEST: kbench ab --pairing live
     correction: str = "holm"
     looks: int = 1  # kbench ab: the most looks, alpha spent over them (gate.sequential)
     spending: str | None = None  # how: obrien-fleming, pocock or equal (None: one look)
+
+    @property
+    def paired(self) -> bool:
+        """Whether process k of A and of B form a pair (``kbench ab --pairing live``)."""
+        return self.test == PAIRED_TEST
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,7 +131,7 @@ def compare_runs(
     drafts = []
     for key in keys:
         old, new = cells_a.get(key), cells_b.get(key)
-        draft = _draft(old, new)
+        draft = _draft(old, new, rule.paired)
         if draft.verdict == "" and check_fingerprint:
             changed = fingerprint_differences(fingerprint(a, old), fingerprint(b, new), ignore)
             if changed:
@@ -129,8 +141,9 @@ def compare_runs(
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
-def _draft(old: CellResult | None, new: CellResult | None) -> CellComparison:
-    """The cell's figures, with a verdict only where the timing test does not decide."""
+def _draft(old: CellResult | None, new: CellResult | None, paired: bool = False) -> CellComparison:
+    """The cell's figures, with a verdict only where the timing test does not decide
+    (``paired``: process k of A against process k of B)."""
     some = new or old
     assert some is not None
     base = CellComparison(some.cell.key, some.plugin, some.backend, some.device, verdict="")
@@ -153,16 +166,27 @@ def _draft(old: CellResult | None, new: CellResult | None) -> CellComparison:
         return replace(base, verdict="missing", reason="no step time recorded")
     a_samples = old.step_time_ms.process_medians
     b_samples = new.step_time_ms.process_medians
-    interval = stats.ratio_ci(a_samples, b_samples)
+    if paired:
+        pairs = min(len(a_samples), len(b_samples))
+        a_samples, b_samples = a_samples[:pairs], b_samples[:pairs]
+        ratio = paired_stats.ratio_of_pairs(a_samples, b_samples)
+        interval = paired_stats.ratio_ci_pairs(a_samples, b_samples)
+        p_slower = paired_stats.p_slower_paired(a_samples, b_samples)
+        p_faster = paired_stats.p_faster_paired(a_samples, b_samples)
+    else:
+        ratio = stats.ratio_of_medians(a_samples, b_samples)
+        interval = stats.ratio_ci(a_samples, b_samples)
+        p_slower = stats.p_slower(a_samples, b_samples)
+        p_faster = stats.p_faster(a_samples, b_samples)
     return replace(
         base,
         a_median_ms=old.step_time_ms.median,
         b_median_ms=new.step_time_ms.median,
-        ratio=stats.ratio_of_medians(a_samples, b_samples),
+        ratio=ratio,
         ratio_ci_low=interval[0] if interval else None,
         ratio_ci_high=interval[1] if interval else None,
-        p_value=stats.p_slower(a_samples, b_samples),
-        p_faster=stats.p_faster(a_samples, b_samples),
+        p_value=p_slower,
+        p_faster=p_faster,
         n_a=len(a_samples),
         n_b=len(b_samples),
         a_samples=list(a_samples),
@@ -195,16 +219,24 @@ def with_detectable_slowdowns(
     timed = [c for c in cells if c.p_adjusted is not None]  # as decide's Holm family
     bound = rule.alpha / max(len(timed), family_size or 0, 1)
     return [
-        replace(
-            c,
-            detectable_slowdown=stats.detectable_slowdown(
-                c.a_samples, c.b_samples, bound, rule.threshold, looks=rule.looks
-            ),
-        )
+        replace(c, detectable_slowdown=detectable(c, rule, bound))
         if c.p_adjusted is not None
         else c
         for c in cells
     ]
+
+
+def detectable(
+    cell: CellComparison, rule: Rule, bound: float, size: int | None = None
+) -> float | None:
+    """The slowdown the cell's own spread lets the test flag in 95% of comparisons with
+    ``size`` processes per side (default: as many as it has) at ``bound``."""
+    a, b = cell.a_samples, cell.b_samples
+    if rule.paired:
+        return paired_stats.detectable_slowdown_paired(a, b, bound, rule.threshold, size)
+    sizes = (size, size) if size else None
+    looks = 1 if size else rule.looks
+    return stats.detectable_slowdown(a, b, bound, rule.threshold, looks=looks, sizes=sizes)
 
 
 def _timing_verdict(cell: CellComparison, rule: Rule) -> dict[str, str]:
@@ -249,9 +281,10 @@ def replace_cells(comparison: Comparison, updated: Sequence[CellComparison]) -> 
     return replace(comparison, cells=[by_key.get(c.key, c) for c in comparison.cells])
 
 
-def stage_one_possible(n_per_side: int, cells: int, alpha: float) -> bool:
-    """Whether n processes per side can reach significance after Holm over ``cells``."""
-    return stats.smallest_p(n_per_side, n_per_side) * max(1, cells) < alpha
+def stage_one_possible(n_per_side: int, cells: int, alpha: float, paired: bool = False) -> bool:
+    """Whether n processes per side (n pairs) can reach significance after Holm over
+    ``cells``."""
+    return could_reject(n_per_side, cells, alpha, paired)
 
 
 def _total(cell: CellResult) -> str:

@@ -9,9 +9,13 @@ below the threshold (:func:`clearly_within`). Each look tests at its own level `
 (Holm across the gate's cells), the increments of an alpha-spending function at
 information fraction k / looks (Lan and DeMets); the levels add up to alpha, so by the
 union bound the gate's false-alarm rate stays at most alpha whichever cells go on and
-however many processes each look gets. A later look adds R processes per side, or fewer so
-that it and the looks left after it fit in the time budget (:func:`next_look_size`); a look
-without room for one process per side is not taken and its alpha is left unspent.
+however many processes each look gets. A look whose processes cannot reach its Holm bound
+spends nothing and carries its share to the next look (:func:`look_level`). A later look
+adds R processes per side, or fewer so that it and the looks left after it fit in the time
+budget (:func:`next_look_size`), or more where fewer could not reach its Holm bound; when
+not even the whole budget left could, it is the last look, at all the alpha left
+(:func:`plan_later_look`). A look without room for one process per side is not taken and
+its alpha is left unspent.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
-from harness import stats
+from harness import paired_stats, stats
 from harness.records.schema import CellComparison, CellResult
 
 SPENDING = ("obrien-fleming", "pocock", "equal")
@@ -49,6 +54,65 @@ def spent(alpha: float, fraction: float, spending: str) -> float:
     raise ValueError(f"Unknown alpha spending. Expected one of: {', '.join(SPENDING)}")
 
 
+def look_level(alpha: float, looks: int, spending: str, number: int, spent_before: float) -> float:
+    """Look ``number``'s level when the looks before it could spend ``spent_before``: the
+    alpha spent by its information fraction (all of alpha at the last look), less that.
+    A look at which no cell could reach significance (:func:`could_reject`) spends nothing,
+    so its share is carried to the next look; the levels of the looks that could reject
+    still add up to at most alpha."""
+    cumulative = alpha if number >= looks else spent(alpha, number / looks, spending)
+    return max(0.0, cumulative - spent_before)
+
+
+def could_reject(per_side: int, family: int, level: float, paired: bool = False) -> bool:
+    """Whether ``per_side`` processes per side (pairs, when ``paired``) can give an exact
+    one-sided p below ``level``'s Holm bound for the first of ``family`` cells."""
+    smallest = (
+        paired_stats.smallest_p_paired(per_side) if paired else stats.smallest_p(per_side, per_side)
+    )
+    return smallest * max(1, family) < level
+
+
+@dataclass(frozen=True)
+class LookPlan:
+    """A later look: its processes per side (added), its level, whether it is the last."""
+
+    size: int
+    level: float
+    last: bool
+
+
+def plan_later_look(
+    number: int,
+    looks: int,
+    spending: str,
+    alpha: float,
+    spent_before: float,
+    done: int,
+    family: int,
+    paired: bool,
+    sizes: tuple[int, int],
+    fixed: int | None = None,
+) -> LookPlan:
+    """Look ``number`` (> 1) after ``done`` processes per side. ``sizes``: what the budget
+    affords it when it shares the budget left with the looks after it, and when it takes
+    all of it. It adds the first (or ``fixed``, a resumed gate's recorded size), or more,
+    up to the second, so that its processes can reach its Holm bound. When even all of it
+    cannot, it becomes the last look and tests at all the alpha left (what the looks after
+    it would have spent). Sizes and levels depend on the budget and the processes' costs,
+    never on the p-values."""
+    level = look_level(alpha, looks, spending, number, spent_before)
+    size = fixed
+    if size is None:
+        shared, whole = sizes
+        size = shared
+        while size < whole and not could_reject(done + size, family, level, paired):
+            size += 1
+    if number < looks and not could_reject(done + size, family, level, paired):
+        return LookPlan(size, look_level(alpha, looks, spending, looks, spent_before), True)
+    return LookPlan(size, level, number >= looks)
+
+
 def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
     """Each look's test level: the spending function's increments at k / looks."""
     edges = [spent(alpha, k / looks, spending) for k in range(looks + 1)]
@@ -56,22 +120,26 @@ def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
     return [high - low for low, high in itertools.pairwise(edges)]
 
 
-def clearly_within(cell: CellComparison, threshold: float) -> bool:
-    """Whether B is shown faster than A slowed by the threshold: the one-sided Mann-Whitney
-    test that B's times lie below A's x (1 + threshold), at ``FUTILITY_LEVEL``."""
+def clearly_within(cell: CellComparison, threshold: float, paired: bool = False) -> bool:
+    """Whether B is shown faster than A slowed by the threshold: the one-sided test (the
+    rule's: Mann-Whitney, or signed-rank on pairs) that B's times lie below A's x (1 +
+    threshold), at ``FUTILITY_LEVEL``."""
     if not cell.a_samples or not cell.b_samples:
         return False
-    scaled = [a * (1.0 + threshold) for a in cell.a_samples]
-    p = stats.p_faster(scaled, cell.b_samples)
+    if paired:
+        p = paired_stats.p_faster_paired(cell.a_samples, cell.b_samples, shift=threshold)
+    else:
+        scaled = [a * (1.0 + threshold) for a in cell.a_samples]
+        p = stats.p_faster(scaled, cell.b_samples)
     return p is not None and p < FUTILITY_LEVEL
 
 
-def unsure(cell: CellComparison, threshold: float) -> bool:
+def unsure(cell: CellComparison, threshold: float, paired: bool = False) -> bool:
     """Whether the cell needs another look: a slowdown above the threshold that the test
     cannot support yet (``inconclusive``), or a ``same`` that has not excluded one."""
     if cell.verdict == "inconclusive":
         return True
-    return cell.verdict == "same" and not clearly_within(cell, threshold)
+    return cell.verdict == "same" and not clearly_within(cell, threshold, paired)
 
 
 def next_look_cost(per_process_s: Mapping[str, float], keys: Sequence[str], repeats: int) -> float:

@@ -68,6 +68,27 @@ class Contention:
             idle_s=idle,
         )
 
+    @classmethod
+    def total(cls, spans: Sequence[Contention]) -> Contention | None:
+        """The counters summed over several intervals (None: no interval)."""
+        if not spans:
+            return None
+
+        def add(name: str) -> Any:
+            values = [getattr(span, name) for span in spans]
+            return None if any(v is None for v in values) else sum(values)
+
+        return cls(
+            wall_s=add("wall_s"),
+            cores=spans[0].cores,
+            process_cpu_s=add("process_cpu_s"),
+            voluntary_switches=add("voluntary_switches"),
+            involuntary_switches=add("involuntary_switches"),
+            others_busy_s=add("others_busy_s"),
+            steal_s=add("steal_s"),
+            idle_s=add("idle_s"),
+        )
+
     def share(self, seconds: float | None) -> float | None:
         """``seconds`` of CPU time as a share of all cores over the interval."""
         capacity = self.wall_s * self.cores

@@ -143,8 +143,11 @@ def _comparison_caption(rule: dict[str, Any]) -> str:
         level = f"below its look's share of alpha {alpha} ({spending}, up to {looks} looks)"
     else:
         level = f"< {alpha}{' per look' if looks > 1 else ''}"
+    test = "Mann-Whitney U on per-process medians"
+    if str(rule.get("test", "")).startswith("wilcoxon"):
+        test = "signed-rank on log(B/A) of live process pairs; B/A: median pair ratio"
     return (
-        f"regression: one-sided Mann-Whitney U on per-process medians, Holm-corrected "
+        f"regression: one-sided {test}, Holm-corrected "
         f"p {level}, and ratio > {1 + threshold:.2f}; detectable: the slowdown this "
         f"spread flags in {POWER:.0%} of comparisons of the same size at the cell's last look"
     )

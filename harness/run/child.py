@@ -64,6 +64,49 @@ def exit_reason(returncode: int | None) -> str:
     return f"worker killed by {name}" + (f": {cause}" if cause else "")
 
 
+@dataclass
+class Child:
+    """A started child: its process and the files it reads and writes."""
+
+    proc: subprocess.Popen
+    result: Path
+    log: Path
+
+    def outcome(self, finished: bool, exceeded: float | None = None) -> ChildOutcome:
+        """How it ended; kills its process group first unless it exited within bounds."""
+        if not finished or exceeded is not None:
+            kill_group(self.proc)
+        data = _read_result(self.result) if finished and exceeded is None else None
+        return ChildOutcome(finished, self.proc.returncode, data, _tail(self.log), exceeded)
+
+
+def start_child(
+    module: str,
+    spec: dict,
+    env: Mapping[str, str],
+    tmp: Path,
+    python: Sequence[str] = (sys.executable,),
+    pass_fds: Sequence[int] = (),
+) -> Child:
+    """``PYTHON -m MODULE SPEC.json RESULT.json`` started in its own session, its output in
+    ``tmp``'s log; ``pass_fds`` stay open in it."""
+    spec_path, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
+    result.unlink(missing_ok=True)
+    write_json_atomic(spec_path, spec)
+    command = [*python, "-m", module, str(spec_path), str(result)]
+    child_env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+        )
+    return Child(proc, result, log)
+
+
 def run_child(
     module: str,
     spec: dict,
@@ -78,28 +121,13 @@ def run_child(
     ``python`` is a command prefix (e.g. ``("taskset", "-c", "0", "/venv/bin/python")``).
     Whatever interrupts the wait (a signal, an error) kills the child's process group first.
     """
-    spec_path, result, log = tmp / "spec.json", tmp / "result.json", tmp / "worker.log"
-    result.unlink(missing_ok=True)
-    write_json_atomic(spec_path, spec)
-    command = [*python, "-m", module, str(spec_path), str(result)]
-    child_env = {**os.environ, **env, PARENT_ENV: str(os.getpid())}
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=child_env,
-            start_new_session=True,
-        )
-        try:
-            finished, exceeded = _wait(proc, timeout_s, max_memory_mb)
-        except BaseException:
-            _kill_group(proc)
-            raise
-        if not finished or exceeded is not None:
-            _kill_group(proc)
-    data = _read_result(result) if finished and exceeded is None else None
-    return ChildOutcome(finished, proc.returncode, data, _tail(log), exceeded)
+    child = start_child(module, spec, env, tmp, python)
+    try:
+        finished, exceeded = _wait(child.proc, timeout_s, max_memory_mb)
+    except BaseException:
+        kill_group(child.proc)
+        raise
+    return child.outcome(finished, exceeded)
 
 
 def _wait(
@@ -168,7 +196,7 @@ def _read_result(path: Path) -> dict | None:
         return None
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from harness.backends import parent as backends
 from harness.records.schema import Cell, CellResult, Status
 from harness.records.steptime import StepTimeSummary
-from harness.run.child import run_child
+from harness.run.child import ChildOutcome, run_child
 from harness.run.interrupt import Interrupted
 from harness.run.settings import RunSettings
 from harness.run.spec import Process, WorkerSpec
@@ -201,14 +201,14 @@ def _samples_per_s(first: CellResult, step: StepTimeSummary | None) -> float | N
 
 def run_cell(cell: Cell, job: WorkerJob, process: Process | None = None) -> CellResult:
     """One process of a cell in a fresh worker, or the reason it could not run."""
-    not_run = _not_run_reason(cell, job)
+    not_run = not_run_reason(cell, job)
     if not_run is not None:
         return CellResult.not_run(cell, job.dataset_name, *not_run)
     with tempfile.TemporaryDirectory(prefix="kbench-cell-") as tmp:
         return _run_worker(cell, job, process or Process(), Path(tmp))
 
 
-def _not_run_reason(cell: Cell, job: WorkerJob) -> tuple[Status, str] | None:
+def not_run_reason(cell: Cell, job: WorkerJob) -> tuple[Status, str] | None:
     if cell.key in job.skips:
         return Status.SKIPPED, job.skips[cell.key]
     if job.python == (sys.executable,) and not backends.backend_installed(cell.backend):
@@ -220,15 +220,45 @@ def _not_run_reason(cell: Cell, job: WorkerJob) -> tuple[Status, str] | None:
 
 
 def _run_worker(cell: Cell, job: WorkerJob, process: Process, tmp: Path) -> CellResult:
-    settings = job.settings
-    env = backends.worker_env(
-        cell.backend, cell.device, settings.threads, fixed_malloc=settings.malloc == "fixed"
-    )
-    spec = WorkerSpec(cell, str(job.dataset_path), settings, process).to_dict()
-    memory = settings.max_memory_gb * 1024 if settings.max_memory_gb else None
+    launch = WorkerLaunch.of(cell, job, process)
     started = time.perf_counter()
-    outcome = run_child(WORKER_MODULE, spec, env, settings.timeout_s, tmp, job.python, memory)
-    wall_s = time.perf_counter() - started
+    outcome = run_child(
+        WORKER_MODULE,
+        launch.spec,
+        launch.env,
+        job.settings.timeout_s,
+        tmp,
+        job.python,
+        launch.max_memory_mb,
+    )
+    return record_from_outcome(cell, job, outcome, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class WorkerLaunch:
+    """What one worker process of a cell is started with: its environment and spec."""
+
+    env: dict[str, str]
+    spec: dict[str, Any]
+    max_memory_mb: float | None
+
+    @classmethod
+    def of(cls, cell: Cell, job: WorkerJob, process: Process) -> WorkerLaunch:
+        settings = job.settings
+        env = backends.worker_env(
+            cell.backend, cell.device, settings.threads, fixed_malloc=settings.malloc == "fixed"
+        )
+        spec = WorkerSpec(cell, str(job.dataset_path), settings, process).to_dict()
+        memory = settings.max_memory_gb * 1024 if settings.max_memory_gb else None
+        return cls(env, spec, memory)
+
+
+def record_from_outcome(
+    cell: Cell, job: WorkerJob, outcome: ChildOutcome, wall_s: float
+) -> CellResult:
+    """The cell's record from how its worker ended (a not-run record saying why it left no
+    result), with the process's wall time in its phases."""
+    settings = job.settings
     tail = outcome.log_tail or None
     if outcome.memory_exceeded_mb is not None:
         reason = f"{outcome.why_no_result()}, above --max-memory-gb {settings.max_memory_gb:g}"

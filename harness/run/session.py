@@ -21,6 +21,7 @@ from harness.records.steptime import Contention, StepTimeStats
 from harness.run.contention import Snapshot
 from harness.run.model import compile_model, count_params, cycle_samples, length, take
 from harness.run.settings import RunSettings
+from harness.run.turns import NO_TURNS, NoTurns
 
 
 class NonFiniteLoss(Exception):
@@ -50,6 +51,7 @@ class Session:
         self.batch_size = settings.batch_size or plugin.training.batch_size
         self.epochs = settings.epochs or plugin.training.epochs
         self.jit_used: Any = None
+        self.turns: NoTurns = NO_TURNS  # a live pair's turns (harness.run.turns)
 
     def build(self, num_classes: int = 10) -> Any:
         """A freshly seeded, compiled model."""
@@ -113,9 +115,12 @@ class Session:
         build_s = time.perf_counter() - t0
         first_step_s = self.timed_fit(model, *cycle_samples(x, y, self.batch_size), shuffle=False)
         t1 = time.perf_counter()
-        steps = window_steps or self.calibrate_window_steps(model, x, y)
+        steps = window_steps or self.turns.window_steps(
+            lambda: self.calibrate_window_steps(model, x, y)
+        )
         t2 = time.perf_counter()
         stats = self._time_pairs(model, x, y, steps, windows)
+        self.turns.take("rest")
         t3 = time.perf_counter()
         long_x = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
         predict_ms = self._predict_ms_per_batch(model, long_x) * 1000.0 if predict else None
@@ -138,12 +143,16 @@ class Session:
     def _time_pairs(
         self, model: Any, x: Any, y: Any, steps: int, windows: int | None
     ) -> StepTimeStats:
-        """Alternate N- and 2N-step fits until the plan (or a fixed count) is met."""
+        """Alternate N- and 2N-step fits until the plan (or a fixed count) is met; each
+        pair in a turn of its own when the worker shares the machine with a live pair's
+        other side (the contention counters then cover its own turns only)."""
         short = cycle_samples(x, y, steps * self.batch_size)
         long = cycle_samples(x, y, 2 * steps * self.batch_size)
         pairs = Pairs()
-        before = Snapshot.take()
+        spans: list[Contention] = []
         while not self._enough(pairs, windows):
+            self.turns.take("pair", steps=steps)
+            before = Snapshot.take()
             order = [
                 (short, pairs.short_s, pairs.short_teardown_s),
                 (long, pairs.long_s, pairs.long_teardown_s),
@@ -152,7 +161,8 @@ class Session:
                 seconds, teardown_s = self.timed_fit_and_teardown(model, *data)
                 out.append(seconds)
                 teardown.append(teardown_s)
-        contention = Contention.between(before, Snapshot.take())
+            spans.append(Contention.between(before, Snapshot.take()))
+        contention = Contention.total(spans)
         plan = self.settings.timing
         warmup = plan.steady_start(pairs.marginal_s)
         if windows is not None:  # a fixed count: keep exactly that many (the latest) pairs

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP_LEVEL = {"plugin", "registry", "datasets", "errors", "stats"}
+TOP_LEVEL = {"plugin", "registry", "datasets", "errors", "stats", "paired_stats"}
 
 
 def imports(folder: Path) -> Iterator[tuple[Path, int, str, list[str]]]:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
         "gate_sequential",
         "interleave",
         "kernel_choices",
+        "paired_replay",
     ],
 )
 def test_each_command_starts_and_prints_its_help(module):

@@ -1,11 +1,16 @@
-"""The experiments' pure parts: the interleaving summary and the kernel-choice parsers."""
+"""The experiments' pure parts: the interleaving summary, the kernel-choice parsers and the
+live-paired gate's replay."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
+
 from harness.run import get_profile
-from validation import interleave, kernel_choices
+from validation import interleave, kernel_choices, paired_replay
+from validation.gate_sequential import Case
 
 STEPS = 100
 
@@ -111,3 +116,24 @@ def test_two_live_workers_alternate_their_timed_pairs():
         assert len(fits) == 3
         assert all(f["long_s"] > 0 and f["short_s"] > 0 for f in fits)
         assert all(idle >= 0 for idle in interleave.idle_cpu_s(fits))
+
+
+def test_the_paired_replay_reads_pairs_and_flags_only_a_real_slowdown(tmp_path):
+    levels = [1.0, 1.3, 0.8, 1.1, 0.9, 1.2, 1.05, 0.95]  # a level per pair, shared by A and B
+    jitter = [1.0, 1.01, 0.99, 1.005, 0.995, 1.0, 1.01, 0.99]
+    raw = {
+        "profile": "gate",
+        "cells": {"m/jax": [pair(lv, lv * j) for lv, j in zip(levels, jitter, strict=True)]},
+    }
+    path = tmp_path / "interleave.json"
+    path.write_text(json.dumps(raw))
+    pool, costs, medians = paired_replay.load_pool([str(path), f"{path}:other/torch"])
+    assert len(pool["m/jax"]) == len(levels)  # the second source had no such cell
+    assert math.isclose(costs["m/jax"], 15.0)  # half a pair's 30 s wall
+    assert max(medians["m/jax"]) / min(medians["m/jax"]) > 1.5  # unpaired, the levels stay
+    case = Case(12, paired_replay.Design(1, "equal", None))
+    rng = np.random.default_rng(0)
+    slow = [paired_replay.replay_gate(pool, costs, case, 0.10, rng)[0]["m/jax"] for _ in range(20)]
+    same = [paired_replay.replay_gate(pool, costs, case, 0.0, rng)[0]["m/jax"] for _ in range(20)]
+    assert all(slow)
+    assert not any(same)

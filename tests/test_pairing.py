@@ -1,0 +1,207 @@
+"""Live pairing: who gets the CPU (pure), the turn protocol with real processes, the paired
+test's statistics, and a real live-paired gate end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from harness import cli
+from harness.paired_stats import (
+    detectable_slowdown_paired,
+    p_faster_paired,
+    p_slower_paired,
+    rank_sum_needed,
+    ratio_of_pairs,
+    smallest_p_paired,
+)
+from harness.run.paired import serve_turns, start_live
+from harness.run.turns import TurnKeeper
+from harness.stats import p_slower
+
+SMOKE = ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
+
+
+def _drive(keeper: TurnKeeper, scripts: dict[str, list[dict]]) -> list[tuple[str, dict]]:
+    """Every side asks its first request at once; a side that gets a turn asks its next
+    (or exits when its script is done). The grants, in order."""
+    queues = {side: list(script) for side, script in scripts.items()}
+    for side, queue in queues.items():
+        keeper.request(side, queue.pop(0))
+    granted: list[tuple[str, dict]] = []
+    for _ in range(100):
+        grants = keeper.grants()
+        assert len(grants) <= 1
+        if not grants:
+            break
+        ((side, answer),) = grants
+        kind = keeper.states[side]
+        assert kind.holding
+        granted.append((side, answer))
+        if queues[side]:
+            keeper.request(side, queues[side].pop(0))
+        else:
+            keeper.exited(side)
+    return granted
+
+
+def test_pairs_alternate_a_b_b_a_after_one_side_calibrates():
+    script = [{"want": "calibrate"}] + [{"want": "pair", "steps": 32}] * 4 + [{"want": "rest"}]
+    granted = _drive(TurnKeeper(["A", "B"]), {"A": script, "B": script})
+    assert granted[0] == ("A", {"go": True})  # A calibrates
+    assert granted[1] == ("B", {"go": True, "steps": 32})  # B takes A's N
+    pairs = [side for side, _ in granted[2:10]]
+    assert pairs == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    assert [side for side, _ in granted[10:]] == ["A", "B"]  # rest, one side at a time
+
+
+def test_no_turn_before_every_side_is_built_and_rest_waits_for_the_last_pair():
+    keeper = TurnKeeper(["A", "B"])
+    keeper.request("A", {"want": "pair", "steps": 8})
+    assert keeper.grants() == []  # B is still building
+    keeper.request("B", {"want": "pair", "steps": 8})
+    assert keeper.grants() == [("A", {"go": True})]
+    keeper.request("A", {"want": "rest"})
+    assert keeper.grants() == [("B", {"go": True})]  # B's pair before A's rest
+    keeper.request("B", {"want": "pair", "steps": 8})
+    assert keeper.grants() == [("B", {"go": True})]  # A is done timing; B goes on alone
+    keeper.exited("B")  # B crashed
+    assert keeper.grants() == [("A", {"go": True})]
+    with pytest.raises(ValueError, match="unknown turn request"):
+        keeper.request("A", {"want": "lunch"})
+
+
+CHILD = """
+import json, sys, time
+from harness.run.turns import turns_from_env
+
+turns = turns_from_env()
+spans = []
+for _ in range(4):
+    turns.take("pair", steps=1)
+    start = time.monotonic()
+    while time.monotonic() - start < 0.05:
+        pass
+    spans.append((start, time.monotonic()))
+turns.take("rest")
+with open(sys.argv[2], "w") as out:
+    json.dump(spans, out)
+"""
+
+
+def test_two_real_processes_never_compute_at_once(tmp_path):
+    (tmp_path / "turn_child.py").write_text(CHILD)
+    env = {"PYTHONPATH": str(tmp_path)}
+    workers = {}
+    for side in "AB":
+        (tmp_path / side).mkdir()
+        workers[side] = start_live("turn_child", {}, env, tmp_path / side, [sys.executable], 60)
+    serve_turns(workers)
+    spans = {side: json.loads((tmp_path / side / "result.json").read_text()) for side in "AB"}
+    timeline = sorted((start, end, side) for side in "AB" for start, end in spans[side])
+    assert [side for _, _, side in timeline] == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    for (_, end, _), (start, _, _) in itertools.pairwise(timeline):
+        assert end <= start  # one turn ends before the next begins
+    assert all(w.child.proc.returncode == 0 for w in workers.values())
+
+
+def _with_rank_sum(pairs: int, w: int) -> list[float]:
+    """Tie-free log ratios with ranks 1..n whose positive ranks sum to ``w``."""
+    signs, left = {}, w
+    for rank in range(pairs, 0, -1):
+        signs[rank] = 1.0 if rank <= left else -1.0
+        left -= rank if rank <= left else 0
+    assert left == 0
+    return [signs[r] * r / 100 for r in range(1, pairs + 1)]
+
+
+@pytest.mark.parametrize("pairs", [5, 8, 12])
+@pytest.mark.parametrize("bound", [0.05, 0.01, 0.0014])
+def test_the_rank_sum_needed_is_scipys_exact_critical_value(pairs, bound):
+    needed = rank_sum_needed(pairs, bound)
+    if needed is None:
+        assert smallest_p_paired(pairs) >= bound
+        return
+
+    def p(w: int) -> float:
+        d = _with_rank_sum(pairs, w)
+        return scipy_stats.wilcoxon(d, alternative="greater", method="exact").pvalue
+
+    assert p(needed) < bound <= p(needed - 1)
+
+
+def test_a_level_shared_by_a_pair_cancels_in_the_paired_test():
+    a = [1.0, 1.3, 0.9, 1.6, 1.1, 1.45, 0.95, 1.25]  # a level per process pair, 60% wide
+    b = [x * 1.08 for x in a]  # B 8% slower in every pair
+    assert p_slower_paired(a, b) == smallest_p_paired(len(a)) == 0.5**8
+    assert p_slower(a, b) > 0.2  # unpaired, the levels hide it
+    assert math.isclose(ratio_of_pairs(a, b), 1.08)
+    assert p_faster_paired(a, b, shift=0.10) == 0.5**8  # shown below +10%
+    assert p_faster_paired(a, b, shift=0.05) == 1.0
+
+
+def test_more_pairs_detect_a_smaller_slowdown():
+    a = [1.0, 1.02, 0.97, 1.05, 0.99, 1.01]
+    b = [1.03, 0.99, 1.0, 1.02, 1.04, 0.98]
+    few = detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=10)
+    many = detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=30)
+    assert few is not None
+    assert many is not None
+    assert 0.05 <= many < few < 0.5
+    assert detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=6) is None  # 2^-6 > bound
+
+
+def test_a_live_paired_gate_end_to_end(tmp_path, capsys):
+    out = tmp_path / "ab.json"
+    args = ["ab", "-p", "dense_mlp", "-b", "torch", *SMOKE, "--repeats", "3", "--no-confirm"]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "live process pairs" in shown
+    assert "signed-rank" in shown
+    record = json.loads(out.read_text())
+    assert record["rule"]["test"].startswith("wilcoxon-signed-rank")
+    assert record["ab"]["pairing"] == "live"
+    (cell,) = record["cells"]
+    assert cell["n_a"] == cell["n_b"] == 3
+    assert cell["verdict"] in ("same", "slower", "faster", "inconclusive")
+    sides = [record["runs"][s]["cells"][0] for s in ("a", "b")]
+    windows = {p["window_steps"] for side in sides for p in side["step_time_ms"]["processes"]}
+    assert len(windows) == 1  # B's first process took A's calibrated N
+    assert all(side["metrics"]["test_accuracy"] >= 0 for side in sides)  # each side trained
+    ratio = math.exp(
+        sorted(math.log(b / a) for a, b in zip(cell["a_samples"], cell["b_samples"], strict=False))[
+            1
+        ]
+    )
+    assert math.isclose(cell["ratio"], ratio)  # the median pair ratio
+
+
+def test_live_pairing_with_a_ray_cluster_is_a_one_line_error(capsys):
+    args = ["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, "--executor", "ray"]
+    assert cli.main([*args, "--pairing", "live"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--pairing processes" in err
+
+
+def test_signed_rank_p_is_exact_with_and_without_ties():
+    rng = np.random.default_rng(1)
+    for n in (3, 7, 12):
+        d = list(rng.normal(0.02, 0.05, n))
+        for alternative, ours in (("greater", p_slower_paired), ("less", p_faster_paired)):
+            expected = scipy_stats.wilcoxon(d, alternative=alternative, method="exact").pvalue
+            assert math.isclose(ours([1.0] * n, list(np.exp(d))), expected)
+    b = [2.0, 0.5, 4.0, 4.0, 8.0, 0.25]  # |log(B/A)|: 1, 1, 2, 2, 3, 2 x log 2, tied
+    tied = [math.log(v) for v in b]
+    ranks = scipy_stats.rankdata(np.abs(tied))
+    observed = sum(r for r, v in zip(ranks, tied, strict=True) if v > 0)
+    patterns = itertools.product((0, 1), repeat=len(tied))  # count the sign patterns
+    sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in patterns]
+    expected = sum(w >= observed - 1e-9 for w in sums) / len(sums)
+    assert math.isclose(p_slower_paired([1.0] * 6, b), expected)

@@ -1,0 +1,251 @@
+"""The live-paired gate by replay: false alarms, power and minutes per gate.
+
+    python -m validation.paired_replay --pool AB.json [FILE[:CELL,CELL] ...] [--sims 1000]
+
+Under ``kbench ab --pairing live`` the unit is a process pair: process k of A and of B were
+alive at once and timed in turns, and the test is the exact signed-rank test on their log
+ratios d_k = log(B_k / A_k). The pool is, per cell, the d_k of recorded A/A pairs (both
+sides ran the same code), centred on their median, and each cell's wall seconds per pair.
+Pools come from ``validation.interleave`` raw files and from live-paired ``kbench ab``
+files (``FILE:CELL,CELL`` takes only those cells of a file). A replayed gate draws, per
+cell, ``looks x R`` pairs with replacement, shifts them by log(1 + delta), and takes
+``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
+at that look's level (Holm over all the gate's cells), ``unsure`` cells go on, and each
+later look gets ``next_look_size`` pairs (R, or fewer so that the looks left fit in the
+budget). Results go to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from harness import paired_stats
+from harness.gate import (
+    PAIRED_TEST,
+    Design,
+    Rule,
+    could_reject,
+    decide,
+    look_level,
+    next_look_cost,
+    next_look_size,
+    plan_later_look,
+    unsure,
+)
+from harness.records import CellComparison, write_json_atomic
+from validation.gate_sequential import Case
+
+OUT = Path("validation/results/paired_replay.json")
+DELTAS = (0.0, 0.10, 0.20)
+DESIGNS = (
+    Case(5, Design(3, "obrien-fleming", 30 * 60)),  # kbench ab's default design
+    Case(5, Design(3, "pocock", 30 * 60)),
+    Case(8, Design(2, "obrien-fleming", 30 * 60)),
+    Case(11, Design(1, "equal", None)),  # one look, about 30 min here
+    Case(5, Design(3, "obrien-fleming", 60 * 60)),
+)
+
+Pool = dict[str, list[float]]  # cell -> log ratios of its A/A pairs
+
+
+def interleave_pairs(raw: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
+    """The log ratios and wall seconds of the pairs in a ``validation.interleave`` raw file,
+    and its processes' figures (as the gate computes them: the median of the steady
+    pairs)."""
+    from harness.run import get_profile
+    from validation.interleave import marginal_ms, process_summary
+
+    steady_start = get_profile(raw["profile"]).timing.steady_start
+    ratios: Pool = {}
+    walls: dict[str, list[float]] = {}
+    medians: Pool = {}
+    for cell, pairs in raw["cells"].items():
+        for pair in pairs:
+            steps = pair["steps"]
+            series = {s: [marginal_ms(f, steps) / 1000 for f in pair["fits"][s]] for s in "ab"}
+            warmup = max(steady_start(series[s]) for s in "ab")
+            a, b = (process_summary(pair["fits"][s], steps, warmup) for s in "ab")
+            ratios.setdefault(cell, []).append(math.log(b / a))
+            walls.setdefault(cell, []).append(pair["wall_s"])
+            medians.setdefault(cell, []).extend([a, b])
+    return ratios, walls, medians
+
+
+def gate_pairs(record: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
+    """The log ratios and wall seconds of the pairs of a live-paired ``kbench ab`` file,
+    and its processes' figures."""
+    if not record.get("rule", {}).get("test", "").startswith("wilcoxon"):
+        raise SystemExit("--pool takes live-paired kbench ab files (or interleave raw files)")
+    ratios: Pool = {}
+    walls: dict[str, list[float]] = {}
+    medians: Pool = {}
+    sides = {
+        s: {c["plugin"] + "/" + c["backend"]: c for c in record["runs"][s]["cells"]} for s in "ab"
+    }
+    for cell in record["cells"]:
+        name = f"{cell['plugin']}/{cell['backend']}"
+        if not cell.get("a_samples"):
+            continue
+        ratios[name] = paired_stats.log_ratios(cell["a_samples"], cell["b_samples"])
+        medians[name] = cell["a_samples"] + cell["b_samples"]
+        processes = [sides[s][name]["step_time_ms"]["processes"] for s in "ab"]
+        walls[name] = [
+            max(pa["phases_s"]["wall"], pb["phases_s"]["wall"])
+            for pa, pb in zip(*processes, strict=False)
+        ]
+    return ratios, walls, medians
+
+
+def load_pool(sources: list[str]) -> tuple[Pool, dict[str, float], Pool]:
+    """Per cell, the centred log ratios of every pair in ``sources`` (``FILE`` or
+    ``FILE:CELL,CELL``), the mean seconds one process of a pair adds to a gate (half the
+    pair's wall: the two run at once), and the same processes' figures, each divided by
+    its file's median for the cell (the pool of an unpaired gate of the same sitting)."""
+    ratios: Pool = {}
+    walls: dict[str, list[float]] = {}
+    medians: Pool = {}
+    for source in sources:
+        path, _, only = source.partition(":")
+        record = json.loads(Path(path).read_text())
+        found = gate_pairs(record) if "runs" in record else interleave_pairs(record)
+        for cell in found[0]:
+            if only and cell not in only.split(","):
+                continue
+            centre = statistics.median(found[0][cell])
+            ratios.setdefault(cell, []).extend(d - centre for d in found[0][cell])
+            walls.setdefault(cell, []).extend(found[1][cell])
+            level = statistics.median(found[2][cell])
+            medians.setdefault(cell, []).extend(v / level for v in found[2][cell])
+    costs = {cell: statistics.fmean(values) / 2 for cell, values in walls.items()}
+    return ratios, costs, medians
+
+
+def replay_gate(
+    pool: Pool, costs: dict[str, float], case: Case, delta: float, rng: np.random.Generator
+) -> tuple[dict[str, bool], float, int]:
+    """One replayed live-paired gate: which cells it flagged, its minutes, its looks."""
+    rule, r, design, keys = Rule(test=PAIRED_TEST), case.repeats, case.design, list(pool)
+    size = design.looks * r
+    draws = {k: rng.choice(np.asarray(pool[k]), size=size) + math.log1p(delta) for k in keys}
+    flagged = dict.fromkeys(keys, False)
+    seconds, done, going, taken, spent_before = 0.0, 0, keys, 0, 0.0
+    for number in range(1, design.looks + 1):
+        level, step, last = look_level(rule.alpha, design.looks, design.spending, 1, 0.0), r, False
+        if number > 1:
+            remaining = None if design.budget_s is None else design.budget_s - seconds
+            left = design.looks - number + 1
+            shared = next_look_size(costs, going, r, remaining, left)
+            if shared == 0:
+                break
+            whole = next_look_size(costs, going, r * left, remaining, 1)
+            plan = plan_later_look(
+                number,
+                design.looks,
+                design.spending,
+                rule.alpha,
+                spent_before,
+                done,
+                len(keys),
+                True,
+                (shared, whole),
+            )
+            level, step, last = plan.level, plan.size, plan.last
+        seconds += next_look_cost(costs, going, step)
+        done, taken = done + step, number
+        drafts = [_draft(key, draws[key][:done]) for key in going]
+        look_rule = Rule(alpha=level, threshold=rule.threshold, test=PAIRED_TEST)
+        decided = decide(drafts, look_rule, len(keys))
+        if could_reject(done, len(keys), level, paired=True):
+            spent_before += level  # else its share is carried to the next look
+        for cell in decided:
+            flagged[cell.key] = cell.verdict == "regression"
+        going = [c.key for c in decided if unsure(c, rule.threshold, paired=True)]
+        if not going or last:
+            break
+    return flagged, seconds / 60, taken
+
+
+def _draft(key: str, d: np.ndarray) -> CellComparison:
+    a, b = [1.0] * len(d), [math.exp(v) for v in d]
+    return CellComparison(
+        key,
+        "",
+        "",
+        "",
+        "",
+        ratio=paired_stats.ratio_of_pairs(a, b),
+        p_value=paired_stats.p_slower_paired(a, b),
+        a_samples=a,
+        b_samples=b,
+    )
+
+
+def replay_design(
+    pool: Pool, costs: dict[str, float], case: Case, delta: float, sims: int, seed: int
+) -> dict:
+    """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
+    rng = np.random.default_rng(seed)
+    results = [replay_gate(pool, costs, case, delta, rng) for _ in range(sims)]
+    per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in pool}
+    minutes = [r[1] for r in results]
+    return {
+        "design": case.name,
+        "delta": delta,
+        "gate_flag_rate": float(np.mean([any(r[0].values()) for r in results])),
+        "mean_cell_rate": float(np.mean(list(per_cell.values()))),
+        "per_cell_rate": per_cell,
+        "minutes_median": float(np.median(minutes)),
+        "minutes_p95": float(np.quantile(minutes, 0.95)),
+        "looks_mean": float(np.mean([r[2] for r in results])),
+    }
+
+
+def main() -> None:
+    from validation import gate_sequential as unpaired
+    from validation.gate_sequential import line
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pool", nargs="+", required=True, metavar="FILE[:CELLS]")
+    parser.add_argument("--sims", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--designs", type=int, nargs="+", help="indices into DESIGNS")
+    parser.add_argument(
+        "--unpaired",
+        action="store_true",
+        help="also replay today's unpaired gate on the same processes, at the same cost",
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    pool, costs, medians = load_pool(args.pool)
+    designs = [DESIGNS[i] for i in args.designs] if args.designs else DESIGNS
+    print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in pool.items()))
+    print("seconds per pair: " + ", ".join(f"{k} {2 * v:.1f}" for k, v in costs.items()))
+    rows = []
+    for case in designs:
+        for delta in DELTAS:
+            rows.append(replay_design(pool, costs, case, delta, args.sims, args.seed))
+            print("paired   " + line(rows[-1]), flush=True)
+            if args.unpaired:
+                row = unpaired.replay_design(medians, costs, case, delta, args.sims, args.seed)
+                rows.append({**row, "unpaired": True})
+                print("unpaired " + line(rows[-1]), flush=True)
+    record = {
+        "command": "python -m validation.paired_replay " + " ".join(sys.argv[1:]),
+        "pool": args.pool,
+        "pair_seconds": {k: 2 * v for k, v in costs.items()},
+        "pool_sizes": {k: len(v) for k, v in pool.items()},
+        "sd_log_ratio": {k: statistics.stdev(v) for k, v in pool.items()},
+        "rows": rows,
+    }
+    write_json_atomic(args.out, record)
+
+
+if __name__ == "__main__":
+    main()
