@@ -53,8 +53,10 @@ CELLS = ["-p", "dense_mlp,cnn", "-b", "jax,tensorflow,torch", "--device", "cpu"]
 
 
 def gate_command(out: Path, repeats: int, python_b: str | None = None) -> list[str]:
-    """The ``kbench ab`` command of one evidence gate (A/A unless ``python_b`` is given)."""
+    """The ``kbench ab`` command of one evidence gate (A/A unless ``python_b`` is given), one
+    process at a time as every gate of this series ran (live pairs: ``results/gates_paired``)."""
     command = [sys.executable, "-m", "harness", "ab", *CELLS, "--profile", "gate"]
+    command += ["--pairing", "processes"]
     command += ["--dataset", "mnist_5k", "--repeats", str(repeats), "--out", str(out)]
     if python_b:
         command += ["--python-b", python_b]

@@ -170,7 +170,15 @@ def replay_design(
     """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
     rng, rule = np.random.default_rng(seed), Rule()
     results = [replay_gate(pooled, costs, case, delta, rule, rng) for _ in range(sims)]
-    per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in pooled}
+    return replay_summary(case, delta, list(pooled), results)
+
+
+def replay_summary(
+    case: Case, delta: float, keys: list[str], results: list[tuple[dict[str, bool], float, int]]
+) -> dict:
+    """Replayed gates (cells flagged, minutes, looks taken) summed up: flag rates per gate
+    and per cell, minutes, looks."""
+    per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in keys}
     minutes = [r[1] for r in results]
     return {
         "design": case.name,

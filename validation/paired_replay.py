@@ -40,7 +40,7 @@ from harness.gate import (
     unsure,
 )
 from harness.records import CellComparison, write_json_atomic
-from validation.gate_sequential import Case
+from validation.gate_sequential import Case, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -193,18 +193,7 @@ def replay_design(
     """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
     rng = np.random.default_rng(seed)
     results = [replay_gate(pool, costs, case, delta, rng) for _ in range(sims)]
-    per_cell = {k: float(np.mean([r[0][k] for r in results])) for k in pool}
-    minutes = [r[1] for r in results]
-    return {
-        "design": case.name,
-        "delta": delta,
-        "gate_flag_rate": float(np.mean([any(r[0].values()) for r in results])),
-        "mean_cell_rate": float(np.mean(list(per_cell.values()))),
-        "per_cell_rate": per_cell,
-        "minutes_median": float(np.median(minutes)),
-        "minutes_p95": float(np.quantile(minutes, 0.95)),
-        "looks_mean": float(np.mean([r[2] for r in results])),
-    }
+    return replay_summary(case, delta, list(pool), results)
 
 
 def main() -> None:

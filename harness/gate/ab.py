@@ -1,8 +1,10 @@
-"""``kbench ab``: the same cells in two environments, interleaved A B B A ..., decided in
+"""``kbench ab``: the same cells in two environments, interleaved, decided in
 group-sequential looks.
 
 Both sides run in this one job, so drift of the machine (load, thermal state, other
-tenants) hits both alike: the order alternates per repeat (A B, B A, A B, ...). Every
+tenants) hits both alike: by default each repeat is a live process pair whose workers take
+the CPU in turns (``harness.run.paired``, tested as pairs); with ``--pairing processes`` the
+processes run one at a time, the order alternating per repeat (A B, B A, A B, ...). Every
 process of a cell after the first of side A reuses A's calibrated window size and count,
 so both sides time the same number of steps. The first look runs R processes per side of
 every cell; each later look adds R more per side to the cells still unsure, while the time
