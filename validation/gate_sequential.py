@@ -22,7 +22,8 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,12 +109,29 @@ def replay_gate(
         picked = rng.choice(np.asarray(pooled[key]), size=size, replace=small)
         a, b = np.split(picked, 2)
         draws[key] = (a, b * (1.0 + delta))
+
+    def draft(key: str, done: int) -> CellComparison:
+        return _draft(key, draws[key][0][:done], draws[key][1][:done])
+
+    return replay_looks(keys, costs, case, rule, draft)
+
+
+def replay_looks(
+    keys: list[str],
+    costs: dict[str, float],
+    case: Case,
+    rule: Rule,
+    draft: Callable[[str, int], CellComparison],
+) -> tuple[dict[str, bool], float, int]:
+    """``kbench ab``'s looks over replayed cells (``draft(key, n)``: the cell's comparison
+    on its first n processes per side, or pairs under ``rule``'s paired test): which cells
+    it flagged, its minutes, and the looks it took."""
+    r, design, family, paired = case.repeats, case.design, len(keys), rule.paired
     flagged = dict.fromkeys(keys, False)
-    seconds, done, family, going = 0.0, 0, len(keys), keys
-    spent_before = 0.0
-    taken = 0
+    seconds, done, going, taken, spent_before = 0.0, 0, keys, 0, 0.0
     for number in range(1, design.looks + 1):
-        level, size, last = look_level(rule.alpha, design.looks, design.spending, 1, 0.0), r, False
+        level = look_level(rule.alpha, design.looks, design.spending, 1, 0.0)
+        size, last = r, design.looks == 1
         if number > 1:
             remaining = None if design.budget_s is None else design.budget_s - seconds
             left = design.looks - number + 1
@@ -129,21 +147,18 @@ def replay_gate(
                 spent_before,
                 done,
                 family,
-                False,
+                paired,
                 (shared, whole),
             )
             level, size, last = plan.level, plan.size, plan.last
         seconds += next_look_cost(costs, going, size)
-        done += size
-        taken = number
-        drafts = [_draft(key, draws[key][0][:done], draws[key][1][:done]) for key in going]
-        look_rule = Rule(alpha=level, threshold=rule.threshold)
-        decided = decide(drafts, look_rule, family)
-        if could_reject(done, family, level):
+        done, taken = done + size, number
+        decided = decide([draft(key, done) for key in going], replace(rule, alpha=level), family)
+        if could_reject(done, family, level, paired):
             spent_before += level  # else its share is carried to the next look
         for cell in decided:
             flagged[cell.key] = cell.verdict == "regression"
-        going = [c.key for c in decided if unsure(c, rule.threshold)]
+        going = [c.key for c in decided if unsure(c, rule.threshold, paired)]
         if not going or last:
             break
     return flagged, seconds / 60, taken

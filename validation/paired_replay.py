@@ -31,16 +31,9 @@ from harness.gate import (
     PAIRED_TEST,
     Design,
     Rule,
-    could_reject,
-    decide,
-    look_level,
-    next_look_cost,
-    next_look_size,
-    plan_later_look,
-    unsure,
 )
 from harness.records import CellComparison, write_json_atomic
-from validation.gate_sequential import Case, replay_summary
+from validation.gate_sequential import Case, replay_looks, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -131,45 +124,14 @@ def replay_gate(
     pool: Pool, costs: dict[str, float], case: Case, delta: float, rng: np.random.Generator
 ) -> tuple[dict[str, bool], float, int]:
     """One replayed live-paired gate: which cells it flagged, its minutes, its looks."""
-    rule, r, design, keys = Rule(test=PAIRED_TEST), case.repeats, case.design, list(pool)
-    size = design.looks * r
+    rule, keys = Rule(test=PAIRED_TEST), list(pool)
+    size = case.design.looks * case.repeats
     draws = {k: rng.choice(np.asarray(pool[k]), size=size) + math.log1p(delta) for k in keys}
-    flagged = dict.fromkeys(keys, False)
-    seconds, done, going, taken, spent_before = 0.0, 0, keys, 0, 0.0
-    for number in range(1, design.looks + 1):
-        level, step, last = look_level(rule.alpha, design.looks, design.spending, 1, 0.0), r, False
-        if number > 1:
-            remaining = None if design.budget_s is None else design.budget_s - seconds
-            left = design.looks - number + 1
-            shared = next_look_size(costs, going, r, remaining, left)
-            if shared == 0:
-                break
-            whole = next_look_size(costs, going, r * left, remaining, 1)
-            plan = plan_later_look(
-                number,
-                design.looks,
-                design.spending,
-                rule.alpha,
-                spent_before,
-                done,
-                len(keys),
-                True,
-                (shared, whole),
-            )
-            level, step, last = plan.level, plan.size, plan.last
-        seconds += next_look_cost(costs, going, step)
-        done, taken = done + step, number
-        drafts = [_draft(key, draws[key][:done]) for key in going]
-        look_rule = Rule(alpha=level, threshold=rule.threshold, test=PAIRED_TEST)
-        decided = decide(drafts, look_rule, len(keys))
-        if could_reject(done, len(keys), level, paired=True):
-            spent_before += level  # else its share is carried to the next look
-        for cell in decided:
-            flagged[cell.key] = cell.verdict == "regression"
-        going = [c.key for c in decided if unsure(c, rule.threshold, paired=True)]
-        if not going or last:
-            break
-    return flagged, seconds / 60, taken
+
+    def draft(key: str, done: int) -> CellComparison:
+        return _draft(key, draws[key][:done])
+
+    return replay_looks(keys, costs, case, rule, draft)
 
 
 def _draft(key: str, d: np.ndarray) -> CellComparison:

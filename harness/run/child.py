@@ -140,10 +140,19 @@ def _wait(
     while (left := deadline - time.monotonic()) > 0:
         if wait_blocking(proc, min(left, MEMORY_CHECK_S)):
             return True, None
-        resident = resident_mb(proc.pid)
-        if resident is not None and resident > max_memory_mb:
+        resident = outgrown_mb(proc.pid, max_memory_mb)
+        if resident is not None:
             return True, resident
     return False, None
+
+
+def outgrown_mb(pid: int, max_memory_mb: float | None) -> float | None:
+    """The process's resident MiB when it is above ``max_memory_mb`` (None: within it, no
+    bound, or unreadable)."""
+    if not max_memory_mb:
+        return None
+    resident = resident_mb(pid)
+    return resident if resident is not None and resident > max_memory_mb else None
 
 
 def resident_mb(pid: int) -> float | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.records.schema import Cell, CellResult
-from harness.run.child import MEMORY_CHECK_S, Child, kill_group, resident_mb, start_child
+from harness.run.child import MEMORY_CHECK_S, Child, kill_group, outgrown_mb, start_child
 from harness.run.interrupt import Interrupted
 from harness.run.runner import (
     WORKER_MODULE,
@@ -232,9 +232,8 @@ def _check_bounds(worker: LiveWorker) -> None:
         worker.finished, worker.ended = False, now
         kill_group(proc)
         return
-    limit = worker.max_memory_mb
-    resident = resident_mb(proc.pid) if limit else None
-    if limit and resident is not None and resident > limit:
+    resident = outgrown_mb(proc.pid, worker.max_memory_mb)
+    if resident is not None:
         worker.exceeded_mb, worker.ended = resident, now
         kill_group(proc)
 
