@@ -5,7 +5,9 @@ The layout, bottom to top (a module imports only its own layer or lower ones; a 
 * ``errors``, ``plugin`` (THE extension point), ``stats``, ``registry``, ``datasets``
 * ``backends/``: what differs between the frameworks; parent side apart from worker side
 * ``records/``: results as data: records, the one reader and writer, DataFrames, baselines
-* ``run/``: settings -> plan -> runner (parent) -> worker (child, one cell) -> timing
+* ``run/``: the parent's run: settings -> plan -> driver -> a worker process per cell -> results
+* ``executors/`` (where workers run: local, live A/B process pairs, Ray) and ``worker/`` (the
+  child that runs one cell, with its measurements: step timing, FLOPs, peak, contention)
 * ``gate/`` (compare, ``kbench ab``) and ``parity/`` (same weights, same model)
 * ``report/``: one table model rendered to rich, HTML and Markdown; charts; export
 * ``cli/``: a module per ``kbench`` command

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.executors.local import LocalExecutor
 from harness.records.schema import Cell, RunResult
 from harness.run import driver
 from harness.run.plan import plan_run
@@ -69,4 +70,4 @@ def smoke_run(user_plugins: Path) -> RunResult:
     plan = plan_run(settings)
     cells = [Cell("crashing", "jax", "cpu"), *plan.cells, Cell("nan_loss", "torch", "cpu")]
     plan = replace(plan, cells=cells)
-    return driver.execute(plan, driver.load_data(plan))
+    return driver.execute(plan, driver.load_data(plan), LocalExecutor())

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
+from harness.executors.local import LocalExecutor
 from harness.plugin import ModelPlugin
 from harness.records.schema import Cell, Status
 from harness.run import driver, plan
@@ -43,7 +44,9 @@ def catalogue_run():
         Cell("dense_early_stopping", "torch", "cpu"),
     ]
     plan = replace(plan_run(settings), cells=cells)
-    return {c.plugin: c for c in driver.execute(plan, driver.load_data(plan)).cells}
+    return {
+        c.plugin: c for c in driver.execute(plan, driver.load_data(plan), LocalExecutor()).cells
+    }
 
 
 def test_catalogue_plugins_train(catalogue_run):

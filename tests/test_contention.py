@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.records.steptime import Contention, StepTimeStats
-from harness.run.contention import HostTimes, Snapshot
+from harness.worker.contention import HostTimes, Snapshot
 
 STAT = "cpu  100 0 50 800 10 0 5 20 0 0\ncpu0 50 0 25 400 5 0 3 10 0 0\nintr 1 2 3\n"
 

@@ -25,7 +25,7 @@ from harness.records.files import read_run
 from harness.records.schema import CellResult, Status
 from harness.records.shapes import RunShape
 from harness.records.steptime import StepTimeStats, StepTimeSummary
-from harness.run.flops import LayerCall, StepSpec, count_step, layer_cost, optimizer_extra
+from harness.worker.flops import LayerCall, StepSpec, count_step, layer_cost, optimizer_extra
 
 B = 32
 SCE = {"output": "sparse_categorical_crossentropy"}
@@ -113,8 +113,8 @@ def test_a_cell_record_with_its_count_and_peak_round_trips_and_is_checked(tmp_pa
 CHILD = r"""
 import json, keras
 from harness.plugin import ModelPlugin
-from harness.run.model import compile_model
-from harness.run.trace import count_model
+from harness.worker.model import compile_model
+from harness.worker.trace import count_model
 from dataclasses import asdict
 
 def dense(shape, classes):

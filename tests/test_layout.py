@@ -19,6 +19,7 @@ LAYERS = (
     ("backends",),
     ("records",),
     ("run",),
+    ("worker", "executors"),  # siblings: the child's side and where children run
     ("gate", "parity"),
     ("report",),
     ("cli", "__main__", "__init__"),
@@ -84,6 +85,19 @@ def test_every_module_imports_without_a_framework():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_worker_and_the_executors_never_import_each_other():
+    """The child's code and the code that places children meet only through the worker's
+    module name (``harness.run.launch.WORKER_MODULE``), a string."""
+    crossing = [
+        f"{path.relative_to(HARNESS)}:{line}: harness.{name}"
+        for room, other in (("worker", "executors"), ("executors", "worker"))
+        for path in sorted((HARNESS / room).rglob("*.py"))
+        for line, name in _harness_imports(path)
+        if name == other
+    ]
+    assert not crossing, crossing
 
 
 def test_modules_stay_small():

@@ -13,6 +13,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from harness import cli
+from harness.executors.live import serve_turns, start_live
 from harness.paired_stats import (
     detectable_slowdown_paired,
     p_faster_paired,
@@ -21,7 +22,6 @@ from harness.paired_stats import (
     ratio_of_pairs,
     smallest_p_paired,
 )
-from harness.run.paired import serve_turns, start_live
 from harness.run.turns import TurnKeeper
 from harness.stats import p_slower
 

@@ -6,7 +6,7 @@ import pytest
 
 from harness import registry
 from harness.backends.parent import BACKENDS, backend_installed
-from harness.run.describe import describe_in_worker
+from harness.worker.describe import describe_in_worker
 
 
 def needs(backend: str) -> pytest.MarkDecorator:
@@ -31,7 +31,7 @@ COURSE_PARAMS = {
 }
 
 MLP_FLOPS = 70_659_096
-# FLOPs of one training step at batch 32, as harness.run.flops counts them (docs/efficiency.md).
+# FLOPs of one training step at batch 32, as harness.worker.flops counts them (docs/efficiency.md).
 COURSE_FLOPS = {
     "dense_mlp": MLP_FLOPS,
     "dense_dropout": 70_723_608,  # + dropout's 3 FLOPs per hidden activation

@@ -106,7 +106,7 @@ def workers() -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if TAG.encode() in environ and b"harness.run.worker" in command and state != "Z":
+        if TAG.encode() in environ and b"harness.worker.cell" in command and state != "Z":
             found.append(int(entry.name))
     return found
 
@@ -260,9 +260,9 @@ def test_without_ray_one_line_says_how_to_install(tmp_path):
 def test_a_task_that_fails_fails_its_process_and_keeps_its_node(cluster, tmp_path):
     """An error inside the task (here: a side's interpreter that does not exist) is the
     process's failure, not its node's: the node stays in the cluster's pool."""
+    from harness.executors.cluster import connect
     from harness.records.schema import Cell
-    from harness.run.cluster import connect
-    from harness.run.runner import WorkerJob
+    from harness.run.executor import WorkerJob
     from harness.run.settings import RunSettings
 
     data = tmp_path / "synthetic.npz"

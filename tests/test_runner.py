@@ -16,8 +16,9 @@ from harness.backends.parent import BACKENDS
 from harness.errors import UsageError
 from harness.records.files import read_run
 from harness.records.schema import Cell, Status
-from harness.run import child, runner
+from harness.run import child, launch
 from harness.run import driver as bench
+from harness.run.executor import WorkerJob
 from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
 
@@ -104,24 +105,24 @@ def test_hanging_cell_times_out_and_is_killed(user_plugins, tmp_path):
     data = bench.load_data(plan_run(settings))
     data_path = tmp_path / "synthetic.npz"
     datasets.save_npz(data, data_path)
-    job = runner.WorkerJob(data_path, data.name, settings)
-    result = runner.run_cell(Cell("sleepy", "torch", "cpu"), job)
+    job = WorkerJob(data_path, data.name, settings)
+    result = launch.run_process(Cell("sleepy", "torch", "cpu"), job)
     assert result.status is Status.TIMEOUT
     assert "4 s" in result.error
 
 
 def test_uninstalled_backend_is_unavailable_without_a_process(monkeypatch, tmp_path):
     monkeypatch.setattr(devices, "backend_installed", lambda backend: False)
-    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
-    result = runner.run_cell(Cell("dense_mlp", "torch", "cpu"), job)
+    job = WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
+    result = launch.run_process(Cell("dense_mlp", "torch", "cpu"), job)
     assert result.status is Status.UNAVAILABLE
     assert "not installed" in result.error
 
 
 @pytest.mark.skipif(bool(devices.gpu_names()), reason="this machine has a GPU")
 def test_gpu_cell_without_gpu_is_unavailable(tmp_path):
-    job = runner.WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
-    result = runner.run_cell(Cell("dense_mlp", "jax", "gpu"), job)
+    job = WorkerJob(tmp_path / "none.npz", "synthetic", RunSettings(profile="smoke"))
+    result = launch.run_process(Cell("dense_mlp", "jax", "gpu"), job)
     assert result.status is Status.UNAVAILABLE
 
 
@@ -146,7 +147,8 @@ def test_wait_blocking_does_not_spin():
 
 def test_parent_side_never_imports_a_framework():
     code = (
-        "import sys; import harness.cli, harness.run.driver, harness.run.runner, harness.registry;"
+        "import sys; import harness.cli, harness.run.driver, harness.registry;"
+        "import harness.executors.local, harness.executors.live;"
         "harness.registry.discover();"
         "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules];"
         "print(bad); sys.exit(1 if bad else 0)"

@@ -12,7 +12,8 @@ import json, time
 import keras
 import numpy as np
 from harness import registry
-from harness.run import RunSettings, Session
+from harness.run import RunSettings
+from harness.worker import Session
 
 plugin = registry.discover()["dense_mlp"].plugin
 session = Session(keras, plugin, RunSettings(batch_size=32), "jax")

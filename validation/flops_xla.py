@@ -27,7 +27,8 @@ from rich.table import Table
 
 from harness import registry
 from harness.records import write_json_atomic
-from harness.run import RunSettings, Session, count_model, inputs_targets
+from harness.run import RunSettings
+from harness.worker import Session, count_model, inputs_targets
 
 COLUMNS = (
     "plugin",

@@ -31,7 +31,7 @@ def child_env(backend: str) -> dict[str, str]:
 class GateCell:
     """The cell's ``Session`` and its training data."""
 
-    session: Any  # harness.run.Session
+    session: Any  # harness.worker.Session
     x: Any
     y: Any
     num_classes: int
@@ -48,7 +48,8 @@ def gate_cell(plugin_name: str, backend: str) -> GateCell:
     from harness import datasets
     from harness.backends import worker_backend
     from harness.registry import discover
-    from harness.run import RunSettings, Session, get_profile, inputs_targets
+    from harness.run import RunSettings, get_profile
+    from harness.worker import Session, inputs_targets
 
     profile = get_profile(PROFILE)
     settings = RunSettings(profile=PROFILE, timing=profile.timing, epochs=1)

@@ -60,7 +60,7 @@ def serve(plugin_name: str, backend: str) -> None:
     ``{"steps": N, "flip": bool}`` gets one short/long pair back with the process CPU time
     before and after it; ``{"stop": true}`` ends it.
     """
-    from harness.run import cycle_samples
+    from harness.worker import cycle_samples
 
     cell = gate_cell(plugin_name, backend)
     session, x, y = cell.session, cell.x, cell.y

@@ -39,14 +39,8 @@ from harness import stats
 from harness.backends import BACKENDS, worker_env
 from harness.errors import UsageError
 from harness.records import marginal_step_cost, write_json_atomic
-from harness.run import (
-    PROFILES,
-    RunSettings,
-    Session,
-    cycle_samples,
-    parse_selection,
-    select_backends,
-)
+from harness.run import PROFILES, RunSettings, parse_selection, select_backends
+from harness.worker import Session, cycle_samples
 
 PLUGIN, BATCH, PROFILE = "dense_mlp", 32, "quick"
 console = Console()

@@ -23,16 +23,17 @@ from harness.cli.options import (
 from harness.cli.progress import worker_progress
 from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
+from harness.executors.live import LiveExecutor
+from harness.executors.local import LocalExecutor
 from harness.gate.ab import Design, GateProgress, run_ab, stopped_gate
 from harness.gate.compare import PAIRED_TEST, Rule, stage_one_possible
 from harness.gate.sequential import SPENDING
 from harness.gate.sides import parse_python
 from harness.records.files import exclusive, read_comparison
 from harness.run.driver import default_out, load_data
+from harness.run.executor import Executor
 from harness.run.interrupt import exit_code
-from harness.run.paired import LiveExecutor
 from harness.run.plan import RunPlan, plan_run
-from harness.run.runner import Executor, LocalExecutor
 from harness.run.settings import RunSettings
 
 PAIRINGS = ("live", "processes")

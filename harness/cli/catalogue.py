@@ -15,7 +15,7 @@ from harness.cli.console import console
 from harness.cli.options import add_plugin_path
 from harness.cli.scaffold import write_skeleton
 from harness.report.console import catalogue_table
-from harness.run.describe import describe_in_worker
+from harness.worker.describe import describe_in_worker
 
 
 def add_list_parser(sub: argparse._SubParsersAction) -> None:

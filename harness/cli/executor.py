@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from harness.cli.console import console
 from harness.errors import UsageError
-from harness.run.runner import Executor, LocalExecutor
+from harness.executors.local import LocalExecutor
+from harness.run.executor import Executor
 
 
 @contextmanager
@@ -21,7 +22,7 @@ def executor_from_args(args: argparse.Namespace) -> Iterator[Executor]:
             raise UsageError(f"--address needs --executor ray. Received: address={args.address}")
         yield LocalExecutor()
         return
-    from harness.run.cluster import connect  # Ray only when asked for
+    from harness.executors.cluster import connect  # Ray only when asked for
 
     executor = connect(args.address)
     try:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.cli.console import console
 from harness.records.schema import Cell, CellResult
 from harness.report.console import describe_cell
-from harness.run.runner import Observer
+from harness.run.executor import Observer
 
 
 @contextmanager

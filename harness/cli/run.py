@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data = load_data(plan)
         _announce(plan, data.summary(), previous)
         with worker_progress(len(plan.cells) * plan.settings.repeats) as observe:
-            run = execute(plan, data, observe, previous=previous, checkpoint=out, executor=executor)
+            run = execute(plan, data, executor, observe, previous=previous, checkpoint=out)
         with deferred():  # a signal now must not cut the results file short
             path, why = write_json_or_fallback(out, run.to_dict())
     print_run(run)

@@ -3,7 +3,7 @@ group-sequential looks.
 
 Both sides run in this one job, so drift of the machine (load, thermal state, other
 tenants) hits both alike: by default each repeat is a live process pair whose workers take
-the CPU in turns (``harness.run.paired``, tested as pairs); with ``--pairing processes`` the
+the CPU in turns (``harness.executors.live``, tested as pairs); with ``--pairing processes`` the
 processes run one at a time, the order alternating per repeat (A B, B A, A B, ...). Every
 process of a cell after the first of side A reuses A's calibrated window size and count,
 so both sides time the same number of steps. The first look runs R processes per side of
@@ -21,6 +21,7 @@ from typing import Any
 
 from harness import datasets
 from harness.errors import HarnessError
+from harness.executors.local import LocalExecutor
 from harness.gate.compare import Comparison, Rule, compare_runs, detectable, replace_cells
 from harness.gate.sequential import (
     LookPlan,
@@ -35,15 +36,9 @@ from harness.gate.sides import side_environment
 from harness.records.schema import RunResult
 from harness.records.steptime import StepTimeSummary
 from harness.run.driver import assemble, dataset_file, resumable, worker_job
+from harness.run.executor import Executor, Observer, Processes, WorkerJob
 from harness.run.plan import RunPlan
-from harness.run.runner import (
-    Executor,
-    LocalExecutor,
-    Observer,
-    Processes,
-    WorkerJob,
-    finish_cell,
-)
+from harness.run.processes import finish_cell
 
 SIDES = ("A", "B")
 

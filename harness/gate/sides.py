@@ -19,7 +19,7 @@ def parse_python(text: str, option: str) -> tuple[str, ...]:
         raise HarnessError(f"{option} is empty. Received: {option}={text!r}")
     try:
         probe = subprocess.run(
-            [*command, "-c", "import harness.run.worker"],
+            [*command, "-c", "import harness.worker.cell"],
             capture_output=True,
             text=True,
             timeout=300,

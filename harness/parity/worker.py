@@ -23,7 +23,7 @@ import numpy as np
 from harness.records.files import write_json_atomic
 from harness.registry import discover
 from harness.run.child import die_with_parent
-from harness.run.model import compile_model, describe_model, inputs_targets, take
+from harness.worker.model import compile_model, describe_model, inputs_targets, take
 
 WEIGHTS = "weights.npz"
 

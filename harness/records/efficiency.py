@@ -1,7 +1,7 @@
 """How close to the machine a cell ran: its counted FLOPs per training step, and the matmul
 peak and memory bandwidth measured in the same worker on the same device.
 
-The worker measures (``harness.run.flops``, ``harness.run.peak``); these records hold the
+The worker measures (``harness.worker.flops``, ``harness.worker.peak``); these records hold the
 numbers with the method and sizes behind them. What a cell achieved (FLOPs / median step
 time) is derived where it is shown, from the merged step time (``harness.records.frames``).
 See docs/efficiency.md.

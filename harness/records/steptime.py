@@ -17,7 +17,7 @@ from harness import stats
 
 
 class Counters(Protocol):
-    """One reading of the host's and the process's counters (``harness.run.contention``)."""
+    """One reading of the host's and the process's counters (``harness.worker.contention``)."""
 
     wall_s: float
     process_cpu_s: float

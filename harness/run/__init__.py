@@ -1,10 +1,11 @@
-"""Running cells: plan -> driver -> runner (parent) -> worker (child, one cell) -> timing.
+"""The parent's run: settings -> plan -> driver -> one worker process per cell -> results.
 
-Owns the run's settings and plan, the parent that launches one fresh worker process per cell
-(and never imports Keras), the worker that imports Keras and times, trains and evaluates one
-cell, and the pure step-time statistics. May import ``harness.backends``,
-``harness.records``, the top-level modules (plugin, registry, datasets, errors) and, for
-summaries, ``harness.stats``.
+Owns the run's settings, profiles and plan, the shards of a CI matrix, the worker's spec (the
+one format the parent writes and the worker reads), the turns protocol of a live process pair,
+starting and waiting for child processes, interrupts, and the contract an executor fulfils
+(``executor.Executor``; the executors live in ``harness.executors``). Never imports Keras. May
+import ``harness.backends``, ``harness.records`` and the top-level modules (plugin, registry,
+datasets, errors, stats).
 """
 
 from __future__ import annotations
@@ -18,11 +19,6 @@ __all__, __getattr__ = lazy_exports(
         "plan": ("RunPlan", "plan_run", "select_backends"),
         "profiles": ("PROFILES", "Profile", "get_profile"),
         "timing": ("WindowPlan",),
-        "contention": ("HostTimes", "Snapshot"),
-        "session": ("Session",),
-        "model": ("count_params", "cycle_samples", "inputs_targets"),
-        "flops": ("LayerCall", "StepSpec", "count_step"),
-        "trace": ("count_model",),
-        "peak": ("measure_peak",),
+        "executor": ("Executor", "WorkerJob"),
     },
 )

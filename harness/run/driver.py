@@ -16,17 +16,11 @@ from harness.records import environment
 from harness.records.efficiency import device_peaks
 from harness.records.files import write_json_atomic
 from harness.records.schema import Cell, CellResult, RunResult, Status
+from harness.run.executor import Executor, Observer, Processes, WorkerJob
 from harness.run.interrupt import deferred
 from harness.run.plan import RunPlan
+from harness.run.processes import finish_cell
 from harness.run.profiles import get_profile
-from harness.run.runner import (
-    Executor,
-    LocalExecutor,
-    Observer,
-    Processes,
-    WorkerJob,
-    finish_cell,
-)
 from harness.run.settings import RunSettings
 
 RUNS_DIR = Path("results") / "runs"
@@ -44,11 +38,11 @@ def load_data(plan: RunPlan) -> datasets.Dataset:
 def execute(
     plan: RunPlan,
     data: datasets.Dataset,
+    executor: Executor,
     observe: Observer | None = None,
     python: Sequence[str] | None = None,
     previous: RunResult | None = None,
     checkpoint: Path | None = None,
-    executor: Executor | None = None,
 ) -> RunResult:
     """Run every cell (``repeats`` worker processes each) and assemble the run's record.
 
@@ -57,9 +51,8 @@ def execute(
     that finished there are kept and only the missing processes run. With ``checkpoint``,
     the run so far is written there after every worker (``interrupted``: ``unfinished``),
     so that even a parent killed by SIGKILL leaves every finished cell on disk. The
-    ``executor`` runs the workers (default: here, one at a time).
+    ``executor`` runs the workers (``harness.executors``).
     """
-    executor = executor or LocalExecutor()
     processes: Processes = {"": resumable(previous) if previous else {}}
     env = environment.collect()
     with dataset_file(data) as data_path:

@@ -22,7 +22,7 @@ from harness.records import (
     StepTimeSummary,
     write_json_atomic,
 )
-from harness.run import HostTimes, Snapshot
+from harness.worker import HostTimes, Snapshot
 from validation import gate_digest, gate_evidence, gate_replay
 
 

@@ -1,7 +1,7 @@
 """Worker-side helpers on a plugin's model and data: compile, shape, slice, count, describe.
 
 Used by the benchmark worker, the parity worker and ``kbench list`` (through
-``harness.run.describe``); Keras is already imported where these run.
+``harness.worker.describe``); Keras is already imported where these run.
 """
 
 from __future__ import annotations

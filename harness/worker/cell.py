@@ -1,6 +1,6 @@
 """Child process: runs ONE cell and writes its record as JSON. The only place Keras is imported.
 
-Usage (by the runner): ``python -m harness.run.worker SPEC.json RESULT.json``. The parent sets
+Usage (by the runner): ``python -m harness.worker.cell SPEC.json RESULT.json``. The parent sets
 ``KERAS_BACKEND`` and the device variables in the environment before this process starts.
 """
 
@@ -23,11 +23,11 @@ from harness.records.schema import CellResult, Status
 from harness.records.steptime import StepTimeSummary
 from harness.registry import discover
 from harness.run.child import die_with_parent
-from harness.run.efficiency import measure
-from harness.run.model import inputs_targets
-from harness.run.session import Session
 from harness.run.spec import WorkerSpec
 from harness.run.turns import turns_from_env
+from harness.worker.efficiency import measure
+from harness.worker.model import inputs_targets
+from harness.worker.session import Session
 
 
 class CellUnavailable(Exception):

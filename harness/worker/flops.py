@@ -1,6 +1,6 @@
 """FLOPs of one training step, counted layer by layer: the counting convention, pure Python.
 
-The worker traces the built model (``harness.run.trace``) into :class:`LayerCall` records
+The worker traces the built model (``harness.worker.trace``) into :class:`LayerCall` records
 and the rest of the step into a :class:`StepSpec`; :func:`count_step` prices them with the
 constants below. A multiply-add is 2 FLOPs; a transcendental (exp, log, tanh, sqrt) is 1.
 The backward pass of a Dense or convolution layer is its forward product twice over (the

@@ -3,7 +3,7 @@
 ``kbench ab --pairing live`` runs each repeat of a cell as one *process pair*: both sides'
 workers start together, build together, and then time their N / 2N pairs in turns that
 this parent hands out (``harness.run.turns``), so only one side computes at a time and a
-slow spell of the machine hits both. Everything else is as in ``harness.run.runner``: the
+slow spell of the machine hits both. Everything else is as in ``harness.executors.local``: the
 same worker module, spec, environment and records; a worker that crashes, times out or
 outgrows its memory bound gets a not-run record and the other side goes on alone.
 """
@@ -23,17 +23,10 @@ from typing import Any
 
 from harness.records.schema import Cell, CellResult
 from harness.run.child import MEMORY_CHECK_S, Child, kill_group, outgrown_mb, start_child
+from harness.run.executor import Observer, Processes, WorkerJob
 from harness.run.interrupt import Interrupted
-from harness.run.runner import (
-    WORKER_MODULE,
-    Observer,
-    Processes,
-    WorkerJob,
-    WorkerLaunch,
-    next_process,
-    not_run_reason,
-    record_from_outcome,
-)
+from harness.run.launch import WORKER_MODULE, WorkerLaunch, not_run_reason, record_from_outcome
+from harness.run.processes import next_process
 from harness.run.spec import Process
 from harness.run.turns import TURNS_ENV, TurnKeeper
 

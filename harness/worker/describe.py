@@ -1,7 +1,7 @@
 """Build every plugin under one backend and report its parameter counts, layers and the
 FLOPs of one training step at its default batch size.
 
-Runs as a child (``python -m harness.run.describe [PLUGIN_PATH ...]``, backend chosen through
+Runs as a child (``python -m harness.worker.describe [PLUGIN_PATH ...]``, backend chosen through
 ``KERAS_BACKEND``) because the parent never imports Keras; prints one JSON object.
 """
 
@@ -21,8 +21,8 @@ from harness.backends import parent as devices
 from harness.backends.worker import worker_backend
 from harness.plugin import ModelPlugin
 from harness.registry import discover
-from harness.run.model import compile_model, describe_model
-from harness.run.trace import count_model
+from harness.worker.model import compile_model, describe_model
+from harness.worker.trace import count_model
 
 
 def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def describe_in_worker(plugin_paths: Sequence[str], backend: str | None = None) 
     if backend is None:
         return {"backend": None, "plugins": {}}
     env = {**os.environ, **devices.worker_env(backend, "cpu", None)}
-    command = [sys.executable, "-m", "harness.run.describe", *plugin_paths]
+    command = [sys.executable, "-m", "harness.worker.describe", *plugin_paths]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]

@@ -18,10 +18,10 @@ from harness.backends.parent import MALLOC_ENV
 from harness.backends.worker import worker_backend
 from harness.plugin import ModelPlugin
 from harness.records.steptime import Contention, StepTimeStats
-from harness.run.contention import Snapshot
-from harness.run.model import compile_model, count_params, cycle_samples, length, take
 from harness.run.settings import RunSettings
 from harness.run.turns import NO_TURNS, NoTurns
+from harness.worker.contention import Snapshot
+from harness.worker.model import compile_model, count_params, cycle_samples, length, take
 
 
 class NonFiniteLoss(Exception):

@@ -15,10 +15,10 @@ import numpy as np
 
 from harness.backends.worker import WorkerBackend
 from harness.records.efficiency import FlopCount, MeasuredPeak
-from harness.run.model import take
-from harness.run.peak import measure_peak
-from harness.run.session import Session
-from harness.run.trace import count_model
+from harness.worker.model import take
+from harness.worker.peak import measure_peak
+from harness.worker.session import Session
+from harness.worker.trace import count_model
 
 
 def measure(

@@ -1,6 +1,6 @@
 """``--executor ray``: the worker processes of a run or a gate on the nodes of a Ray cluster.
 
-Each worker process is one Ray task that starts the same fresh ``harness.run.worker``
+Each worker process is one Ray task that starts the same fresh ``harness.worker.cell``
 subprocess on its node, with the same environment settings as a local run (the task drops
 the ``OMP_NUM_THREADS`` that Ray sets for its own workers). Timing isolation: a task is
 pinned to its node and asks for all of the node's CPUs, so no other Ray task runs there
@@ -31,8 +31,10 @@ from harness.backends import parent as backends
 from harness.errors import UsageError
 from harness.records.environment import cpu_model
 from harness.records.schema import Cell, CellResult, Status
+from harness.run.executor import Observer, Processes, WorkerJob
 from harness.run.interrupt import SIGNALS, Interrupted, interruptible
-from harness.run.runner import Observer, Processes, WorkerJob, next_process, run_cell, schedule
+from harness.run.launch import run_process
+from harness.run.processes import next_process, schedule
 from harness.run.spec import Process
 
 RAY_EXTRA = "pip install 'keras-backend-bench[ray]'"
@@ -142,7 +144,7 @@ class RayExecutor:
         repeats: range,
         observe: Observer | None = None,
     ) -> str | None:
-        """Every process of ``cells`` (as :func:`harness.run.runner.run_processes` would run
+        """Every process of ``cells`` (as :func:`harness.executors.local.run_processes` would run
         them), spread over the nodes; stopped by a signal, the tasks in flight are cancelled
         (their workers die with them) and the signal's name returned."""
         try:
@@ -359,7 +361,7 @@ def _process_on_node(
         path = Path(tmp) / Path(job.dataset_path).name
         path.write_bytes(data)
         python = (sys.executable,) if own_python else job.python
-        result = run_cell(cell, replace(job, dataset_path=path, python=python), process)
+        result = run_process(cell, replace(job, dataset_path=path, python=python), process)
     return replace(result, machine=_machine_of(node, here=True))
 
 

@@ -4,7 +4,7 @@ One forward call on a single sample, with every leaf layer's ``call`` recorded, 
 layer call's shapes in execution order (subclassed models and shared layers included; on
 JAX the call is traced abstractly, ``WorkerBackend.shapes_of``, so nothing compiles); the
 layers' weights and settings, the compiled loss, the plugin's metrics and the optimizer give
-the rest. :func:`count_model` prices it with ``harness.run.flops``. Keras is already
+the rest. :func:`count_model` prices it with ``harness.worker.flops``. Keras is already
 imported where these run; nothing here imports it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.plugin import ModelPlugin
 from harness.records.efficiency import FlopCount
-from harness.run.flops import LayerCall, StepSpec, count_step, optimizer_extra
+from harness.worker.flops import LayerCall, StepSpec, count_step, optimizer_extra
 
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
 
