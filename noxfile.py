@@ -1,5 +1,6 @@
-"""Sessions: ``nox -s bench`` (the main job), ``nox -s tests``, ``nox -s regression`` (the
-performance gate), ``nox -s compat(backend=...)``, ``nox -s lint``.
+"""Sessions: ``nox -s bench`` (the main job), ``nox -s tests`` (the default tests),
+``nox -s e2e`` (the costly end-to-end tests), ``nox -s regression`` (the performance gate),
+``nox -s compat(backend=...)``, ``nox -s lint``.
 
 Every session installs the project with the backends pinned in ``constraints/cpu.txt``
 (``torch==2.13.0`` is the CPU build; a looser spec pulls a multi-GB CUDA build).
@@ -34,11 +35,22 @@ def bench(session: nox.Session) -> None:
         session.log("report: the report.html path printed above (under results/reports/)")
 
 
+DEFAULT_TIER = "not e2e and not slow"
+E2E_TIER = "e2e or slow"
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite against all three real backends (slow tests excluded by default)."""
+    """The default tests: every backend trains for real, on tiny data (the e2e tier left out)."""
     _install(session, "all,test,ray")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    session.run("pytest", "-m", DEFAULT_TIER, *session.posargs)
+
+
+@nox.session(default=False)
+def e2e(session: nox.Session) -> None:
+    """The costly end-to-end tests: a Ray cluster, live gates, faults after real training."""
+    _install(session, "all,test,ray")
+    session.run("pytest", "-m", E2E_TIER, *session.posargs)
 
 
 @nox.session(default=False)

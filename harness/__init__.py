@@ -2,7 +2,9 @@
 
 The layout, bottom to top (a module imports only its own layer or lower ones; a test checks):
 
-* ``errors``, ``plugin`` (THE extension point), ``stats``, ``registry``, ``datasets``
+* ``errors``, ``plugin`` (THE extension point)
+* ``stats/``: one timing-test interface, two implementations (per process, paired)
+* ``registry``, ``datasets``
 * ``backends/``: what differs between the frameworks; parent side apart from worker side
 * ``records/``: results as data: records, the one reader and writer, DataFrames, baselines
 * ``run/``: the parent's run: settings -> plan -> driver -> a worker process per cell -> results

@@ -1,4 +1,4 @@
-"""Built-in model plugins: the Fashion-MNIST models of the Keras course."""
+"""Built-in model plugins: 13 Fashion-MNIST classifiers (dense, regularized, API variants, CNNs)."""
 
-# Listing order of the built-in modules (the course's order); others follow alphabetically.
+# Listing order of the built-in modules (simplest first); others follow alphabetically.
 ORDER = ("dense", "regularization", "keras_apis", "cnn")

@@ -1,4 +1,4 @@
-"""The course's two convolutional networks (28x28x1 image input)."""
+"""The two convolutional networks, ``cnn`` and ``cnn_bn`` (28x28x1 image input)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def build_cnn_bn(input_shape: tuple[int, ...], num_classes: int) -> Any:
 CNN = ModelPlugin(
     name="cnn",
     family="cnn",
-    description="Conv 32,32 / pool / Conv 64,64, GAP, Dense 256 (the course's CNN)",
+    description="Conv 32,32 / pool / Conv 64,64, GAP, Dense 256",
     input_kind="image",
     build=build_cnn,
 )

@@ -1,4 +1,4 @@
-"""The course's dense MLP and its dropout-regularized variant (flat 784-pixel input)."""
+"""The dense MLP (``dense_mlp``) and its dropout-regularized variant (flat 784-pixel input)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def build_dense_dropout(input_shape: tuple[int, ...], num_classes: int) -> Any:
 DENSE_MLP = ModelPlugin(
     name="dense_mlp",
     family="dense",
-    description="Dense 512 sigmoid / 128 tanh / 32 relu / 10 softmax (the course's MLP)",
+    description="Dense 512 sigmoid / 128 tanh / 32 relu / 10 softmax",
     input_kind="flat",
     build=build_dense_mlp,
 )
@@ -42,7 +42,7 @@ DENSE_MLP = ModelPlugin(
 DENSE_DROPOUT = ModelPlugin(
     name="dense_dropout",
     family="dense",
-    description="The course's MLP with Dropout(0.2) after each hidden Dense",
+    description="dense_mlp with Dropout(0.2) after each hidden Dense",
     input_kind="flat",
     build=build_dense_dropout,
 )

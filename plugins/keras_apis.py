@@ -82,7 +82,7 @@ def two_head_targets(x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
 DENSE_FUNCTIONAL = ModelPlugin(
     name="dense_functional",
     family="api",
-    description="The course's MLP written with the Functional API",
+    description="dense_mlp written with the Functional API",
     input_kind="flat",
     in_default_run=False,
     build=build_dense_functional,
@@ -92,7 +92,7 @@ DENSE_FUNCTIONAL = ModelPlugin(
 DENSE_SUBCLASSED = ModelPlugin(
     name="dense_subclassed",
     family="api",
-    description="The course's MLP written as a subclassed keras.Model",
+    description="dense_mlp written as a subclassed keras.Model",
     input_kind="flat",
     in_default_run=False,
     build=build_dense_subclassed,

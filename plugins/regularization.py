@@ -1,4 +1,4 @@
-"""The course's regularization family, all on the dense MLP's architecture.
+"""The regularization family, all on ``dense_mlp``'s architecture.
 
 Weight penalties (L1, L2, L1L2), an activity penalty, BatchNormalization and early
 stopping. Penalties add no parameters; BatchNormalization adds 4 per unit (2 trainable).

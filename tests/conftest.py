@@ -1,18 +1,30 @@
-"""Shared fixtures: user plugin files the tests write, and one small real run shared by tests."""
+"""Shared fixtures: user plugin files the tests write, and the real runs that tests only read.
+
+A test that needs a real run only to inspect its records, tables or output reads one of the
+session-scoped runs here instead of starting its own workers.
+"""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.backends.parent import BACKENDS, backend_installed
+from harness.cli import catalogue
 from harness.executors.local import LocalExecutor
 from harness.records.schema import Cell, RunResult
 from harness.run import driver
 from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
+from harness.worker.describe import describe_in_worker
 
 USER_PLUGINS = """
 import time
@@ -71,3 +83,41 @@ def smoke_run(user_plugins: Path) -> RunResult:
     cells = [Cell("crashing", "jax", "cpu"), *plan.cells, Cell("nan_loss", "torch", "cpu")]
     plan = replace(plan, cells=cells)
     return driver.execute(plan, driver.load_data(plan), LocalExecutor())
+
+
+@pytest.fixture(scope="session")
+def crash_rerun(
+    smoke_run: RunResult, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The smoke run's crashing cell run again, in a ``kbench`` process, by the command its
+    record gives to rerun it: the process and the results file it wrote."""
+    crashed = next(c for c in smoke_run.cells if c.plugin == "crashing")
+    out = tmp_path_factory.mktemp("rerun") / "again.json"
+    words = shlex.split(crashed.repro)[1:]
+    command = [sys.executable, "-m", "harness", *words, "--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True), out
+
+
+Describe = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def describe_once() -> Describe:
+    """``describe_in_worker`` with one child process per backend and plugin paths for the
+    whole session: the built-ins' counts are read by several tests."""
+    found: dict[tuple[tuple[str, ...], str | None], dict[str, Any]] = {}
+
+    def describe(plugin_paths: Sequence[str] = (), backend: str | None = None) -> dict:
+        backend = backend or next((b for b in BACKENDS if backend_installed(b)), None)
+        key = (tuple(plugin_paths), backend)
+        if key not in found:
+            found[key] = describe_in_worker(list(plugin_paths), backend)
+        return found[key]
+
+    return describe
+
+
+@pytest.fixture
+def list_describes_once(monkeypatch: pytest.MonkeyPatch, describe_once: Describe) -> None:
+    """``kbench list`` counts parameters with the session's shared child process."""
+    monkeypatch.setattr(catalogue, "describe_in_worker", describe_once)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.backend
         for b in BACKENDS
     ],
 )
-def test_course_cnn_trains_on_backend(backend, tmp_path):
+def test_cnn_trains_on_backend(backend, tmp_path):
     out = tmp_path / "run.json"
     command = [sys.executable, "-m", "harness", "run", "-p", "cnn", "-b", backend]
     command += ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]

@@ -154,7 +154,7 @@ def test_installed_third_party_package_is_found_by_entry_point(tmp_path):
     assert json.loads(out.read_text())["cells"][0]["status"] == "ok"
 
 
-def test_list_groups_the_catalogue_with_parameter_counts(capsys):
+def test_list_groups_the_catalogue_with_parameter_counts(capsys, list_describes_once):
     assert cli.main(["list", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     by_name = {p["name"]: p for p in info["plugins"]}

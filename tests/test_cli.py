@@ -72,7 +72,7 @@ def test_offline_fashion_mnist_fails_fast_with_instructions(capsys, tmp_path, mo
     assert FASHION_DIR_ENV in err
 
 
-def test_list_json_names_plugins_and_backends(capsys):
+def test_list_json_names_plugins_and_backends(capsys, list_describes_once):
     assert cli.main(["list", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [p["name"] for p in info["plugins"]][:2] == ["dense_mlp", "dense_dropout"]
@@ -107,14 +107,11 @@ def test_kbench_run_end_to_end(tmp_path):
     assert "472,042" in shown.stdout
 
 
-def test_run_exit_code_is_1_when_a_cell_fails(tmp_path, user_plugins):
-    command = [sys.executable, "-m", "harness", "run", "-p", "crashing", "-b", "torch"]
-    command += ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
-    command += ["--plugin-path", str(user_plugins), "--out", str(tmp_path / "r.json")]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+def test_run_exit_code_is_1_when_a_cell_fails(crash_rerun):
+    done, out = crash_rerun  # kbench run of the crashing plugin alone
     assert done.returncode == 1, done.stdout + done.stderr
     assert "crashes on purpose" in done.stdout
-    assert json.loads((tmp_path / "r.json").read_text())["cells"][0]["status"] == "failed"
+    assert json.loads(out.read_text())["cells"][0]["status"] == "failed"
 
 
 def test_tables_written_to_a_log_keep_their_figures(monkeypatch):

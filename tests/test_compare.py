@@ -7,10 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from harness.gate.compare import Rule, compare_runs, stage_one_possible
+from harness.gate.compare import Rule, compare_runs
+from harness.gate.sequential import could_reject
 from harness.records.fingerprint import fingerprint_differences
 from harness.records.schema import CellResult, Params, RunResult, Status
 from harness.records.steptime import StepTimeStats, StepTimeSummary
+from harness.stats import MANN_WHITNEY, SIGNED_RANK, TimingTestName
 
 ENV = {"cpu": "Test CPU", "cores": 2, "packages": {"keras": "3.15.1"}, "gpus": []}
 
@@ -91,8 +93,20 @@ def test_holm_correction_spans_the_cells():
     assert set(_verdicts(a, b).values()) == {"inconclusive"}
     one_a, one_b = _run(a.cells[0]), _run(b.cells[0])
     assert _verdicts(one_a, one_b) == {"m0": "regression"}
-    assert not stage_one_possible(5, 3, 0.01)
-    assert stage_one_possible(5, 1, 0.01)
+    assert not could_reject(5, 3, 0.01, MANN_WHITNEY)
+    assert could_reject(5, 1, 0.01, MANN_WHITNEY)
+
+
+def test_the_rule_names_its_test_and_files_keep_its_wording():
+    assert Rule().timing_test is MANN_WHITNEY
+    paired = Rule(test=TimingTestName.PAIRED)
+    assert paired.timing_test is SIGNED_RANK
+    recorded = paired.to_dict()["test"]
+    assert recorded == "wilcoxon-signed-rank, one-sided, on log(B/A) of live process pairs"
+    assert type(recorded) is str
+    assert Rule().to_dict()["test"] == "mann-whitney-u, one-sided, on per-process medians"
+    assert Rule(**paired.to_dict()) == paired  # a file's rule reads back
+    assert Rule(test="mann-whitney-u, one-sided").test is TimingTestName.PER_PROCESS  # older
 
 
 def test_status_params_and_accuracy_changes_are_regressions():

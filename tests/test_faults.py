@@ -1,6 +1,8 @@
 """Fault injection: signals to the parent, workers that die or grow, disks that fill up,
 two writers of one file. Nothing finished is lost, every worker stops, and the user gets one
-line and an exit code that says what happened."""
+line and an exit code that says what happened.
+
+The faults that need a cell to train first are in the ``e2e`` tier (``nox -s e2e``)."""
 
 from __future__ import annotations
 
@@ -109,9 +111,9 @@ def _statuses(path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("sig", "code", "after"),
     [
-        (signal.SIGINT, 130, "the first cell"),
-        (signal.SIGTERM, 143, "the first cell"),
-        (signal.SIGINT, 130, "a worker started"),
+        pytest.param(signal.SIGINT, 130, "the first cell", marks=pytest.mark.e2e),
+        pytest.param(signal.SIGTERM, 143, "the first cell", marks=pytest.mark.e2e),
+        (signal.SIGINT, 130, "a worker started"),  # no cell trains: seconds, in the default run
     ],
 )
 def test_a_signal_keeps_every_finished_cell_and_stops_every_worker(tmp_path, sig, code, after):
@@ -144,6 +146,7 @@ def _wait_for_a_worker(run: Kbench, timeout_s: float = 120.0) -> None:
         raise AssertionError(f"no worker started (kbench exit {code}): {stdout}{stderr}")
 
 
+@pytest.mark.e2e
 def test_a_stopped_run_resumes_with_only_what_is_missing(tmp_path):
     out = tmp_path / "run.json"
     run = Kbench([*THREE_CELLS, "--out", str(out)])
@@ -166,6 +169,7 @@ def test_a_stopped_run_resumes_with_only_what_is_missing(tmp_path):
     assert done.stdout.count("ok dense_mlp/") == 2
 
 
+@pytest.mark.e2e
 def test_a_worker_killed_by_sigkill_fails_only_its_cell(tmp_path):
     out = tmp_path / "run.json"
     run = Kbench(["run", "-p", "dense_mlp", "-b", "jax,torch", *SMOKE, "--out", str(out)])
@@ -182,6 +186,7 @@ def test_a_worker_killed_by_sigkill_fails_only_its_cell(tmp_path):
     assert kept.ok
 
 
+@pytest.mark.e2e
 def test_max_memory_gb_stops_a_worker_that_grows(tmp_path, faulty_plugins):
     out = tmp_path / "run.json"
     args = ["run", "-p", "hog,tiny", "-b", "jax", *SMOKE, "--plugin-path", str(faulty_plugins)]
@@ -223,6 +228,7 @@ def test_a_second_writer_of_the_same_out_is_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.e2e
 def test_a_full_disk_at_the_end_saves_the_results_elsewhere(tmp_path, faulty_plugins):
     disk = tmp_path / "small-disk"
     disk.mkdir()
@@ -254,19 +260,19 @@ def test_a_baseline_is_never_overwritten_silently(tmp_path, capsys):
     assert cli.main([*save, "--force"]) == 0
 
 
-def test_a_failed_cell_carries_the_command_that_reruns_it(smoke_run, user_plugins, tmp_path):
+def test_a_failed_cell_carries_the_command_that_reruns_it(smoke_run, crash_rerun):
     crashed = next(c for c in smoke_run.cells if c.plugin == "crashing")
     words = shlex.split(crashed.repro)
     assert words[:8] == ["kbench", "run", "-p", "crashing", "-b", "jax", "--device", "cpu"]
     assert ["--profile", "smoke"] == words[words.index("--profile") :][:2]
-    out = tmp_path / "again.json"
-    done = subprocess.run([*KBENCH, *words[1:], "--out", str(out)], capture_output=True, text=True)
+    done, out = crash_rerun  # kbench run with exactly those words
     assert done.returncode == 1
     (again,) = json.loads(out.read_text())["cells"]
     assert (again["plugin"], again["status"]) == ("crashing", "failed")
     assert f"rerun crashing/jax/cpu: {crashed.repro}" in done.stdout.replace("\n", " ")
 
 
+@pytest.mark.e2e
 def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--looks", "2", "--pairing", "processes"]
@@ -294,6 +300,7 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     assert planned == [look["processes_per_side"] for look in looks]
 
 
+@pytest.mark.e2e
 def test_a_stopped_live_gate_kills_both_workers_and_resumes_as_pairs(tmp_path):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--no-confirm", "--out", str(out)]
@@ -325,6 +332,7 @@ def test_a_stopped_parity_check_leaves_no_worker(tmp_path):
     assert check.workers() == []
 
 
+@pytest.mark.e2e
 def test_a_parent_killed_by_sigkill_leaves_its_finished_cells_and_no_worker(tmp_path):
     out = tmp_path / "run.json"
     run = Kbench([*THREE_CELLS, "--out", str(out)])

@@ -1,5 +1,5 @@
 """The FLOP counter against closed forms, the count read from real Keras models, and a real
-tiny ``kbench run`` cell with its measured peak and achieved GFLOP/s.
+tiny run's cell (the shared smoke run's) with its measured peak and achieved GFLOP/s.
 
 The count of every built-in plugin on every backend: ``tests/test_plugins.py`` (it builds
 them all once per backend already).
@@ -25,6 +25,7 @@ from harness.records.files import read_run
 from harness.records.schema import CellResult, Status
 from harness.records.shapes import RunShape
 from harness.records.steptime import StepTimeStats, StepTimeSummary
+from harness.run import driver
 from harness.worker.flops import LayerCall, StepSpec, count_step, layer_cost, optimizer_extra
 
 B = 32
@@ -192,10 +193,9 @@ def test_a_layer_the_counter_does_not_know_is_named_unless_the_plugin_states_it(
 
 
 @pytest.mark.skipif(not backend_installed("jax"), reason="jax not installed")
-def test_a_tiny_run_records_the_count_the_peak_and_the_achieved_rate(tmp_path, capsys):
-    out = tmp_path / "run.json"
-    args = ["run", "-p", "dense_mlp", "-b", "jax", "--device", "cpu", "--profile", "smoke"]
-    assert cli.main([*args, "--dataset", "synthetic", "--out", str(out), "--no-report"]) == 0
+def test_a_tiny_run_records_the_count_the_peak_and_the_achieved_rate(smoke_run, tmp_path, capsys):
+    (jax,) = [c for c in smoke_run.cells if c.cell.key == "dense_mlp/jax/cpu"]
+    out = driver.save(replace(smoke_run, cells=[jax]), tmp_path / "run.json")
     cell = read_run(out).cells[0]
     assert cell.ok, cell.error
     assert cell.flops is not None

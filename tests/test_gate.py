@@ -118,6 +118,7 @@ def test_pytest_benchmark_compare_reads_the_export(repeated, tmp_path):
     assert "dense_mlp[jax-cpu]" in shown.stdout
 
 
+@pytest.mark.e2e
 def test_ab_runs_both_sides_interleaved_and_passes_an_aa_gate(tmp_path):
     out = tmp_path / "ab.json"
     code = cli.main(["ab", *RUN_ARGS, "--repeats", "2", "--no-confirm", "--out", str(out)])
@@ -133,6 +134,7 @@ def test_ab_runs_both_sides_interleaved_and_passes_an_aa_gate(tmp_path):
     assert window == {(sides[0][0]["window_steps"], sides[0][0]["n_windows"])}
 
 
+@pytest.mark.e2e
 def test_ab_takes_no_look_its_budget_cannot_afford(tmp_path, capsys):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--looks", "3", "--budget-minutes", "0.01"]

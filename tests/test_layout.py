@@ -14,7 +14,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 # Bottom to top: each may import itself and anything listed before it, nothing after it.
 LAYERS = (
     ("errors", "_lazy"),
-    ("plugin", "stats", "paired_stats"),
+    ("plugin", "stats"),
     ("registry", "datasets"),
     ("backends",),
     ("records",),

@@ -31,8 +31,8 @@ def test_warmup_pairs_are_dropped_and_samples_kept():
     assert StepTimeStats.from_dict(stats.to_dict()) == stats
 
 
-def test_no_pairs_after_warmup_is_an_error():
-    with pytest.raises(ValueError, match="No timed pairs"):
+def test_no_window_pairs_after_warmup_is_an_error():
+    with pytest.raises(ValueError, match="No timed window pairs"):
         StepTimeStats.from_fits([0.1], [0.2], window_steps=10, warmup_windows=1)
 
 

@@ -1,5 +1,5 @@
-"""Live pairing: who gets the CPU (pure), the turn protocol with real processes, the paired
-test's statistics, and a real live-paired gate end to end."""
+"""Live process pairs: who gets the CPU (pure), the turn protocol with real processes, the
+paired test's statistics, and a real gate of live process pairs end to end."""
 
 from __future__ import annotations
 
@@ -14,16 +14,8 @@ from scipy import stats as scipy_stats
 
 from harness import cli
 from harness.executors.live import serve_turns, start_live
-from harness.paired_stats import (
-    detectable_slowdown_paired,
-    p_faster_paired,
-    p_slower_paired,
-    rank_sum_needed,
-    ratio_of_pairs,
-    smallest_p_paired,
-)
 from harness.run.turns import TurnKeeper
-from harness.stats import p_slower
+from harness.stats import MANN_WHITNEY, SIGNED_RANK, rank_sum_needed
 
 SMOKE = ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
 
@@ -51,13 +43,13 @@ def _drive(keeper: TurnKeeper, scripts: dict[str, list[dict]]) -> list[tuple[str
     return granted
 
 
-def test_pairs_alternate_a_b_b_a_after_one_side_calibrates():
+def test_process_pairs_alternate_a_b_b_a_after_one_side_calibrates():
     script = [{"want": "calibrate"}] + [{"want": "pair", "steps": 32}] * 4 + [{"want": "rest"}]
     granted = _drive(TurnKeeper(["A", "B"]), {"A": script, "B": script})
     assert granted[0] == ("A", {"go": True})  # A calibrates
     assert granted[1] == ("B", {"go": True, "steps": 32})  # B takes A's N
-    pairs = [side for side, _ in granted[2:10]]
-    assert pairs == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    turns = [side for side, _ in granted[2:10]]
+    assert turns == ["A", "B", "B", "A", "A", "B", "B", "A"]
     assert [side for side, _ in granted[10:]] == ["A", "B"]  # rest, one side at a time
 
 
@@ -68,7 +60,7 @@ def test_no_turn_before_every_side_is_built_and_rest_waits_for_the_last_pair():
     keeper.request("B", {"want": "pair", "steps": 8})
     assert keeper.grants() == [("A", {"go": True})]
     keeper.request("A", {"want": "rest"})
-    assert keeper.grants() == [("B", {"go": True})]  # B's pair before A's rest
+    assert keeper.grants() == [("B", {"go": True})]  # B's pair turn before A's rest
     keeper.request("B", {"want": "pair", "steps": 8})
     assert keeper.grants() == [("B", {"go": True})]  # A is done timing; B goes on alone
     keeper.exited("B")  # B crashed
@@ -111,53 +103,55 @@ def test_two_real_processes_never_compute_at_once(tmp_path):
     assert all(w.child.proc.returncode == 0 for w in workers.values())
 
 
-def _with_rank_sum(pairs: int, w: int) -> list[float]:
-    """Tie-free log ratios with ranks 1..n whose positive ranks sum to ``w``."""
+def _with_rank_sum(count: int, w: int) -> list[float]:
+    """Tie-free log ratios of ``count`` process pairs with ranks 1..n whose positive ranks
+    sum to ``w``."""
     signs, left = {}, w
-    for rank in range(pairs, 0, -1):
+    for rank in range(count, 0, -1):
         signs[rank] = 1.0 if rank <= left else -1.0
         left -= rank if rank <= left else 0
     assert left == 0
-    return [signs[r] * r / 100 for r in range(1, pairs + 1)]
+    return [signs[r] * r / 100 for r in range(1, count + 1)]
 
 
-@pytest.mark.parametrize("pairs", [5, 8, 12])
+@pytest.mark.parametrize("count", [5, 8, 12])
 @pytest.mark.parametrize("bound", [0.05, 0.01, 0.0014])
-def test_the_rank_sum_needed_is_scipys_exact_critical_value(pairs, bound):
-    needed = rank_sum_needed(pairs, bound)
+def test_the_rank_sum_needed_is_scipys_exact_critical_value(count, bound):
+    needed = rank_sum_needed(count, bound)
     if needed is None:
-        assert smallest_p_paired(pairs) >= bound
+        assert SIGNED_RANK.smallest_p(count) >= bound
         return
 
     def p(w: int) -> float:
-        d = _with_rank_sum(pairs, w)
+        d = _with_rank_sum(count, w)
         return scipy_stats.wilcoxon(d, alternative="greater", method="exact").pvalue
 
     assert p(needed) < bound <= p(needed - 1)
 
 
-def test_a_level_shared_by_a_pair_cancels_in_the_paired_test():
+def test_a_level_shared_by_a_process_pair_cancels_in_the_paired_test():
     a = [1.0, 1.3, 0.9, 1.6, 1.1, 1.45, 0.95, 1.25]  # a level per process pair, 60% wide
-    b = [x * 1.08 for x in a]  # B 8% slower in every pair
-    assert p_slower_paired(a, b) == smallest_p_paired(len(a)) == 0.5**8
-    assert p_slower(a, b) > 0.2  # unpaired, the levels hide it
-    assert math.isclose(ratio_of_pairs(a, b), 1.08)
-    assert p_faster_paired(a, b, shift=0.10) == 0.5**8  # shown below +10%
-    assert p_faster_paired(a, b, shift=0.05) == 1.0
+    b = [x * 1.08 for x in a]  # B 8% slower in every process pair
+    assert SIGNED_RANK.p_slower(a, b) == SIGNED_RANK.smallest_p(len(a)) == 0.5**8
+    assert MANN_WHITNEY.p_slower(a, b) > 0.2  # per process, the levels hide it
+    assert math.isclose(SIGNED_RANK.ratio(a, b), 1.08)
+    assert SIGNED_RANK.p_faster(a, b, shift=0.10) == 0.5**8  # shown below +10%
+    assert SIGNED_RANK.p_faster(a, b, shift=0.05) == 1.0
 
 
-def test_more_pairs_detect_a_smaller_slowdown():
+def test_more_process_pairs_detect_a_smaller_slowdown():
     a = [1.0, 1.02, 0.97, 1.05, 0.99, 1.01]
     b = [1.03, 0.99, 1.0, 1.02, 1.04, 0.98]
-    few = detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=10)
-    many = detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=30)
+    few = SIGNED_RANK.detectable_slowdown(a, b, 0.0014, 0.05, size=10)
+    many = SIGNED_RANK.detectable_slowdown(a, b, 0.0014, 0.05, size=30)
     assert few is not None
     assert many is not None
     assert 0.05 <= many < few < 0.5
-    assert detectable_slowdown_paired(a, b, 0.0014, 0.05, pairs=6) is None  # 2^-6 > bound
+    assert SIGNED_RANK.detectable_slowdown(a, b, 0.0014, 0.05, size=6) is None  # 2^-6 > bound
 
 
-def test_a_live_paired_gate_end_to_end(tmp_path, capsys):
+@pytest.mark.e2e
+def test_a_gate_of_live_process_pairs_end_to_end(tmp_path, capsys):
     out = tmp_path / "ab.json"
     args = ["ab", "-p", "dense_mlp", "-b", "torch", *SMOKE, "--repeats", "3", "--no-confirm"]
     assert cli.main([*args, "--out", str(out)]) == 0
@@ -179,7 +173,7 @@ def test_a_live_paired_gate_end_to_end(tmp_path, capsys):
             1
         ]
     )
-    assert math.isclose(cell["ratio"], ratio)  # the median pair ratio
+    assert math.isclose(cell["ratio"], ratio)  # the median ratio over process pairs
 
 
 def test_live_pairing_with_a_ray_cluster_is_a_one_line_error(capsys):
@@ -194,7 +188,8 @@ def test_signed_rank_p_is_exact_with_and_without_ties():
     rng = np.random.default_rng(1)
     for n in (3, 7, 12):
         d = list(rng.normal(0.02, 0.05, n))
-        for alternative, ours in (("greater", p_slower_paired), ("less", p_faster_paired)):
+        tests = (("greater", SIGNED_RANK.p_slower), ("less", SIGNED_RANK.p_faster))
+        for alternative, ours in tests:
             expected = scipy_stats.wilcoxon(d, alternative=alternative, method="exact").pvalue
             assert math.isclose(ours([1.0] * n, list(np.exp(d))), expected)
     b = [2.0, 0.5, 4.0, 4.0, 8.0, 0.25]  # |log(B/A)|: 1, 1, 2, 2, 3, 2 x log 2, tied
@@ -204,4 +199,4 @@ def test_signed_rank_p_is_exact_with_and_without_ties():
     patterns = itertools.product((0, 1), repeat=len(tied))  # count the sign patterns
     sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in patterns]
     expected = sum(w >= observed - 1e-9 for w in sums) / len(sums)
-    assert math.isclose(p_slower_paired([1.0] * 6, b), expected)
+    assert math.isclose(SIGNED_RANK.p_slower([1.0] * 6, b), expected)

@@ -122,8 +122,10 @@ def test_plugin_rejects_a_non_positive_parity_tolerance():
 
 
 def _alone(backend: str) -> pytest.param:
+    """One backend's case: in ``nox -s compat`` (its own install) and the e2e tier; the default
+    tests check parity across all three backends above."""
     missing = pytest.mark.skipif(not backend_installed(backend), reason=f"{backend} not installed")
-    return pytest.param(backend, marks=[pytest.mark.backend, missing], id=backend)
+    return pytest.param(backend, marks=[pytest.mark.backend, pytest.mark.e2e, missing], id=backend)
 
 
 @pytest.mark.parametrize("backend", [_alone(b) for b in BACKENDS])

@@ -1,4 +1,4 @@
-"""Conformance of every built-in plugin, and the course's parameter counts on every backend."""
+"""Conformance of every built-in plugin, and the built-ins' parameter counts on every backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from harness import registry
 from harness.backends.parent import BACKENDS, backend_installed
-from harness.worker.describe import describe_in_worker
 
 
 def needs(backend: str) -> pytest.MarkDecorator:
@@ -14,7 +13,7 @@ def needs(backend: str) -> pytest.MarkDecorator:
 
 
 MLP = (472_042, 472_042, 0)
-COURSE_PARAMS = {
+BUILTIN_PARAMS = {
     "dense_mlp": MLP,
     "dense_dropout": MLP,
     "dense_l1": MLP,
@@ -32,7 +31,7 @@ COURSE_PARAMS = {
 
 MLP_FLOPS = 70_659_096
 # FLOPs of one training step at batch 32, as harness.worker.flops counts them (docs/efficiency.md).
-COURSE_FLOPS = {
+BUILTIN_FLOPS = {
     "dense_mlp": MLP_FLOPS,
     "dense_dropout": 70_723_608,  # + dropout's 3 FLOPs per hidden activation
     "dense_l1": 73_014_296,  # + the penalty and its gradient: 5 per kernel weight
@@ -53,25 +52,25 @@ COURSE_FLOPS = {
     scope="module",
     params=[pytest.param(b, marks=[pytest.mark.backend, needs(b)], id=b) for b in BACKENDS],
 )
-def described(request):
-    """Every built-in plugin built under one backend (in a child process)."""
-    return describe_in_worker([], backend=request.param)
+def described(request, describe_once):
+    """Every built-in plugin built under one backend (in a child process, shared)."""
+    return describe_once([], backend=request.param)
 
 
-def test_course_parameter_counts_on_every_backend(described):
+def test_builtin_parameter_counts_on_every_backend(described):
     assert described.get("error") is None
     assert described["backend"] in BACKENDS
     counts = {
         name: tuple(d["params"][k] for k in ("total", "trainable", "non_trainable"))
         for name, d in described["plugins"].items()
     }
-    assert counts == COURSE_PARAMS
+    assert counts == BUILTIN_PARAMS
 
 
 def test_flop_counts_are_the_same_on_every_backend(described):
     """Each backend's count equals the one table, so all three agree."""
     flops = {name: d["flops"] for name, d in described["plugins"].items()}
-    assert {name: f.get("error") or f["total"] for name, f in flops.items()} == COURSE_FLOPS
+    assert {name: f.get("error") or f["total"] for name, f in flops.items()} == BUILTIN_FLOPS
     assert all(f["uncounted"] == [] and f["counted_by"] == "harness" for f in flops.values())
 
 
@@ -99,4 +98,4 @@ def test_builtin_plugin_conformance(registered):
 
 
 def test_builtins_are_listed_family_by_family():
-    assert list(registry.discover()) == list(COURSE_PARAMS)
+    assert list(registry.discover()) == list(BUILTIN_PARAMS)

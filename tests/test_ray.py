@@ -1,7 +1,9 @@
 """``--executor ray`` against a real Ray cluster of two worker nodes started on this machine
 (``ray.cluster_utils.Cluster``): the same plan gives the same cells as a local run, a lost
 node fails its own cell only, a gate keeps each cell on one node, and Ray is needed only
-when asked for."""
+when asked for.
+
+Every test that starts the cluster is in the ``e2e`` tier (``nox -s e2e``)."""
 
 from __future__ import annotations
 
@@ -111,6 +113,7 @@ def workers() -> list[int]:
     return found
 
 
+@pytest.mark.e2e
 def test_the_cluster_gives_the_cells_a_local_run_gives(cluster, tmp_path):
     local, remote = tmp_path / "local.json", tmp_path / "ray.json"
     cells = ["run", "-p", "dense_mlp", "-b", "jax,torch", *SMOKE]
@@ -135,6 +138,7 @@ def test_the_cluster_gives_the_cells_a_local_run_gives(cluster, tmp_path):
     assert here.config["executor"] == {"kind": "local"}
 
 
+@pytest.mark.e2e
 def test_a_lost_node_fails_its_cell_and_the_others_land(cluster, user_plugins, tmp_path):
     """sleepy/jax and sleepy/torch take the two nodes (and never finish building); one of
     their nodes is removed: that cell fails, the other sleepy cell times out, and both
@@ -182,6 +186,7 @@ def _wait_for_sleepy_worker(run: subprocess.Popen, timeout_s: float = 120) -> tu
     raise AssertionError("no sleepy cell's worker started")
 
 
+@pytest.mark.e2e
 def test_ctrl_c_keeps_what_finished_and_stops_the_cluster_workers(cluster, user_plugins, tmp_path):
     out = tmp_path / "run.json"
     args = [
@@ -217,6 +222,7 @@ def _wait_for_line(run: subprocess.Popen, text: str, timeout_s: float = 240) -> 
     raise AssertionError(f"no line with {text!r} in: {''.join(seen)}")
 
 
+@pytest.mark.e2e
 def test_a_gate_keeps_each_cell_on_one_node(cluster, tmp_path):
     out = tmp_path / "ab.json"
     done = kbench(
@@ -257,6 +263,7 @@ def test_without_ray_one_line_says_how_to_install(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_a_task_that_fails_fails_its_process_and_keeps_its_node(cluster, tmp_path):
     """An error inside the task (here: a side's interpreter that does not exist) is the
     process's failure, not its node's: the node stays in the cluster's pool."""

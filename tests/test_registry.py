@@ -94,7 +94,7 @@ def test_entry_point_plugins_are_discovered(tmp_path, monkeypatch):
     assert found["third_party"].origin.startswith("entry point 'third_party'")
 
 
-def test_default_run_is_the_course_models_and_all_means_all():
+def test_default_run_is_the_four_default_models_and_all_means_all():
     found = registry.discover()
     default = [p.name for p in registry.select(found, [])]
     assert default == ["dense_mlp", "dense_dropout", "cnn", "cnn_bn"]

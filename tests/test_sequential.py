@@ -9,6 +9,10 @@ import pytest
 
 from harness.gate.sequential import (
     SPENDING,
+    Design,
+    LaterLook,
+    Room,
+    SoFar,
     clearly_within,
     could_reject,
     look_level,
@@ -20,6 +24,7 @@ from harness.gate.sequential import (
     unsure,
 )
 from harness.records import CellComparison
+from harness.stats import MANN_WHITNEY, SIGNED_RANK
 
 
 @pytest.mark.parametrize("spending", SPENDING)
@@ -50,9 +55,9 @@ def _cell(verdict: str, a: list[float], b: list[float]) -> CellComparison:
 def test_a_cell_is_clearly_within_the_threshold_only_when_the_test_says_so():
     rng = np.random.default_rng(3)
     a = list(1.0 + 0.01 * rng.standard_normal(8))
-    assert clearly_within(_cell("same", a, [v * 0.99 for v in a[::-1]]), threshold=0.05)
-    assert not clearly_within(_cell("same", a, [v * 1.04 for v in a[::-1]]), threshold=0.05)
-    assert not clearly_within(_cell("same", a[:2], a[:2]), threshold=0.05)  # p >= 1/6
+    assert clearly_within(_cell("same", a, [v * 0.99 for v in a[::-1]]), 0.05, MANN_WHITNEY)
+    assert not clearly_within(_cell("same", a, [v * 1.04 for v in a[::-1]]), 0.05, MANN_WHITNEY)
+    assert not clearly_within(_cell("same", a[:2], a[:2]), 0.05, MANN_WHITNEY)  # p >= 1/6
 
 
 def test_unsure_cells_go_on_and_decided_ones_stop():
@@ -60,11 +65,11 @@ def test_unsure_cells_go_on_and_decided_ones_stop():
     a = list(1.0 + 0.01 * rng.standard_normal(8))
     tight_same = _cell("same", a, [v * 0.99 for v in a[::-1]])
     wide_same = _cell("same", a, [v * (1.0 + 0.2 * (-1) ** i) for i, v in enumerate(a)])
-    assert not unsure(tight_same, 0.05)
-    assert unsure(wide_same, 0.05)
-    assert unsure(_cell("inconclusive", a, a), 0.05)
+    assert not unsure(tight_same, 0.05, MANN_WHITNEY)
+    assert unsure(wide_same, 0.05, MANN_WHITNEY)
+    assert unsure(_cell("inconclusive", a, a), 0.05, MANN_WHITNEY)
     for verdict in ("regression", "slower", "faster", "missing", "new"):
-        assert not unsure(_cell(verdict, a, a), 0.05)
+        assert not unsure(_cell(verdict, a, a), 0.05, MANN_WHITNEY)
 
 
 def test_a_looks_cost_is_both_sides_of_each_cell_that_goes_on():
@@ -88,27 +93,34 @@ def test_a_look_that_cannot_reject_carries_its_alpha_to_the_next():
     increments = look_levels(alpha, looks, "obrien-fleming")
     first = look_level(alpha, looks, "obrien-fleming", 1, 0.0)
     assert math.isclose(first, increments[0])
-    assert not could_reject(5, 6, first)  # 5 a side: p >= 1/252, far above its Holm bound
+    # 5 a side: p >= 1/252, far above its Holm bound
+    assert not could_reject(5, 6, first, MANN_WHITNEY)
     second = look_level(alpha, looks, "obrien-fleming", 2, 0.0)  # look 1 spent nothing
     assert math.isclose(second, increments[0] + increments[1])
-    assert could_reject(10, 6, second)
+    assert could_reject(10, 6, second, MANN_WHITNEY)
     last = look_level(alpha, looks, "obrien-fleming", 3, second)
     assert math.isclose(second + last, alpha)  # what could reject adds up to alpha
-    assert not could_reject(9, 6, alpha, paired=True)  # 2^-9 > 0.01 / 6
-    assert could_reject(10, 6, alpha, paired=True)
+    assert not could_reject(9, 6, alpha, SIGNED_RANK)  # 2^-9 > 0.01 / 6 (process pairs)
+    assert could_reject(10, 6, alpha, SIGNED_RANK)
 
 
 def test_a_later_look_is_sized_to_flag_or_becomes_the_last():
-    args = ("obrien-fleming", 0.01, 0.0)
-    # 5 pairs done, 6 cells: 3 more (8) cannot reach look 2's bound; 11 can reach alpha's
-    grown = plan_later_look(2, 3, *args, 5, 6, True, (3, 20))
+    design, alpha, done = Design(3, "obrien-fleming"), 0.01, SoFar(5, 0.0)
+
+    def plan(room: Room, fixed: int | None = None, test=SIGNED_RANK):
+        return plan_later_look(design, alpha, test, LaterLook(2, done, 6, room, fixed))
+
+    # 5 process pairs done, 6 cells: 3 more (8) cannot reach look 2's bound; 11 can reach
+    # alpha's
+    grown = plan(Room(3, 20))
     assert grown.size > 3
-    assert could_reject(5 + grown.size, 6, grown.level, paired=True)
+    assert could_reject(5 + grown.size, 6, grown.level, SIGNED_RANK)
     assert not grown.last
-    short = plan_later_look(2, 3, *args, 5, 6, True, (3, 6))  # the budget affords 6 at most
+    short = plan(Room(3, 6))  # the budget affords 6 at most
     assert (short.size, short.last) == (6, True)
     assert math.isclose(short.level, 0.01)  # the last look: all the alpha left
-    resumed = plan_later_look(2, 3, *args, 5, 6, True, (0, 0), fixed=6)
+    resumed = plan(Room(0, 0), fixed=6)
     assert resumed == short  # a resumed gate's recorded size gives the same look
-    unpaired = plan_later_look(2, 3, *args, 5, 6, False, (5, 20))  # 10 a side can flag
-    assert (unpaired.size, unpaired.last) == (5, False)
+    per_process = plan(Room(5, 20), test=MANN_WHITNEY)  # 10 a side can flag
+    assert (per_process.size, per_process.last) == (5, False)
+    assert per_process.stop is None

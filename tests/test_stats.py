@@ -1,4 +1,5 @@
-"""The statistics behind the gate: Holm, one-sided tests, bootstrap intervals."""
+"""The statistics behind the gate: the timing-test interface and its per-process test
+(Mann-Whitney U), Holm, bootstrap intervals."""
 
 from __future__ import annotations
 
@@ -7,6 +8,14 @@ import pytest
 
 from harness import stats
 from harness.records.steptime import StepTimeStats, StepTimeSummary
+from harness.stats import (
+    MANN_WHITNEY,
+    SIGNED_RANK,
+    TimingTest,
+    TimingTestName,
+    mann_whitney,
+    timing_test,
+)
 
 
 def test_holm_matches_the_step_down_procedure_by_hand():
@@ -26,27 +35,27 @@ def test_one_sided_tests_point_the_right_way():
     rng = np.random.default_rng(0)
     a = list(1.0 + 0.02 * rng.standard_normal(10))
     slower = [x * 1.2 for x in a]
-    assert stats.p_slower(a, slower) < 0.001
-    assert stats.p_faster(a, slower) > 0.99
-    assert stats.p_faster(slower, a) < 0.001
-    assert stats.p_slower([1.0], [2.0]) is None  # one process per side: no test
+    assert MANN_WHITNEY.p_slower(a, slower) < 0.001
+    assert MANN_WHITNEY.p_faster(a, slower) > 0.99
+    assert MANN_WHITNEY.p_faster(slower, a) < 0.001
+    assert MANN_WHITNEY.p_slower([1.0], [2.0]) is None  # one process per side: no test
 
 
 def test_smallest_p_limits_what_few_processes_can_show():
-    assert stats.smallest_p(5, 5) == pytest.approx(1 / 252)
+    assert MANN_WHITNEY.smallest_p(5) == pytest.approx(1 / 252)
     # exact test, total separation reaches that bound
-    assert stats.p_slower([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(1 / 252)
+    assert MANN_WHITNEY.p_slower([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(1 / 252)
 
 
 def test_ratio_interval_brackets_the_estimate_and_is_reproducible():
     rng = np.random.default_rng(1)
     a = list(2.0 + 0.05 * rng.standard_normal(10))
     b = list(2.2 + 0.05 * rng.standard_normal(10))
-    low, high = stats.ratio_ci(a, b)
-    assert low < stats.ratio_of_medians(a, b) < high
+    low, high = MANN_WHITNEY.ratio_ci(a, b)
+    assert low < MANN_WHITNEY.ratio(a, b) < high
     assert 1.0 < low < high < 1.2
-    assert stats.ratio_ci(a, b) == (low, high)
-    assert stats.ratio_ci([1.0], b) is None
+    assert MANN_WHITNEY.ratio_ci(a, b) == (low, high)
+    assert MANN_WHITNEY.ratio_ci([1.0], b) is None
 
 
 def test_median_interval_and_cv():
@@ -81,12 +90,12 @@ def test_schema_one_step_time_reads_as_one_process():
     assert summary.spread_of == "windows"
 
 
-def test_pairs_needed_is_the_smallest_count_the_test_accepts():
+def test_u_needed_is_the_smallest_count_the_test_accepts():
     bound = 0.005 / 6
-    assert stats._pairs_needed(5, 5, bound) is None  # 1 / C(10, 5) = 0.004: never below
-    needed = stats._pairs_needed(10, 10, bound)
-    assert stats.p_slower(*stats._samples_with_u(10, 10, needed)) < bound
-    assert stats.p_slower(*stats._samples_with_u(10, 10, needed - 1)) >= bound
+    assert mann_whitney._u_needed(5, 5, bound) is None  # 1 / C(10, 5) = 0.004: never below
+    needed = mann_whitney._u_needed(10, 10, bound)
+    assert MANN_WHITNEY.p_slower(*mann_whitney._samples_with_u(10, 10, needed)) < bound
+    assert MANN_WHITNEY.p_slower(*mann_whitney._samples_with_u(10, 10, needed - 1)) >= bound
 
 
 def _flag_rate(a, b, delta, bound, threshold, looks, draws=1500, seed=7) -> float:
@@ -101,13 +110,13 @@ def _flag_rate(a, b, delta, bound, threshold, looks, draws=1500, seed=7) -> floa
             for _ in range(4)
         )
         b1, b2 = b1 * (1 + delta), b2 * (1 + delta)
-        large = stats.ratio_of_medians(a1, b1) > 1 + threshold
-        if large and stats.p_slower(a1, b1) < bound:
+        large = MANN_WHITNEY.ratio(a1, b1) > 1 + threshold
+        if large and MANN_WHITNEY.p_slower(a1, b1) < bound:
             flagged += 1
         elif large and looks == 2:
             pooled_a, pooled_b = np.concatenate([a1, a2]), np.concatenate([b1, b2])
-            big = stats.ratio_of_medians(pooled_a, pooled_b) > 1 + threshold
-            flagged += big and stats.p_slower(pooled_a, pooled_b) < bound
+            big = MANN_WHITNEY.ratio(pooled_a, pooled_b) > 1 + threshold
+            flagged += big and MANN_WHITNEY.p_slower(pooled_a, pooled_b) < bound
     return flagged / draws
 
 
@@ -116,7 +125,7 @@ def test_detectable_slowdown_is_where_the_rule_reaches_95_percent(looks):
     rng = np.random.default_rng(3)
     a, b = list(rng.lognormal(0, 0.06, 7)), list(rng.lognormal(0, 0.06, 7))
     bound, threshold = 0.005 / 3, 0.05
-    delta = stats.detectable_slowdown(a, b, bound, threshold, looks=looks)
+    delta = mann_whitney.detectable_slowdown(a, b, bound, threshold, looks=looks)
     assert threshold < delta < 0.5
     assert _flag_rate(a, b, delta * 1.02 + 0.002, bound, threshold, looks) >= 0.93
     assert _flag_rate(a, b, threshold + 0.75 * (delta - threshold), bound, threshold, looks) < 0.9
@@ -130,30 +139,30 @@ def test_detectable_slowdown_grows_with_spread_and_shrinks_with_processes():
 
     def detectable(values: np.ndarray) -> float:
         half = len(values) // 2
-        return stats.detectable_slowdown(values[:half], values[half:], bound, 0.05, looks=2)
+        return mann_whitney.detectable_slowdown(values[:half], values[half:], bound, 0.05, looks=2)
 
     assert detectable(tight) < detectable(wide)
     assert detectable(wide) < detectable(wide[:10])
-    assert stats.detectable_slowdown([1.0, 1.1], [1.0, 1.1], bound, 0.05) is None  # 2 vs 2
-    assert stats.detectable_slowdown([1.0], [1.0, 1.1], bound, 0.05) is None
+    assert mann_whitney.detectable_slowdown([1.0, 1.1], [1.0, 1.1], bound, 0.05) is None  # 2 vs 2
+    assert mann_whitney.detectable_slowdown([1.0], [1.0, 1.1], bound, 0.05) is None
 
 
 def test_detectable_slowdown_for_other_sizes_from_the_same_spread():
     rng = np.random.default_rng(6)
     a, b = list(rng.lognormal(0, 0.1, 8)), list(rng.lognormal(0, 0.1, 8))
     bound = 0.005 / 6
-    as_run = stats.detectable_slowdown(a, b, bound, 0.05, looks=2)
-    assert stats.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(8, 8)) == as_run
-    larger = stats.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(40, 40))
+    as_run = mann_whitney.detectable_slowdown(a, b, bound, 0.05, looks=2)
+    assert mann_whitney.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(8, 8)) == as_run
+    larger = mann_whitney.detectable_slowdown(a, b, bound, 0.05, looks=2, sizes=(40, 40))
     assert 0.05 < larger < as_run
-    assert stats.detectable_slowdown(a, b, bound, 0.05, sizes=(1, 8)) is None
+    assert mann_whitney.detectable_slowdown(a, b, bound, 0.05, sizes=(1, 8)) is None
 
 
-def test_pairwise_quotients_are_chunked_without_changing_the_answer():
+def test_quotients_are_chunked_without_changing_the_answer():
     rng = np.random.default_rng(7)
     a, b = rng.lognormal(0, 0.1, (50, 12)), rng.lognormal(0, 0.1, (50, 9))
-    whole = stats._kth_smallest_quotient(a, b, 30)
-    chunked = stats._kth_smallest_quotient(a, b, 30, cells=250)  # 2 rows at a time
+    whole = mann_whitney._kth_smallest_quotient(a, b, 30)
+    chunked = mann_whitney._kth_smallest_quotient(a, b, 30, cells=250)  # 2 rows at a time
     assert np.array_equal(whole, chunked)
     assert whole[0] == np.sort((a[0][:, None] / b[0][None, :]).ravel())[29]
 
@@ -164,3 +173,25 @@ def test_rank_correlation_needs_ranks_on_both_sides():
     assert 0 < pvalue < 1
     assert stats.rank_correlation([1.0, 2.0, 3.0], [5.0, 5.0, 5.0]) is None
     assert stats.rank_correlation([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) is None
+
+
+def test_a_rule_names_one_of_two_implementations_of_one_interface():
+    members = [
+        name
+        for name in vars(TimingTest)
+        if not name.startswith("_") and callable(getattr(TimingTest, name))
+    ]
+    assert set(members) >= {"ratio", "ratio_ci", "p_slower", "p_faster", "detectable_slowdown"}
+    for test in (MANN_WHITNEY, SIGNED_RANK):
+        assert all(callable(getattr(test, name)) for name in members)
+    assert timing_test(TimingTestName.PER_PROCESS) is MANN_WHITNEY
+    assert timing_test(TimingTestName.PAIRED.value) is SIGNED_RANK  # as a file records it
+
+
+def test_a_shift_scales_side_a_in_the_per_process_test():
+    rng = np.random.default_rng(2)
+    a, b = list(1.0 + 0.01 * rng.standard_normal(8)), list(1.03 + 0.01 * rng.standard_normal(8))
+    scaled = [x * 1.05 for x in a]
+    assert MANN_WHITNEY.p_faster(a, b, shift=0.05) == MANN_WHITNEY.p_faster(scaled, b)
+    assert MANN_WHITNEY.p_slower(a, b, shift=0.05) == MANN_WHITNEY.p_slower(scaled, b)
+    assert MANN_WHITNEY.aligned(a, b[:5]) == (a, b[:5])  # the sides need not match in size

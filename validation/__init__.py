@@ -1,7 +1,8 @@
 """The harness checking itself: is the step time honest, what can the regression gate catch?
 
 Each module runs from the repository root as ``python -m validation.<module>``; the
-figures and the commands that produced them are in ``validation/README.md``. This package
-uses the harness's public API only (the names in a subpackage's ``__all__``, the
-top-level modules such as ``harness.stats``), and the harness never imports it.
+figures and the commands that produced them are in ``validation/NOTEBOOK.md``, indexed in
+``validation/README.md``. This package uses the harness's public API only (the top-level
+modules such as ``harness.registry``, and the names in a subpackage's ``__all__``, such as
+``harness.stats``), and the harness never imports it.
 """

@@ -1,6 +1,6 @@
 """The gate-evidence tables, rendered from the summary JSON (results/gate_evidence.json).
 
-Every table of the gate evidence in ``validation/README.md`` comes from one of these
+Every table of the gate evidence in ``validation/NOTEBOOK.md`` comes from one of these
 functions, so the tables can be regenerated after new gates instead of copied by hand:
 
     python -m validation.gate_evidence tables

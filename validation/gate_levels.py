@@ -12,9 +12,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness import stats
 from harness.gate import Rule
 from harness.records import RunResult, StepTimeStats
+from harness.stats import coefficient_of_variation, rank_correlation
 
 COUNTERS = ("others_share", "steal_share", "involuntary_per_step", "cpu_per_wall")
 MIN_PROCESSES = 4  # the fewest processes a rank correlation is computed on
@@ -88,13 +88,13 @@ def contention(run: RunResult) -> dict[str, dict]:
 def _contention_row(counted: list[StepTimeStats]) -> dict:
     """One cell's CV across processes and, per counter, its median, max and rank correlation."""
     medians = [p.median for p in counted]
-    row: dict = {"processes": len(counted), "cv": stats.coefficient_of_variation(medians)}
+    row: dict = {"processes": len(counted), "cv": coefficient_of_variation(medians)}
     for name in COUNTERS:
         series = [counter(p, name) for p in counted]
         if None in series:
             row[name] = None
             continue
-        rho, pvalue = stats.rank_correlation(medians, series) or (None, None)
+        rho, pvalue = rank_correlation(medians, series) or (None, None)
         row[name] = {
             "median": statistics.median(series),
             "max": max(series),

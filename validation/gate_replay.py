@@ -15,9 +15,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from harness import stats
 from harness.gate import Rule, decide
 from harness.records import CellComparison
+from harness.stats import MANN_WHITNEY, coefficient_of_variation
 
 DELTAS = (0.0, 0.03, 0.05, 0.10, 0.20)
 DETECTABLE_REPEATS = (5, 10, 20, 40, 80)
@@ -81,7 +81,8 @@ def _decide(pairs: dict[str, tuple], rule: Rule, family_size: int | None = None)
     """The gate's own rule (``harness.gate.decide``) on replayed samples."""
     drafts = []
     for key, (a, b) in pairs.items():
-        ratio, p_value = stats.ratio_of_medians(list(a), list(b)), stats.p_slower(list(a), list(b))
+        ratio = MANN_WHITNEY.ratio(list(a), list(b))
+        p_value = MANN_WHITNEY.p_slower(list(a), list(b))
         drafts.append(CellComparison(key, "", "", "", "", ratio=ratio, p_value=p_value))
     return {d.key: d.verdict for d in decide(drafts, rule, family_size)}
 
@@ -124,13 +125,14 @@ def detectable_by_repeats(
     pooled: Pool, rule: Rule, repeats: tuple[int, ...] = DETECTABLE_REPEATS
 ) -> dict[str, dict[str, float | None]]:
     """Per cell and R: the slowdown a gate of R processes per side flags in 95% of gates,
-    from the pooled spread (``stats.detectable_slowdown`` with both looks, Holm's bound for
-    one regressed cell of the gate). The closed form makes R = 80 as cheap as R = 5."""
+    from the pooled spread (the per-process test's ``detectable_slowdown`` with both
+    looks, Holm's bound for one regressed cell of the gate). The closed form makes R = 80
+    as cheap as R = 5."""
     bound = rule.alpha / len(pooled)
     return {
         key: {
-            str(r): stats.detectable_slowdown(
-                values, values, bound, rule.threshold, looks=rule.looks, sizes=(r, r)
+            str(r): MANN_WHITNEY.detectable_slowdown(
+                values, values, bound, rule.threshold, size=r, looks=rule.looks
             )
             for r in repeats
         }
@@ -148,5 +150,5 @@ def pool_facts(pooled: Pool) -> dict:
     """The pool's size and CV per cell, as the summary JSON records them."""
     return {
         "pool_sizes": {k: len(v) for k, v in pooled.items()},
-        "pool_cv": {k: stats.coefficient_of_variation(v) for k, v in pooled.items()},
+        "pool_cv": {k: coefficient_of_variation(v) for k, v in pooled.items()},
     }

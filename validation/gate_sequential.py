@@ -28,19 +28,22 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import stats
 from harness.gate import (
     Design,
+    LaterLook,
+    Room,
     Rule,
+    SoFar,
     could_reject,
     decide,
-    look_level,
     next_look_cost,
     next_look_size,
+    plan_first_look,
     plan_later_look,
     unsure,
 )
 from harness.records import CellComparison, RunResult, read_run, write_json_atomic
+from harness.stats import MANN_WHITNEY
 from validation.gate_digest import load_gates
 from validation.gate_replay import Pool, pools
 
@@ -124,42 +127,33 @@ def replay_looks(
     draft: Callable[[str, int], CellComparison],
 ) -> tuple[dict[str, bool], float, int]:
     """``kbench ab``'s looks over replayed cells (``draft(key, n)``: the cell's comparison
-    on its first n processes per side, or pairs under ``rule``'s paired test): which cells
-    it flagged, its minutes, and the looks it took."""
-    r, design, family, paired = case.repeats, case.design, len(keys), rule.paired
+    on its first n processes per side, or process pairs under ``rule``'s paired test):
+    which cells it flagged, its minutes, and the looks it took."""
+    r, design, family, test = case.repeats, case.design, len(keys), rule.timing_test
     flagged = dict.fromkeys(keys, False)
-    seconds, done, going, taken, spent_before = 0.0, 0, keys, 0, 0.0
+    seconds, going, taken, so_far = 0.0, keys, 0, SoFar()
     for number in range(1, design.looks + 1):
-        level = look_level(rule.alpha, design.looks, design.spending, 1, 0.0)
-        size, last = r, design.looks == 1
-        if number > 1:
+        if number == 1:
+            plan = plan_first_look(design, rule.alpha, r)
+        else:
             remaining = None if design.budget_s is None else design.budget_s - seconds
             left = design.looks - number + 1
             shared = next_look_size(costs, going, r, remaining, left)
             if shared == 0:
                 break
             whole = next_look_size(costs, going, r * left, remaining, 1)
-            plan = plan_later_look(
-                number,
-                design.looks,
-                design.spending,
-                rule.alpha,
-                spent_before,
-                done,
-                family,
-                paired,
-                (shared, whole),
-            )
-            level, size, last = plan.level, plan.size, plan.last
-        seconds += next_look_cost(costs, going, size)
-        done, taken = done + size, number
+            look = LaterLook(number, so_far, family, Room(shared, whole))
+            plan = plan_later_look(design, rule.alpha, test, look)
+        seconds += next_look_cost(costs, going, plan.size)
+        done, taken, level = so_far.processes + plan.size, number, plan.level
         decided = decide([draft(key, done) for key in going], replace(rule, alpha=level), family)
-        if could_reject(done, family, level, paired):
-            spent_before += level  # else its share is carried to the next look
+        # a look that cannot reject carries its share of alpha to the next look
+        spent = so_far.spent + (level if could_reject(done, family, level, test) else 0.0)
+        so_far = SoFar(done, spent)
         for cell in decided:
             flagged[cell.key] = cell.verdict == "regression"
-        going = [c.key for c in decided if unsure(c, rule.threshold, paired)]
-        if not going or last:
+        going = [c.key for c in decided if unsure(c, rule.threshold, test)]
+        if not going or plan.last:
             break
     return flagged, seconds / 60, taken
 
@@ -172,8 +166,8 @@ def _draft(key: str, a: np.ndarray, b: np.ndarray) -> CellComparison:
         "",
         "",
         "",
-        ratio=stats.ratio_of_medians(a_list, b_list),
-        p_value=stats.p_slower(a_list, b_list),
+        ratio=MANN_WHITNEY.ratio(a_list, b_list),
+        p_value=MANN_WHITNEY.p_slower(a_list, b_list),
         a_samples=a_list,
         b_samples=b_list,
     )

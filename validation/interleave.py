@@ -41,8 +41,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import stats
 from harness.records import write_json_atomic
+from harness.stats import coefficient_of_variation
 from validation.gate_cell import PROFILE, ROOT, child_env, gate_cell
 
 EXTRA_ROUNDS = 3  # rounds beyond the profile's minimum, so the warm-up can be dropped
@@ -218,8 +218,8 @@ def summarize_cell(pairs: list[dict], steady_start: Any) -> dict:
     wall = statistics.fmean(p["wall_s"] for p in pairs)
     return {
         "process_pairs": len(pairs),
-        "cv_a": stats.coefficient_of_variation(a),
-        "cv_b": stats.coefficient_of_variation(b),
+        "cv_a": coefficient_of_variation(a),
+        "cv_b": coefficient_of_variation(b),
         "sd_log_ratio_paired": sd_paired,
         "sd_log_ratio_unpaired": sd_unpaired,
         "variance_removed": 1 - sd_paired**2 / sd_unpaired**2,

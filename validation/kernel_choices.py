@@ -30,8 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import stats
 from harness.records import write_json_atomic
+from harness.stats import coefficient_of_variation
 from validation.gate_cell import ROOT, child_env, gate_cell
 
 ONEDNN_LINE = re.compile(r"^onednn_verbose,.*create")
@@ -89,7 +89,7 @@ def summarize_cell(rows: list[dict]) -> dict:
     shared = set.intersection(*every)
     return {
         "step_ms": [r["step_ms"] for r in rows],
-        "cv_step": stats.coefficient_of_variation([r["step_ms"] for r in rows]),
+        "cv_step": coefficient_of_variation([r["step_ms"] for r in rows]),
         "choices_per_process": [len(e) for e in every],
         "distinct_choice_sets": len(set(keys)),
         "differing": sorted(set.union(*every) - shared)[:20],

@@ -26,13 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import paired_stats
-from harness.gate import (
-    PAIRED_TEST,
-    Design,
-    Rule,
-)
+from harness.gate import Design, Rule
 from harness.records import CellComparison, write_json_atomic
+from harness.stats import SIGNED_RANK, TimingTestName, log_ratios
 from validation.gate_sequential import Case, replay_looks, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
@@ -74,7 +70,7 @@ def interleave_pairs(raw: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
 def gate_pairs(record: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
     """The log ratios and wall seconds of the pairs of a live-paired ``kbench ab`` file,
     and its processes' figures."""
-    if not record.get("rule", {}).get("test", "").startswith("wilcoxon"):
+    if TimingTestName.parse(record.get("rule", {}).get("test", "")) is not TimingTestName.PAIRED:
         raise SystemExit("--pool takes live-paired kbench ab files (or interleave raw files)")
     ratios: Pool = {}
     walls: dict[str, list[float]] = {}
@@ -86,7 +82,7 @@ def gate_pairs(record: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
         name = f"{cell['plugin']}/{cell['backend']}"
         if not cell.get("a_samples"):
             continue
-        ratios[name] = paired_stats.log_ratios(cell["a_samples"], cell["b_samples"])
+        ratios[name] = log_ratios(cell["a_samples"], cell["b_samples"])
         medians[name] = cell["a_samples"] + cell["b_samples"]
         processes = [sides[s][name]["step_time_ms"]["processes"] for s in "ab"]
         walls[name] = [
@@ -124,7 +120,7 @@ def replay_gate(
     pool: Pool, costs: dict[str, float], case: Case, delta: float, rng: np.random.Generator
 ) -> tuple[dict[str, bool], float, int]:
     """One replayed live-paired gate: which cells it flagged, its minutes, its looks."""
-    rule, keys = Rule(test=PAIRED_TEST), list(pool)
+    rule, keys = Rule(test=TimingTestName.PAIRED), list(pool)
     size = case.design.looks * case.repeats
     draws = {k: rng.choice(np.asarray(pool[k]), size=size) + math.log1p(delta) for k in keys}
 
@@ -142,8 +138,8 @@ def _draft(key: str, d: np.ndarray) -> CellComparison:
         "",
         "",
         "",
-        ratio=paired_stats.ratio_of_pairs(a, b),
-        p_value=paired_stats.p_slower_paired(a, b),
+        ratio=SIGNED_RANK.ratio(a, b),
+        p_value=SIGNED_RANK.p_slower(a, b),
         a_samples=a,
         b_samples=b,
     )

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from harness import stats
 from harness.records import PHASES, RunResult, StepTimeStats, read_run, write_json_atomic
+from harness.stats import coefficient_of_variation
 
 
 def runs_of(path: Path) -> dict[str, RunResult]:
@@ -59,7 +59,7 @@ def cell_figures(processes: list[StepTimeStats]) -> dict:
     figures = {
         "processes": len(processes),
         "median_ms": statistics.median(medians),
-        "cv_between_processes": stats.coefficient_of_variation(medians),
+        "cv_between_processes": coefficient_of_variation(medians),
         "cv_within_process": math.sqrt(within) / statistics.median(medians),
         "between_share": between / between_raw if between_raw else 0.0,
         "pairs_kept": kept,
@@ -82,8 +82,8 @@ def spread_test(a: list[float], b: list[float]) -> dict:
     b_n = [v / statistics.median(b) for v in b]
     result = scipy_stats.levene(a_n, b_n, center="median")
     return {
-        "cv_a": stats.coefficient_of_variation(a),
-        "cv_b": stats.coefficient_of_variation(b),
+        "cv_a": coefficient_of_variation(a),
+        "cv_b": coefficient_of_variation(b),
         "levene_p": float(result.pvalue),
     }
 

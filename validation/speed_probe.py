@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness import stats
 from harness.records import write_json_atomic
+from harness.stats import coefficient_of_variation, rank_correlation
 from validation.gate_cell import ROOT, child_env, gate_cell
 
 PYTHON_LOOP = 200_000
@@ -74,15 +74,15 @@ def summarize(rows: list[dict]) -> dict:
     """CV of the step medians, and per reference its CV, Spearman's rho with the steps and
     the CV of the steps divided by it (rho None for a constant reference)."""
     steps = [r["step_ms"] for r in rows]
-    report: dict = {"processes": rows, "cv_step": stats.coefficient_of_variation(steps)}
+    report: dict = {"processes": rows, "cv_step": coefficient_of_variation(steps)}
     for name in ("python_loop_s", "matmul_s"):
         reference = [r[name] for r in rows]
-        rho, pvalue = stats.rank_correlation(steps, reference) or (None, None)
+        rho, pvalue = rank_correlation(steps, reference) or (None, None)
         report[name] = {
-            "cv": stats.coefficient_of_variation(reference),
+            "cv": coefficient_of_variation(reference),
             "rho": rho,
             "p": pvalue,
-            "cv_step_divided": stats.coefficient_of_variation(
+            "cv_step_divided": coefficient_of_variation(
                 [s / r for s, r in zip(steps, reference, strict=True)]
             ),
         }

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import stats
 from harness.records import StepTimeStats, read_run
 from harness.run import WindowPlan
+from harness.stats import coefficient_of_variation
 
 LENGTHS = (8, 13, 20, 30)
 
@@ -91,7 +91,7 @@ def replay(paths: list[Path], plan: WindowPlan) -> list[str]:
 
 
 def _cv(values: list[float]) -> float:
-    return stats.coefficient_of_variation(values) if len(values) > 1 else 0.0
+    return coefficient_of_variation(values) if len(values) > 1 else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,11 +35,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harness import stats
 from harness.backends import BACKENDS, worker_env
 from harness.errors import UsageError
 from harness.records import marginal_step_cost, write_json_atomic
 from harness.run import PROFILES, RunSettings, parse_selection, select_backends
+from harness.stats import median_ci
 from harness.worker import Session, cycle_samples
 
 PLUGIN, BATCH, PROFILE = "dense_mlp", 32, "quick"
@@ -128,7 +128,7 @@ def measure_backend(backend: str, steps: int, repeats: int, rounds: int, blocks:
         "harness_median_ms": statistics.median(harness_ms),
         "marginal_median_ms": statistics.median(marginal_ms),
         "ratio": statistics.median(ratios),
-        "ratio_ci": stats.median_ci(ratios),
+        "ratio_ci": median_ci(ratios),
         "ratios": ratios,
         "harness_process_medians_ms": [statistics.median(c["harness_ms"]) for c in children],
         "per_batch_timer_ms": statistics.median(c["per_batch_timer_ms"] for c in children),

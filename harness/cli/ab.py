@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rich.markup import escape
@@ -25,9 +25,10 @@ from harness.cli.resume import SAME_HOST, resumed_plan, typed
 from harness.errors import UsageError
 from harness.executors.live import LiveExecutor
 from harness.executors.local import LocalExecutor
-from harness.gate.ab import Design, GateProgress, run_ab, stopped_gate
-from harness.gate.compare import PAIRED_TEST, Rule, stage_one_possible
-from harness.gate.sequential import SPENDING
+from harness.gate.ab import run_ab
+from harness.gate.compare import Rule
+from harness.gate.record import Gate, stopped_gate
+from harness.gate.sequential import SPENDING, Design, could_reject
 from harness.gate.sides import parse_python
 from harness.records.files import exclusive, read_comparison
 from harness.run.driver import default_out, load_data
@@ -35,6 +36,7 @@ from harness.run.executor import Executor
 from harness.run.interrupt import exit_code
 from harness.run.plan import RunPlan, plan_run
 from harness.run.settings import RunSettings
+from harness.stats import TimingTestName
 
 PAIRINGS = ("live", "processes")
 
@@ -67,8 +69,8 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
     ab.add_argument(
         "--pairing",
         choices=PAIRINGS,
-        help="live (default here): process k of A and of B alive at once, timing in turns, "
-        "tested as pairs; processes (default with --executor ray): one process at a time, "
+        help="live (default here): process k of A and of B alive at once as a process pair, timing "
+        "in turns, paired test; processes (default with --executor ray): one process at a time, "
         "A B, B A, unpaired test",
     )
     ab.add_argument("--no-confirm", action="store_true", help="one look only (--looks 1)")
@@ -94,8 +96,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     with exclusive(out), executor_from_args(args) as executor:
         if executor.gpu_present is not None:
             plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
-        gate = Gate(plan, pythons, rule, _design(args))
-        return _gate(gate, out, executor)
+        return _gate(plan, Gate(pythons, rule, _design(args)), out, executor)
 
 
 def _rule(args: argparse.Namespace) -> Rule:
@@ -108,7 +109,7 @@ def _rule(args: argparse.Namespace) -> Rule:
             "use --pairing processes"
         )
     rule = rule_from_args(args)
-    return replace(rule, test=PAIRED_TEST) if pairing == "live" else rule
+    return replace(rule, test=TimingTestName.PAIRED) if pairing == "live" else rule
 
 
 def _design(args: argparse.Namespace) -> Design:
@@ -116,26 +117,14 @@ def _design(args: argparse.Namespace) -> Design:
     return Design(looks, args.spending, args.budget_minutes * 60.0)
 
 
-@dataclass(frozen=True)
-class Gate:
-    """A gate to run: its plan, both interpreters, the rule, its design, and how far a
-    stopped gate got."""
-
-    plan: RunPlan
-    pythons: dict[str, tuple[str, ...]]
-    rule: Rule
-    design: Design
-    progress: GateProgress | None = None
-
-
 def _resume(args: argparse.Namespace) -> int:
-    stopped = stopped_gate(read_comparison(args.resume), args.resume)
+    gate = stopped_gate(read_comparison(args.resume), args.resume)
+    assert gate.progress is not None
     for side in ("A", "B"):
-        _check_python(args, side, stopped.pythons[side])
-    plan = resumed_plan(args, stopped.progress.runs[0], SAME_HOST)
-    gate = Gate(plan, stopped.pythons, stopped.rule, stopped.design, stopped.progress)
+        _check_python(args, side, gate.pythons[side])
+    plan = resumed_plan(args, gate.progress.runs[0], SAME_HOST)
     with exclusive(args.out or args.resume) as out, executor_from_args(args) as executor:
-        return _gate(gate, out, executor)
+        return _gate(plan, gate, out, executor)
 
 
 def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]) -> None:
@@ -149,9 +138,9 @@ def _check_python(args: argparse.Namespace, side: str, recorded: tuple[str, ...]
     parse_python(shlex.join(recorded), option)
 
 
-def _gate(gate: Gate, out: Path, executor: Executor) -> int:
-    plan, pythons, rule, design = gate.plan, gate.pythons, gate.rule, gate.design
-    executor = _paired(executor) if rule.paired else executor
+def _gate(plan: RunPlan, gate: Gate, out: Path, executor: Executor) -> int:
+    pythons, design = gate.pythons, gate.design
+    executor = _live(executor) if gate.live else executor
     data = load_data(plan)
     repeats = plan.settings.repeats
     console.print(f"dataset: {escape(data.summary())}")
@@ -161,15 +150,15 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
         if design.looks > 1
         else "one look"
     )
-    unit = "live process pairs" if rule.paired else "processes per side"
+    unit = "live process pairs" if gate.live else "processes per side"
     console.print(
         f"A: {escape(' '.join(pythons['A']))}\nB: {escape(' '.join(pythons['B']))}\n"
         f"{len(plan.cells)} cells x {repeats} {unit}, order A B, B A, ...; "
         f"{looks}, {budget} budget"
     )
-    _note_first_look(plan, design.levels(rule.alpha)[0], design.looks, rule.paired)
+    _note_first_look(plan, gate)
     with worker_progress(2 * len(plan.cells) * repeats) as observe:
-        result = run_ab(plan, data, pythons, rule, observe, design, gate.progress, executor)
+        result = run_ab(plan, data, gate, observe, executor)
     if result.budget_stop:
         console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")
     code = finish_comparison(result.comparison, out, result.to_dict())
@@ -182,20 +171,23 @@ def _gate(gate: Gate, out: Path, executor: Executor) -> int:
     return code
 
 
-def _paired(executor: Executor) -> Executor:
-    """The executor of a live-paired gate: both sides' workers on this machine."""
+def _live(executor: Executor) -> Executor:
+    """The executor of a gate of live process pairs: both sides' workers on this machine."""
     if not isinstance(executor, LocalExecutor):
-        raise UsageError("a live-paired gate resumes on this machine only (--executor local)")
+        raise UsageError(
+            "a gate of live process pairs resumes on this machine only (--executor local)"
+        )
     return LiveExecutor()
 
 
-def _note_first_look(plan: RunPlan, look_alpha: float, looks: int, paired: bool) -> None:
+def _note_first_look(plan: RunPlan, gate: Gate) -> None:
     """Say so when R per side cannot reach significance at the first look."""
     repeats, timed = plan.settings.repeats, len(plan.cells) - len(plan.skips)
-    if not stage_one_possible(repeats, timed, look_alpha, paired):
+    look_alpha, looks = gate.design.levels(gate.rule.alpha)[0], gate.design.looks
+    if not could_reject(repeats, timed, look_alpha, gate.rule.timing_test):
         later = "later looks" if looks > 1 else "nothing: use more --repeats"
         console.print(
-            f"[yellow]note[/]: {repeats} {'pairs' if paired else 'processes per side'} cannot "
+            f"[yellow]note[/]: {repeats} {'pairs' if gate.live else 'processes per side'} cannot "
             f"reach p < "
             f"{look_alpha:.2g} after Holm over {timed} cells at the first look; a slowdown "
             f"above the threshold is decided by {later}"

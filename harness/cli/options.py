@@ -123,7 +123,10 @@ def add_run_options(
 
 def _add_selection(run: argparse.ArgumentParser) -> None:
     run.add_argument(
-        "-p", "--plugin", action="append", help="plugin name(s) or all; default: the course models"
+        "-p",
+        "--plugin",
+        action="append",
+        help="plugin name(s) or all; default: dense_mlp, dense_dropout, cnn, cnn_bn",
     )
     run.add_argument("-b", "--backend", action="append", help="jax, tensorflow, torch; default all")
     run.add_argument("--device", default="auto", choices=["cpu", "gpu", "auto"])

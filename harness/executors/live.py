@@ -1,7 +1,7 @@
-"""Parent: a cell's A and B workers alive at once, taking the CPU in turns (live pairing).
+"""Parent: a cell's A and B workers alive at once, taking the CPU in turns (process pairs).
 
 ``kbench ab --pairing live`` runs each repeat of a cell as one *process pair*: both sides'
-workers start together, build together, and then time their N / 2N pairs in turns that
+workers start together, build together, and then time their window pairs in turns that
 this parent hands out (``harness.run.turns``), so only one side computes at a time and a
 slow spell of the machine hits both. Everything else is as in ``harness.executors.local``: the
 same worker module, spec, environment and records; a worker that crashes, times out or
@@ -44,7 +44,7 @@ class LiveExecutor:
         repeats: range,
         observe: Observer | None = None,
     ) -> str | None:
-        """Repeat-major, then cell: one live pair each (the sides' first turn alternating
+        """Repeat-major, then cell: one process pair each (the sides' first turn alternating
         per repeat), or as much as ran before SIGINT / SIGTERM (its name returned)."""
         sides = list(jobs)
         try:
@@ -53,7 +53,7 @@ class LiveExecutor:
                     order = sides if repeat % 2 == 0 else sides[::-1]
                     wanted = {s: next_process(cell, s, repeat, sides, processes) for s in order}
                     runs = {s: p for s, p in wanted.items() if p is not None}
-                    results = run_pair(cell, jobs, runs, observe)
+                    results = run_process_pair(cell, jobs, runs, observe)
                     for side, result in results.items():
                         processes[side][cell.key].append(result)
                     for side, result in results.items():
@@ -67,14 +67,14 @@ class LiveExecutor:
         return {"kind": "local", "pairing": "live"}
 
 
-def run_pair(
+def run_process_pair(
     cell: Cell,
     jobs: Mapping[str, WorkerJob],
     runs: Mapping[str, Process],
     observe: Observer | None = None,
 ) -> dict[str, CellResult]:
-    """One process per side in ``runs`` (its first side opens the pair turns), alive at
-    once; each side's record (``observe`` is told of their start only)."""
+    """One process per side in ``runs`` (its first side takes the first window-pair turn),
+    alive at once; each side's record (``observe`` is told of their start only)."""
     results: dict[str, CellResult] = {}
     live: dict[str, Process] = {}
     for side, process in runs.items():
@@ -140,7 +140,7 @@ def start_live(
     timeout_s: float,
     max_memory_mb: float | None = None,
 ) -> LiveWorker:
-    """``PYTHON -m MODULE SPEC RESULT`` started with a turn pipe pair (``KBENCH_TURNS``)."""
+    """``PYTHON -m MODULE SPEC RESULT`` started with two turn pipes (``KBENCH_TURNS``)."""
     to_child_read, to_child = os.pipe()
     from_child, from_child_write = os.pipe()
     env = {**env, TURNS_ENV: f"{to_child_read},{from_child_write}"}

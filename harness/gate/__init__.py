@@ -1,8 +1,11 @@
-"""Deciding whether anything got slower: statistics, the comparison rule, and ``kbench ab``.
+"""Deciding whether anything got slower: the comparison rule, the looks, and ``kbench ab``.
 
-``stats`` holds pure functions over per-process medians; ``compare`` turns two runs into
-verdicts under a stated rule; ``ab`` runs both sides interleaved and decides. May import
-``harness.records`` and ``harness.run``; never a framework.
+``compare`` turns two runs into verdicts under a stated rule (its timing test from
+``harness.stats``); ``sequential`` plans a gate's group-sequential looks (alpha spending,
+which cells go on, the budget); ``record`` holds a gate as data (the gate to run or resume,
+the looks it took); ``ab`` runs both sides interleaved and takes the looks; ``sides``
+checks a side's interpreter. May import ``harness.stats``, ``harness.records``,
+``harness.run`` and ``harness.executors``; never a framework.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ __all__, __getattr__ = lazy_exports(
     __name__,
     {
         "compare": (
-            "PAIRED_TEST",
             "Comparison",
             "Rule",
             "compare_runs",
@@ -22,14 +24,21 @@ __all__, __getattr__ = lazy_exports(
         ),
         "sequential": (
             "SPENDING",
+            "Design",
+            "LaterLook",
+            "LookPlan",
+            "Room",
+            "SoFar",
             "could_reject",
             "look_level",
             "look_levels",
             "next_look_cost",
             "next_look_size",
+            "plan_first_look",
             "plan_later_look",
             "unsure",
         ),
-        "ab": ("Design",),
+        "record": ("AbResult", "Gate", "GateProgress", "Look", "stopped_gate"),
+        "ab": ("run_ab",),
     },
 )

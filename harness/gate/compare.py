@@ -8,8 +8,10 @@ times of each side. A cell *regressed* when both hold:
 * the ratio of medians B/A is above ``1 + threshold``.
 
 With ``kbench ab --pairing live`` process k of each side ran alive together with the
-other's; the test is then the exact one-sided signed-rank test on the pairs' log ratios,
-and the ratio the median pair ratio (``harness.paired_stats``).
+other's, a process pair; the rule's test is then the paired test, the exact one-sided
+signed-rank test on the process pairs' log ratios, and the ratio the median ratio over the
+process pairs (``harness.stats.signed_rank``). The rule names its test once
+(``Rule.test``); everything below asks that test, never which one it is.
 
 An effect above the threshold that the test cannot support is ``inconclusive`` (``kbench
 ab`` then takes another look, with more processes). A significant effect at or below the
@@ -26,8 +28,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from harness import paired_stats, stats
-from harness.gate.sequential import could_reject
 from harness.records.fingerprint import (
     fingerprint,
     fingerprint_differences,
@@ -40,10 +40,9 @@ from harness.records.schema import (
     RunResult,
     Status,
 )
+from harness.stats import TimingTest, TimingTestName, holm, timing_test
 
 COMPARISON_SCHEMA = 1
-UNPAIRED_TEST = "mann-whitney-u, one-sided, on per-process medians"
-PAIRED_TEST = "wilcoxon-signed-rank, one-sided, on log(B/A) of live process pairs"
 
 
 @dataclass(frozen=True)
@@ -53,18 +52,21 @@ class Rule:
     alpha: float = 0.01
     threshold: float = 0.05
     accuracy_tolerance: float = 0.02
-    test: str = UNPAIRED_TEST  # or PAIRED_TEST: kbench ab --pairing live
+    test: TimingTestName = TimingTestName.PER_PROCESS  # PAIRED: kbench ab --pairing live
     correction: str = "holm"
     looks: int = 1  # kbench ab: the most looks, alpha spent over them (gate.sequential)
     spending: str | None = None  # how: obrien-fleming, pocock or equal (None: one look)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", TimingTestName.parse(self.test))  # a file's string
+
     @property
-    def paired(self) -> bool:
-        """Whether process k of A and of B form a pair (``kbench ab --pairing live``)."""
-        return self.test == PAIRED_TEST
+    def timing_test(self) -> TimingTest:
+        """The test this rule names: the per-process or the paired one."""
+        return timing_test(self.test)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "test": self.test.value}
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def compare_runs(
     drafts = []
     for key in keys:
         old, new = cells_a.get(key), cells_b.get(key)
-        draft = _draft(old, new, rule.paired)
+        draft = _draft(old, new, rule.timing_test)
         if draft.verdict == "" and check_fingerprint:
             changed = fingerprint_differences(fingerprint(a, old), fingerprint(b, new), ignore)
             if changed:
@@ -141,9 +143,9 @@ def compare_runs(
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
-def _draft(old: CellResult | None, new: CellResult | None, paired: bool = False) -> CellComparison:
-    """The cell's figures, with a verdict only where the timing test does not decide
-    (``paired``: process k of A against process k of B)."""
+def _draft(old: CellResult | None, new: CellResult | None, test: TimingTest) -> CellComparison:
+    """The cell's figures under ``test``, with a verdict only where the timing test does not
+    decide."""
     some = new or old
     assert some is not None
     base = CellComparison(some.cell.key, some.plugin, some.backend, some.device, verdict="")
@@ -164,33 +166,23 @@ def _draft(old: CellResult | None, new: CellResult | None, paired: bool = False)
         return replace(base, verdict="regression", reason=f"parameter counts changed: {counts}")
     if old.step_time_ms is None or new.step_time_ms is None:
         return replace(base, verdict="missing", reason="no step time recorded")
-    a_samples = old.step_time_ms.process_medians
-    b_samples = new.step_time_ms.process_medians
-    if paired:
-        pairs = min(len(a_samples), len(b_samples))
-        a_samples, b_samples = a_samples[:pairs], b_samples[:pairs]
-        ratio = paired_stats.ratio_of_pairs(a_samples, b_samples)
-        interval = paired_stats.ratio_ci_pairs(a_samples, b_samples)
-        p_slower = paired_stats.p_slower_paired(a_samples, b_samples)
-        p_faster = paired_stats.p_faster_paired(a_samples, b_samples)
-    else:
-        ratio = stats.ratio_of_medians(a_samples, b_samples)
-        interval = stats.ratio_ci(a_samples, b_samples)
-        p_slower = stats.p_slower(a_samples, b_samples)
-        p_faster = stats.p_faster(a_samples, b_samples)
+    a_samples, b_samples = test.aligned(
+        old.step_time_ms.process_medians, new.step_time_ms.process_medians
+    )
+    interval = test.ratio_ci(a_samples, b_samples)
     return replace(
         base,
         a_median_ms=old.step_time_ms.median,
         b_median_ms=new.step_time_ms.median,
-        ratio=ratio,
+        ratio=test.ratio(a_samples, b_samples),
         ratio_ci_low=interval[0] if interval else None,
         ratio_ci_high=interval[1] if interval else None,
-        p_value=p_slower,
-        p_faster=p_faster,
+        p_value=test.p_slower(a_samples, b_samples),
+        p_faster=test.p_faster(a_samples, b_samples),
         n_a=len(a_samples),
         n_b=len(b_samples),
-        a_samples=list(a_samples),
-        b_samples=list(b_samples),
+        a_samples=a_samples,
+        b_samples=b_samples,
     )
 
 
@@ -200,8 +192,8 @@ def decide(
     """Holm-correct across the timed cells (verdict ``""``; or the larger family), then
     apply the rule."""
     timed = [i for i, d in enumerate(drafts) if d.verdict == ""]
-    slower = stats.holm([drafts[i].p_value for i in timed], family_size)
-    faster = stats.holm([drafts[i].p_faster for i in timed], family_size)
+    slower = holm([drafts[i].p_value for i in timed], family_size)
+    faster = holm([drafts[i].p_faster for i in timed], family_size)
     decided = list(drafts)
     for i, p_slow, p_fast in zip(timed, slower, faster, strict=True):
         draft = replace(drafts[i], p_adjusted=p_slow, p_faster_adjusted=p_fast)
@@ -213,7 +205,7 @@ def with_detectable_slowdowns(
     cells: list[CellComparison], rule: Rule, family_size: int | None = None
 ) -> list[CellComparison]:
     """Each timed cell with the slowdown its own spread lets the rule flag in 95% of
-    comparisons of the same size (``stats.detectable_slowdown``; Holm's bound for one
+    comparisons of the same size (the rule's test's ``detectable_slowdown``; Holm's bound for one
     regressed cell of the family, and the confirmation batch when the rule has two looks).
     """
     timed = [c for c in cells if c.p_adjusted is not None]  # as decide's Holm family
@@ -231,12 +223,10 @@ def detectable(
 ) -> float | None:
     """The slowdown the cell's own spread lets the test flag in 95% of comparisons with
     ``size`` processes per side (default: as many as it has) at ``bound``."""
-    a, b = cell.a_samples, cell.b_samples
-    if rule.paired:
-        return paired_stats.detectable_slowdown_paired(a, b, bound, rule.threshold, size)
-    sizes = (size, size) if size else None
     looks = 1 if size else rule.looks
-    return stats.detectable_slowdown(a, b, bound, rule.threshold, looks=looks, sizes=sizes)
+    return rule.timing_test.detectable_slowdown(
+        cell.a_samples, cell.b_samples, bound, rule.threshold, size, looks
+    )
 
 
 def _timing_verdict(cell: CellComparison, rule: Rule) -> dict[str, str]:
@@ -279,12 +269,6 @@ def replace_cells(comparison: Comparison, updated: Sequence[CellComparison]) -> 
     """The comparison with some cells' verdicts replaced (e.g. after a confirmation)."""
     by_key = {c.key: c for c in updated}
     return replace(comparison, cells=[by_key.get(c.key, c) for c in comparison.cells])
-
-
-def stage_one_possible(n_per_side: int, cells: int, alpha: float, paired: bool = False) -> bool:
-    """Whether n processes per side (n pairs) can reach significance after Holm over
-    ``cells``."""
-    return could_reject(n_per_side, cells, alpha, paired)
 
 
 def _total(cell: CellResult) -> str:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
 
-from harness import paired_stats, stats
 from harness.records.schema import CellComparison, CellResult
+from harness.stats import TimingTest
 
 SPENDING = ("obrien-fleming", "pocock", "equal")
 FUTILITY_LEVEL = 0.05  # "clearly within the threshold": B below A x (1 + threshold) at this p
@@ -64,53 +64,98 @@ def look_level(alpha: float, looks: int, spending: str, number: int, spent_befor
     return max(0.0, cumulative - spent_before)
 
 
-def could_reject(per_side: int, family: int, level: float, paired: bool = False) -> bool:
-    """Whether ``per_side`` processes per side (pairs, when ``paired``) can give an exact
-    one-sided p below ``level``'s Holm bound for the first of ``family`` cells."""
-    smallest = (
-        paired_stats.smallest_p_paired(per_side) if paired else stats.smallest_p(per_side, per_side)
-    )
-    return smallest * max(1, family) < level
+def could_reject(per_side: int, family: int, level: float, test: TimingTest) -> bool:
+    """Whether ``per_side`` samples per side (processes, or process pairs under the paired
+    test) can give a one-sided p below ``level``'s Holm bound for the first of ``family``
+    cells."""
+    return test.smallest_p(per_side) * max(1, family) < level
+
+
+@dataclass(frozen=True)
+class Design:
+    """How many looks a gate may take, how alpha is spent over them, and its time budget
+    (None: no budget; the first look always runs whole)."""
+
+    looks: int = 3
+    spending: str = "obrien-fleming"
+    budget_s: float | None = 30 * 60.0
+
+    def levels(self, alpha: float) -> list[float]:
+        return look_levels(alpha, self.looks, self.spending)
+
+
+@dataclass(frozen=True)
+class SoFar:
+    """What the looks before this one did: the processes per side they ran, in all, and the
+    alpha they could spend."""
+
+    processes: int = 0
+    spent: float = 0.0
+
+
+@dataclass(frozen=True)
+class Room:
+    """What the budget affords a later look, in processes per side: when it shares the
+    budget left with the looks after it, and when it takes all of it."""
+
+    shared: int
+    whole: int
+
+
+@dataclass(frozen=True)
+class LaterLook:
+    """What a later look is planned from: its number (> 1), the looks before it, the
+    gate's Holm family, the budget's room, and a resumed gate's recorded size (``fixed``)."""
+
+    number: int
+    so_far: SoFar
+    family: int
+    room: Room
+    fixed: int | None = None
 
 
 @dataclass(frozen=True)
 class LookPlan:
-    """A later look: its processes per side (added), its level, whether it is the last."""
+    """A look: its processes per side (added), its level, whether it is the last; or, with
+    ``stop``, why the budget affords it nothing (then it is not taken)."""
 
     size: int
     level: float
     last: bool
+    stop: str | None = None
+
+    @classmethod
+    def not_taken(cls, why: str) -> LookPlan:
+        """A look the budget affords nothing: ``why``, for the gate's file."""
+        return cls(0, 0.0, True, why)
 
 
-def plan_later_look(
-    number: int,
-    looks: int,
-    spending: str,
-    alpha: float,
-    spent_before: float,
-    done: int,
-    family: int,
-    paired: bool,
-    sizes: tuple[int, int],
-    fixed: int | None = None,
-) -> LookPlan:
-    """Look ``number`` (> 1) after ``done`` processes per side. ``sizes``: what the budget
-    affords it when it shares the budget left with the looks after it, and when it takes
-    all of it. It adds the first (or ``fixed``, a resumed gate's recorded size), or more,
-    up to the second, so that its processes can reach its Holm bound. When even all of it
-    cannot, it becomes the last look and tests at all the alpha left (what the looks after
-    it would have spent). Sizes and levels depend on the budget and the processes' costs,
-    never on the p-values."""
-    level = look_level(alpha, looks, spending, number, spent_before)
-    size = fixed
+def plan_first_look(design: Design, alpha: float, size: int) -> LookPlan:
+    """The first look: ``size`` processes per side (R, or a resumed gate's recorded size)."""
+    return LookPlan(size, design.levels(alpha)[0], design.looks == 1)
+
+
+def plan_later_look(design: Design, alpha: float, test: TimingTest, look: LaterLook) -> LookPlan:
+    """Look ``look.number`` after ``look.so_far``. It adds ``look.room.shared`` processes
+    per side (or ``look.fixed``), or more, up to ``look.room.whole``, so that its processes
+    can reach its Holm bound. When even all of it cannot, it becomes the last look and
+    tests at all the alpha left (what the looks after it would have spent). Sizes and
+    levels depend on the budget and the processes' costs, never on the p-values."""
+    number, done, spent_before = look.number, look.so_far.processes, look.so_far.spent
+    level = look_level(alpha, design.looks, design.spending, number, spent_before)
+
+    def reaches(size: int) -> bool:
+        return could_reject(done + size, look.family, level, test)
+
+    size = look.fixed
     if size is None:
-        shared, whole = sizes
-        size = shared
-        while size < whole and not could_reject(done + size, family, level, paired):
+        size = look.room.shared
+        while size < look.room.whole and not reaches(size):
             size += 1
-    if number < looks and not could_reject(done + size, family, level, paired):
-        return LookPlan(size, look_level(alpha, looks, spending, looks, spent_before), True)
-    return LookPlan(size, level, number >= looks)
+    if number < design.looks and not reaches(size):
+        rest = look_level(alpha, design.looks, design.spending, design.looks, spent_before)
+        return LookPlan(size, rest, True)
+    return LookPlan(size, level, number >= design.looks)
 
 
 def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
@@ -120,26 +165,21 @@ def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
     return [high - low for low, high in itertools.pairwise(edges)]
 
 
-def clearly_within(cell: CellComparison, threshold: float, paired: bool = False) -> bool:
-    """Whether B is shown faster than A slowed by the threshold: the one-sided test (the
-    rule's: Mann-Whitney, or signed-rank on pairs) that B's times lie below A's x (1 +
-    threshold), at ``FUTILITY_LEVEL``."""
+def clearly_within(cell: CellComparison, threshold: float, test: TimingTest) -> bool:
+    """Whether B is shown faster than A slowed by the threshold: the rule's one-sided test
+    that B's times lie below A's x (1 + threshold), at ``FUTILITY_LEVEL``."""
     if not cell.a_samples or not cell.b_samples:
         return False
-    if paired:
-        p = paired_stats.p_faster_paired(cell.a_samples, cell.b_samples, shift=threshold)
-    else:
-        scaled = [a * (1.0 + threshold) for a in cell.a_samples]
-        p = stats.p_faster(scaled, cell.b_samples)
+    p = test.p_faster(cell.a_samples, cell.b_samples, shift=threshold)
     return p is not None and p < FUTILITY_LEVEL
 
 
-def unsure(cell: CellComparison, threshold: float, paired: bool = False) -> bool:
+def unsure(cell: CellComparison, threshold: float, test: TimingTest) -> bool:
     """Whether the cell needs another look: a slowdown above the threshold that the test
     cannot support yet (``inconclusive``), or a ``same`` that has not excluded one."""
     if cell.verdict == "inconclusive":
         return True
-    return cell.verdict == "same" and not clearly_within(cell, threshold, paired)
+    return cell.verdict == "same" and not clearly_within(cell, threshold, test)
 
 
 def next_look_cost(per_process_s: Mapping[str, float], keys: Sequence[str], repeats: int) -> float:

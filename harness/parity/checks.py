@@ -1,6 +1,6 @@
 """``kbench parity``: do all backends build, predict, load and train the same model?
 
-Two workers per backend (``harness.parity_worker``: measure, then load), one at a time,
+Two workers per backend (``harness.parity.worker``: measure, then load), one at a time,
 over a shared folder, each handling every plugin; the first available backend is the
 reference. Checks, each per backend pair:
 
@@ -16,7 +16,8 @@ reference. Checks, each per backend pair:
   reports its own float32 noise floor: how far a one-ulp nudge of the initial weights
   moves its own curve.
 
-With one backend only (a single-backend install, as in ``nox -s compat``) there is no pair:
+With one backend only (a single-backend install, as in ``nox -s compat``) there is no backend
+pair:
 it checks that the model builds, that its ``.keras`` file round-trips, and that training
 gives finite losses whose one-ulp floor is below the training tolerance.
 """

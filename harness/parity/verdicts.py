@@ -72,6 +72,7 @@ class Judge:
         return results
 
     def against_reference(self, ref: str, other: str, out: PluginOutputs) -> list[CheckResult]:
+        """Build, forward and training for one backend pair, ``pair`` ``ref~other``."""
         pair, mine = f"{ref}~{other}", out.measured[other]
         return [
             self.build(pair, out.measured[ref], mine),
@@ -162,8 +163,8 @@ def _layer_problems(pair: str, ref_layers: list, my_layers: list) -> list[str]:
         return []
     a, b = pair.split("~")
     problems = [f"layers differ: {a} has {len(ref_layers)}, {b} has {len(my_layers)}"]
-    pairs = enumerate(zip(ref_layers, my_layers, strict=False))
-    first = next((i for i, (x, y) in pairs if x != y), None)
+    side_by_side = enumerate(zip(ref_layers, my_layers, strict=False))
+    first = next((i for i, (x, y) in side_by_side if x != y), None)
     if first is not None:
         problems.append(f"layer {first}: {ref_layers[first]} vs {my_layers[first]}")
     return problems

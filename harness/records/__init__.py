@@ -1,8 +1,9 @@
 """Results as data: frozen records, the schema version, the one checked reader and the atomic
 writer, the DataFrame view for notebooks, the baseline store and the environment block.
 
-May import ``harness.errors``, ``harness.backends.parent`` and ``harness.run.timing`` (the
-step-time records a cell holds); never a framework.
+Imports only what lies below it: ``harness.errors``, ``harness._lazy``, ``harness.stats``
+(the step-time statistics), ``harness.backends.parent`` (the environment block) and the
+package version; never ``harness.run`` (which imports it) or a framework.
 """
 
 from __future__ import annotations

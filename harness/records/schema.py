@@ -222,7 +222,8 @@ class CellComparison:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check between two backends (``pair`` is ``a~b``, or ``a->b`` for portability)."""
+    """One check between two backends (``pair``, the backend pair: ``a~b``, or ``a->b`` for
+    portability)."""
 
     plugin: str
     check: str

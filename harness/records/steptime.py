@@ -116,12 +116,13 @@ class Contention:
 
 @dataclass(frozen=True)
 class StepTimeStats:
-    """Steady-state step time in milliseconds, from alternating N / 2N-step fits.
+    """Steady-state step time in milliseconds, from window pairs (fits of N and 2N steps).
 
-    ``samples`` are the kept pairs' marginal costs, ``(T(2N) - T(N)) / N``; ``median`` is
-    their median (as ``marginal_step_cost``), and they give the spread: stdev, IQR, CV, min,
-    max. The two fits of a pair run back to back, so a stall or a change of machine speed
-    that lasts about a pair moves one sample, which the median leaves out.
+    ``samples`` are the kept window pairs' marginal costs, ``(T(2N) - T(N)) / N``; ``median``
+    is their median (as ``marginal_step_cost``), and they give the spread: stdev, IQR, CV,
+    min, max. The two fits of a window pair run back to back, so a stall or a change of
+    machine speed that lasts about a window pair moves one sample, which the median leaves
+    out.
     """
 
     median: float
@@ -155,17 +156,17 @@ class StepTimeStats:
         short_teardown_s: Sequence[float] | None = None,
         long_teardown_s: Sequence[float] | None = None,
     ) -> StepTimeStats:
-        """Per-pair marginal ms/step after the warm-up pairs, with the raw fit times; with
+        """Per-window-pair marginal ms/step after the warm-up, with the raw fit times; with
         each fit's teardown (``on_train_end`` to the return of ``fit``), also what the
-        teardown adds per step run: the mean over the kept pairs of (teardown(2N) -
+        teardown adds per step run: the mean over the kept window pairs of (teardown(2N) -
         teardown(N)) / N. A mean, not a median: on TensorFlow the teardown is usually ~1 ms
         and now and then 0.1-0.6 s, more often after longer fits, and a user pays the
         average."""
-        pairs = list(zip(short_fit_s, long_fit_s, strict=True))[warmup_windows:]
-        if not pairs:
-            raise ValueError("No timed pairs left after the warm-up pairs.")
-        kept = [(long - short) * 1000.0 / window_steps for short, long in pairs]
-        overheads = [(2 * short - long) * 1000.0 for short, long in pairs]
+        window_pairs = list(zip(short_fit_s, long_fit_s, strict=True))[warmup_windows:]
+        if not window_pairs:
+            raise ValueError("No timed window pairs left after the warm-up.")
+        kept = [(long - short) * 1000.0 / window_steps for short, long in window_pairs]
+        overheads = [(2 * short - long) * 1000.0 for short, long in window_pairs]
         q1, _, q3 = statistics.quantiles(kept, n=4) if len(kept) > 1 else (kept[0],) * 3
         mean = statistics.fmean(kept)
         stdev = statistics.stdev(kept) if len(kept) > 1 else 0.0
@@ -217,7 +218,7 @@ PHASES = {
     "build": "build and compile the model",
     "first_step": "the first fit of one step (tracing, compilation)",
     "calibrate": "the short fits that size the timed windows",
-    "timed": "the timed N / 2N-step pairs, warm-up pairs included",
+    "timed": "the timed window pairs (fits of N and 2N steps), the warm-up included",
     "predict": "the predict timing",
     "train": "training and evaluation (first process only)",
     "efficiency": "FLOP count and the machine's measured peak (first process only)",
@@ -226,12 +227,12 @@ PHASES = {
 
 
 def marginal_step_cost(seconds_n: Sequence[float], seconds_2n: Sequence[float], n: int) -> float:
-    """Cost of one more step, in seconds: the median over pairs of (T(2N) - T(N)) / N.
+    """Cost of one more step, in seconds: the median over window pairs of (T(2N) - T(N)) / N.
 
-    ``seconds_n[i]`` and ``seconds_2n[i]`` are one pair, timed back to back.
+    ``seconds_n[i]`` and ``seconds_2n[i]`` are one window pair, timed back to back.
     """
-    pairs = zip(seconds_n, seconds_2n, strict=True)
-    return statistics.median([(long - short) / n for short, long in pairs])
+    window_pairs = zip(seconds_n, seconds_2n, strict=True)
+    return statistics.median([(long - short) / n for short, long in window_pairs])
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def _groups(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
-    """The course's two panels for one plugin: loss and accuracy per epoch, train and val.
+    """Two panels for one plugin: loss and accuracy per epoch, training and validation.
 
     ``history`` is ``results.history_frame``; one colour per backend x device, solid lines
     and filled markers for training, dashed and hollow for validation, so a backend that
@@ -144,9 +144,9 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
     figure = Figure(figsize=(10, 4.2), dpi=DPI, layout="constrained")
     step_ax, start_ax = figure.subplots(1, 2, width_ratios=(3, 2))
     colours = backend_colours(_groups(rows))
-    pairs = list(zip(rows["backend"], rows["device"], strict=True))
-    labels = [f"{b}\n{d}" for b, d in pairs]
-    bar_colours = [colours[pair] for pair in pairs]
+    backend_devices = list(zip(rows["backend"], rows["device"], strict=True))
+    labels = [f"{b}\n{d}" for b, d in backend_devices]
+    bar_colours = [colours[key] for key in backend_devices]
     _step_panel(step_ax, rows, bar_colours)
     _set_ticks(step_ax, list(range(len(rows))), labels)
     _startup_panel(start_ax, rows, bar_colours, labels)

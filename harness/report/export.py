@@ -17,7 +17,7 @@ def to_pytest_benchmark(run: RunResult) -> dict[str, Any]:
     """One pytest-benchmark "benchmark" per timed cell, in seconds per training step.
 
     The rounds are the per-process medians when the cell ran in several processes
-    (``--repeats``), else the one process's per-pair samples.
+    (``--repeats``), else the one process's samples (one per window pair).
     """
     from pytest_benchmark import __version__ as pytest_benchmark_version
 

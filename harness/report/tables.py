@@ -220,8 +220,8 @@ def _fastest(row: pd.DataFrame) -> str | None:
 
 def _params_cell(row: pd.DataFrame) -> Cell:
     """The row's parameter count, or every backend's count, flagged, when they differ."""
-    pairs = zip(row["backend"], row["device"], row["params_total"], strict=True)
-    counts = {f"{b}/{d}": int(n) for b, d, n in pairs if pd.notna(n)}
+    columns = zip(row["backend"], row["device"], row["params_total"], strict=True)
+    counts = {f"{b}/{d}": int(n) for b, d, n in columns if pd.notna(n)}
     if len(set(counts.values())) <= 1:
         return Cell(f"{next(iter(counts.values())):,}" if counts else "")
     return Cell("differ: " + " ".join(f"{k}={v:,}" for k, v in counts.items()), "bad")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.records.frames import comparison_frame
 from harness.report.tables import Cell, Column, Table, columns_of, formatted
-from harness.stats import POWER
+from harness.stats import POWER, TimingTestName
 
 PARITY_STYLE = {"pass": "ok", "fail": "bad", "unavailable": "warn"}
 VERDICT_STYLE = {
@@ -144,7 +144,7 @@ def _comparison_caption(rule: dict[str, Any]) -> str:
     else:
         level = f"< {alpha}{' per look' if looks > 1 else ''}"
     test = "Mann-Whitney U on per-process medians"
-    if str(rule.get("test", "")).startswith("wilcoxon"):
+    if TimingTestName.parse(rule.get("test", "")) is TimingTestName.PAIRED:
         test = "signed-rank on log(B/A) of live process pairs; B/A: median pair ratio"
     return (
         f"regression: one-sided {test}, Holm-corrected "

@@ -1,5 +1,5 @@
 """Named run sizes: ``smoke`` for tests and CI, ``quick`` by default, ``gate`` for the many
-short processes of ``kbench ab``, ``full`` as the course."""
+short processes of ``kbench ab``, ``full`` with each plugin's own epochs and batch size."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Profile:
     """How much data, training and timing one cell gets."""
 
     name: str
-    epochs: int | None  # None: the plugin's own default (the course's 10)
+    epochs: int | None  # None: the plugin's own (10 for the built-ins)
     train_limit: int | None  # None: the whole training split
     test_limit: int | None
     timing: WindowPlan = field(default_factory=WindowPlan)

@@ -17,7 +17,7 @@ class Process:
     repeat: int = 0
     train: bool = True  # False: time only (the extra processes of --repeats)
     window_steps: int | None = None  # fixed by the cell's first process, else calibrated
-    windows: int | None = None  # a fixed count of timed pairs, else the plan decides
+    windows: int | None = None  # a fixed count of timed window pairs, else the plan decides
 
     @classmethod
     def next(cls, calibrated: CellResult | None, repeat: int, train: bool) -> Process:

@@ -1,23 +1,24 @@
-"""Turns: two live workers of a cell that take the CPU in turn (``kbench ab --pairing live``).
+"""Turns: the two workers of a process pair take the CPU in turn (``kbench ab --pairing live``).
 
-A gate's A and B processes normally run one after another, so a slow spell of the machine
-that lasts one process lands on one side only and becomes part of the "level per process"
-(docs/gate.md). With live pairing, one worker per side is alive at once; each asks the
-parent for a turn before each timed N / 2N pair and is answered only when the other side is
-idle, so the two sides' samples lie about a second apart and a spell hits both.
+Run one after another, a gate's A and B processes meet a slow spell of the machine that
+lasts one process on one side only, and it becomes part of the "level per process"
+(docs/gate.md). In a *process pair* one worker per side is alive at once; each asks the
+parent for a turn before each timed window pair (its N- and 2N-step fits) and is answered
+only when the other side is idle, so the two sides' samples lie about a second apart and a
+spell hits both.
 
-The protocol is one JSON line each way over a pipe pair whose descriptors the parent passes
+The protocol is one JSON line each way over two pipes whose descriptors the parent passes
 in ``KBENCH_TURNS`` (``"read_fd,write_fd"``). The child asks with ``{"want": KIND}``:
 
 * ``calibrate``: before it would calibrate N. The answer is ``{"go": true}`` (calibrate)
   or ``{"go": true, "steps": N}`` (use the other side's N, so both time the same windows);
-* ``pair`` (with its ``steps``): before each timed pair;
-* ``rest``: after its last pair; everything after it (predict timing, training, the
+* ``pair`` (with its ``steps``): before each timed window pair;
+* ``rest``: after its last window pair; everything after it (predict timing, training, the
   efficiency measures) runs while the other side waits or has exited.
 
 A turn lasts from the answer to the worker's next request, or to its exit. No turn is given
 before every side has asked once (both built), so a model's compilation never overlaps the
-other side's timing. Pair turns alternate A B, B A, A B, ... (:class:`TurnKeeper`).
+other side's timing. Window-pair turns alternate A B, B A, A B, ... (:class:`TurnKeeper`).
 Without ``KBENCH_TURNS`` a worker runs alone and never waits (:data:`NO_TURNS`).
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TURNS_ENV = "KBENCH_TURNS"
-KINDS = ("calibrate", "pair", "rest")
+KINDS = ("calibrate", "pair", "rest")  # "pair": a turn for one window pair
 
 
 class NoTurns:
@@ -91,7 +92,7 @@ class SideState:
     asked: bool = False  # it has asked once (it is built)
     holding: bool = False  # it has a turn now
     exited: bool = False
-    pairs: int = 0  # pair turns given
+    window_pairs: int = 0  # window-pair turns given
 
 
 @dataclass
@@ -105,7 +106,7 @@ class TurnKeeper:
     sides: Sequence[str]
     states: dict[str, SideState] = field(default_factory=dict)
     steps: int | None = None  # N, once the first side to calibrate has said it
-    last: str | None = None  # the side that had the last pair turn
+    last: str | None = None  # the side that had the last window-pair turn
 
     def __post_init__(self) -> None:
         self.states = {side: SideState() for side in self.sides}
@@ -138,16 +139,16 @@ class TurnKeeper:
         if kind == "calibrate" and self.steps is not None:
             answer["steps"] = self.steps
         if kind == "pair":
-            state.pairs += 1
+            state.window_pairs += 1
             self.last = side
         state.wants, state.holding = None, True
         return [(side, answer)]
 
     def _next_side(self) -> str | None:
         """Calibration first: the first side to ask calibrates (it holds the CPU until it
-        asks for its first pair, with its N), the others then take its N. Then pairs in
-        A B, B A order (fewest pairs first; at a tie, the side that went last). Then rest,
-        one side at a time, once no side needs another pair."""
+        asks for its first window pair, with its N), the others then take its N. Then
+        window pairs in A B, B A order (fewest first; at a tie, the side that went last).
+        Then rest, one side at a time, once no side needs another window pair."""
         waiting = {s: st.wants["want"] for s, st in self.states.items() if st.wants}
         for kind in ("calibrate", "pair", "rest"):
             candidates = [s for s in self.sides if waiting.get(s) == kind]
@@ -155,7 +156,7 @@ class TurnKeeper:
                 continue
             if kind != "pair":
                 return candidates[0]
-            fewest = min(self.states[s].pairs for s in candidates)
-            tied = [s for s in candidates if self.states[s].pairs == fewest]
+            fewest = min(self.states[s].window_pairs for s in candidates)
+            tied = [s for s in candidates if self.states[s].window_pairs == fewest]
             return self.last if self.last in tied else tied[0]
         return None

@@ -82,7 +82,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
     plugin = discover(settings.plugin_paths)[cell.plugin].plugin
     data = datasets.load_npz(Path(spec.dataset_path))
     session = Session(keras, plugin, settings, cell.backend)
-    session.turns = turns_from_env()  # a live pair's: wait for the CPU before each timed pair
+    session.turns = turns_from_env()  # in a process pair: wait for a turn per window pair
     train = inputs_targets(plugin, data.x_train, data.y_train)
     test = inputs_targets(plugin, data.x_test, data.y_test)
     phases = {"import": import_s, "setup": time.perf_counter() - setup_started}

@@ -1,7 +1,8 @@
 """One plugin's models under the imported backend: build, time, train, evaluate (worker side).
 
-Timing follows ``harness.run.timing``: alternating fits of N and 2N steps, the clock stopped
-at ``on_train_end`` after a device barrier, one sample per pair, pairs until the plan is met.
+Timing follows ``harness.run.timing``: window pairs (a fit of N steps and one of 2N, back to
+back), the clock stopped at ``on_train_end`` after a device barrier, one sample per window
+pair, window pairs until the plan is met. Training follows the plugin's own settings.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class NonFiniteLoss(Exception):
 
 
 @dataclass
-class Pairs:
-    """The fit times of the timed pairs so far (short: N steps, long: 2N steps)."""
+class WindowPairs:
+    """The fit times of the timed window pairs so far (short: N steps, long: 2N steps)."""
 
     short_s: list[float] = field(default_factory=list)
     long_s: list[float] = field(default_factory=list)
@@ -51,7 +52,7 @@ class Session:
         self.batch_size = settings.batch_size or plugin.training.batch_size
         self.epochs = settings.epochs or plugin.training.epochs
         self.jit_used: Any = None
-        self.turns: NoTurns = NO_TURNS  # a live pair's turns (harness.run.turns)
+        self.turns: NoTurns = NO_TURNS  # a process pair's turns (harness.run.turns)
 
     def build(self, num_classes: int = 10) -> Any:
         """A freshly seeded, compiled model."""
@@ -107,7 +108,7 @@ class Session:
     ) -> dict[str, Any]:
         """Build/compile time, first step, steady-state step time and predict time.
 
-        ``window_steps`` and ``windows`` fix N and the count of timed pairs (the later
+        ``window_steps`` and ``windows`` fix N and the count of timed window pairs (the later
         processes of a repeated cell reuse what its first process calibrated).
         """
         t0 = time.perf_counter()
@@ -119,7 +120,7 @@ class Session:
             lambda: self.calibrate_window_steps(model, x, y)
         )
         t2 = time.perf_counter()
-        stats = self._time_pairs(model, x, y, steps, windows)
+        stats = self._time_window_pairs(model, x, y, steps, windows)
         self.turns.take("rest")
         t3 = time.perf_counter()
         long_x = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
@@ -140,59 +141,59 @@ class Session:
             "predict_ms_per_batch": predict_ms,
         }
 
-    def _time_pairs(
+    def _time_window_pairs(
         self, model: Any, x: Any, y: Any, steps: int, windows: int | None
     ) -> StepTimeStats:
-        """Alternate N- and 2N-step fits until the plan (or a fixed count) is met; each
-        pair in a turn of its own when the worker shares the machine with a live pair's
-        other side (the contention counters then cover its own turns only)."""
+        """Window pairs (N- and 2N-step fits, alternating which goes first) until the plan
+        (or a fixed count) is met; each window pair in a turn of its own when the worker is
+        one side of a process pair (the contention counters then cover its own turns only)."""
         short = cycle_samples(x, y, steps * self.batch_size)
         long = cycle_samples(x, y, 2 * steps * self.batch_size)
-        pairs = Pairs()
+        fits = WindowPairs()
         spans: list[Contention] = []
-        while not self._enough(pairs, windows):
-            self.turns.take("pair", steps=steps)
+        while not self._enough(fits, windows):
+            self.turns.take("pair", steps=steps)  # the turn protocol's name for a window pair
             before = Snapshot.take()
             order = [
-                (short, pairs.short_s, pairs.short_teardown_s),
-                (long, pairs.long_s, pairs.long_teardown_s),
+                (short, fits.short_s, fits.short_teardown_s),
+                (long, fits.long_s, fits.long_teardown_s),
             ]
-            for data, out, teardown in order[:: 1 if len(pairs.short_s) % 2 == 0 else -1]:
+            for data, out, teardown in order[:: 1 if len(fits.short_s) % 2 == 0 else -1]:
                 seconds, teardown_s = self.timed_fit_and_teardown(model, *data)
                 out.append(seconds)
                 teardown.append(teardown_s)
             spans.append(Contention.between(before, Snapshot.take()))
         contention = Contention.total(spans)
         plan = self.settings.timing
-        warmup = plan.steady_start(pairs.marginal_s)
-        if windows is not None:  # a fixed count: keep exactly that many (the latest) pairs
-            warmup = max(warmup, len(pairs.short_s) - windows)
+        warmup = plan.steady_start(fits.marginal_s)
+        if windows is not None:  # a fixed count: keep that many (the latest) window pairs
+            warmup = max(warmup, len(fits.short_s) - windows)
         stats = StepTimeStats.from_fits(
-            pairs.short_s,
-            pairs.long_s,
+            fits.short_s,
+            fits.long_s,
             steps,
             warmup,
-            pairs.short_teardown_s,
-            pairs.long_teardown_s,
+            fits.short_teardown_s,
+            fits.long_teardown_s,
         )
         if stats.median <= 0:
             raise RuntimeError(
-                f"no positive marginal step time after {len(pairs.short_s)} timed pairs: "
+                f"no positive marginal step time after {len(fits.short_s)} timed window pairs: "
                 "the machine is too noisy to time this cell"
             )
         return replace(stats, contention=contention)
 
-    def _enough(self, pairs: Pairs, windows: int | None) -> bool:
+    def _enough(self, fits: WindowPairs, windows: int | None) -> bool:
         """Whether to stop timing: the plan's maximum, or its count (or the fixed one)
         reached with a positive marginal cost."""
-        plan, marginal = self.settings.timing, pairs.marginal_s
+        plan, marginal = self.settings.timing, fits.marginal_s
         if plan.exhausted(marginal, windows):
             return True
         if windows is not None:
             counted = len(plan.kept(marginal)) >= windows
         else:
             counted = plan.enough(marginal)
-        return counted and plan.positive(pairs.short_s, pairs.long_s)
+        return counted and plan.positive(fits.short_s, fits.long_s)
 
     def calibrate_window_steps(self, model: Any, x: np.ndarray, y: np.ndarray) -> int:
         """N, the steps per short window, from two fits of ``model`` (already past its first
@@ -202,7 +203,7 @@ class Session:
     def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
         """A rough step time, net of the fixed cost of a fit: (T(3k) - T(k)) / 2k.
 
-        Bounded below by a quarter of the gross time per step, so that one noisy pair
+        Bounded below by a quarter of the gross time per step, so that one noisy fit
         cannot make the windows absurdly long.
         """
         short = self.timed_fit(model, *cycle_samples(x, y, k * self.batch_size))
@@ -219,12 +220,14 @@ class Session:
         return float(np.median(runs)) / (length(x) // self.batch_size)
 
     def train_and_evaluate(self, x, y, x_test, y_test) -> dict[str, Any]:
-        """Train a fresh model as the course does, then evaluate it on the test split."""
+        """Train a fresh model with the plugin's training settings (its epochs and batch size
+        unless the run sets them, its validation split and callbacks), then evaluate it on the
+        test split."""
         model = self.build()
         factory = self.plugin.training.callbacks
         plugin_callbacks = factory() if factory else []
         start = time.perf_counter()
-        history = self._fit_as_the_course(model, x, y, plugin_callbacks)
+        history = self._fit_with_plugin_defaults(model, x, y, plugin_callbacks)
         train_s = time.perf_counter() - start
         _check_finite(history)
         start = time.perf_counter()
@@ -244,7 +247,9 @@ class Session:
             "evaluate": evaluate_s,
         }
 
-    def _fit_as_the_course(self, model: Any, x: Any, y: Any, callbacks: list[Any]) -> dict:
+    def _fit_with_plugin_defaults(self, model: Any, x: Any, y: Any, callbacks: list[Any]) -> dict:
+        """One ``fit`` over the training split as the plugin describes it, with its callbacks
+        and ``TerminateOnNaN``; the history."""
         return model.fit(
             x,
             y,

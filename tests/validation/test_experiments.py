@@ -1,5 +1,5 @@
 """The experiments' pure parts: the interleaving summary, the kernel-choice parsers and the
-live-paired gate's replay."""
+live-paired gate's replay; and, in the e2e tier, two experiments run with real workers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from harness.run import get_profile
 from validation import interleave, kernel_choices, paired_replay
@@ -101,6 +102,7 @@ def test_kernel_sets_that_differ_are_counted_and_named():
     assert summary["differing"] == ["conv:brg", "conv:jit"]
 
 
+@pytest.mark.e2e
 def test_a_process_reports_its_step_and_the_xla_modules_it_compiled():
     result = kernel_choices.run_process("dense_mlp", "jax")
     assert result["step_ms"] > 0
@@ -108,6 +110,7 @@ def test_a_process_reports_its_step_and_the_xla_modules_it_compiled():
     assert result["onednn"] == []
 
 
+@pytest.mark.e2e
 def test_two_live_workers_alternate_their_timed_pairs():
     pair = interleave.run_pair("dense_mlp", "torch", steps=4, rounds=3, first="b")
     assert pair["steps"] == 4
