@@ -116,4 +116,4 @@ def lint(session: nox.Session) -> None:
 def validate_timing(session: nox.Session) -> None:
     """The step-time honesty check: harness median vs the marginal cost of a step."""
     _install(session, "all")
-    session.run("python", "-m", "validation.step_time", *session.posargs)
+    session.run("python", "-m", "validation.timing.step_time", *session.posargs)

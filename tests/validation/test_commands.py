@@ -14,15 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     "module",
     [
-        "step_time",
-        "gate_evidence",
-        "speed_probe",
+        "timing.step_time",
+        "timing.process_costs",
+        "timing.steady_state",
+        "gate.evidence",
+        "gate.speed_probe",
+        "gate.sequential",
+        "gate.interleave",
+        "gate.kernel_choices",
+        "gate.paired_replay",
         "flops_xla",
-        "process_costs",
-        "gate_sequential",
-        "interleave",
-        "kernel_choices",
-        "paired_replay",
+        "ray_costs",
     ],
 )
 def test_each_command_starts_and_prints_its_help(module):

@@ -1,4 +1,4 @@
-"""The gate-evidence tables (validation.evidence_tables), from a summary dict."""
+"""The gate-evidence tables (validation.gate.tables), from a summary dict."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from validation import evidence_tables
+from validation.gate import tables as evidence_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def test_render_reads_the_committed_summary():
 
 def test_the_tables_step_prints_them_from_the_committed_summary():
     done = subprocess.run(
-        [sys.executable, "-m", "validation.gate_evidence", "tables"],
+        [sys.executable, "-m", "validation.gate.evidence", "tables"],
         capture_output=True,
         text=True,
         cwd=ROOT,

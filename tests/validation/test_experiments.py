@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from harness.run import get_profile
-from validation import interleave, kernel_choices, paired_replay
-from validation.gate_sequential import Case
+from validation.gate import interleave, kernel_choices, paired_replay
+from validation.gate.sequential import Case
 
 STEPS = 100
 

@@ -1,4 +1,4 @@
-"""The gate evidence (validation.gate_evidence and its modules): digests, replay, levels."""
+"""The gate evidence (validation.gate.evidence and its modules): digests, replay, levels."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ from harness.records import (
     write_json_atomic,
 )
 from harness.worker import HostTimes, Snapshot
-from validation import gate_digest, gate_evidence, gate_replay
+from validation.gate import digest as gate_digest
+from validation.gate import evidence as gate_evidence
+from validation.gate import replay as gate_replay
 
 
 def _gate(level: float, values: list[float]) -> dict:

@@ -1,4 +1,4 @@
-"""The speed-probe experiment (validation.speed_probe): its summary of the processes."""
+"""The speed-probe experiment (validation.gate.speed_probe): its summary of the processes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from validation import speed_probe
+from validation.gate import speed_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def test_an_unrelated_reference_does_not_narrow_the_spread():
 
 def test_too_few_processes_is_a_one_line_error():
     done = subprocess.run(
-        [sys.executable, "-m", "validation.speed_probe", "--processes", "2"],
+        [sys.executable, "-m", "validation.gate.speed_probe", "--processes", "2"],
         capture_output=True,
         text=True,
         cwd=ROOT,

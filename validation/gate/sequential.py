@@ -1,6 +1,6 @@
 """The gate's group-sequential design by replay: false alarms, power and minutes per gate.
 
-    python -m validation.gate_sequential --costs RUN.json [--sims 2000] [--seed 0]
+    python -m validation.gate.sequential --costs RUN.json [--sims 2000] [--seed 0]
 
 The pool is ``gate_replay.pools``: per cell, the per-process medians of the committed A/A
 gates, each divided by its gate's median for the cell. A replayed gate draws, per cell,
@@ -44,8 +44,8 @@ from harness.gate import (
 )
 from harness.records import CellComparison, RunResult, read_run, write_json_atomic
 from harness.stats import MANN_WHITNEY
-from validation.gate_digest import load_gates
-from validation.gate_replay import Pool, pools
+from validation.gate.digest import load_gates
+from validation.gate.replay import Pool, pools
 
 OUT = Path("validation/results/gate_sequential.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -239,7 +239,7 @@ def main() -> None:
             rows.append(replay_design(pooled, costs, case, delta, args.sims, args.seed))
             print(line(rows[-1]), flush=True)
     record = {
-        "command": "python -m validation.gate_sequential " + " ".join(sys.argv[1:]),
+        "command": "python -m validation.gate.sequential " + " ".join(sys.argv[1:]),
         "pool": [str(p) for p in args.pool] if args.pool else "validation/results/gates/aa-*",
         "process_seconds": costs,
         "pool_sizes": {k: len(v) for k, v in pooled.items()},

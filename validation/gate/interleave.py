@@ -1,7 +1,7 @@
 """Does alternating two warm workers at a fine grain remove the level per process? (an experiment)
 
-    python -m validation.interleave --cells dense_mlp/jax,cnn/torch --process-pairs 8
-    python -m validation.interleave --summarize results/runs/experiments/interleave.json
+    python -m validation.gate.interleave --cells dense_mlp/jax,cnn/torch --process-pairs 8
+    python -m validation.gate.interleave --summarize results/runs/experiments/interleave.json
 
 A gate runs its A and B processes one after another, so a slow spell of the machine that
 lasts one process (15 s here) lands on one side only. This experiment keeps one warmed-up
@@ -43,7 +43,7 @@ from typing import Any
 
 from harness.records import write_json_atomic
 from harness.stats import coefficient_of_variation
-from validation.gate_cell import PROFILE, ROOT, child_env, gate_cell
+from validation.gate.cell import PROFILE, ROOT, child_env, gate_cell
 
 EXTRA_ROUNDS = 3  # rounds beyond the profile's minimum, so the warm-up can be dropped
 ALPHA = 0.01 / 6  # the gate's alpha, Holm's bound for the first of six cells
@@ -108,7 +108,7 @@ class Worker:
     def __init__(self, plugin: str, backend: str):
         env = child_env(backend)
         env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        command = [sys.executable, "-m", "validation.interleave", "--serve", plugin, backend]
+        command = [sys.executable, "-m", "validation.gate.interleave", "--serve", plugin, backend]
         self.process = subprocess.Popen(
             command,
             env=env,

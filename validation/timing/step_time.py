@@ -18,7 +18,7 @@ handles with many processes) and tests the estimator itself. Passes (exit 0) whe
 backend, the median ratio over all blocks of all rounds is within ``--tolerance`` (10%) of 1;
 its 95% bootstrap CI is printed next to it.
 
-    python -m validation.step_time [--backend jax,torch] [--rounds 3] [--blocks 3]
+    python -m validation.timing.step_time [--backend jax,torch] [--rounds 3] [--blocks 3]
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def _per_batch_timer(keras, model, x, y) -> float:
 def run_round(backend: str, steps: int, repeats: int, blocks: int) -> dict:
     """One fresh process with the worker's environment, as ``kbench`` starts a cell."""
     env = {**os.environ, **worker_env(backend, "cpu", None)}
-    command = [sys.executable, "-m", "validation.step_time", "--child", backend]
+    command = [sys.executable, "-m", "validation.timing.step_time", "--child", backend]
     command += ["--steps", str(steps)]
     command += ["--repeats", str(repeats), "--blocks", str(blocks)]
     out = subprocess.run(command, env=env, capture_output=True, text=True)

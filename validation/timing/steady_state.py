@@ -1,7 +1,7 @@
 """The warm-up rule (``WindowPlan.steady_start``): what it drops, and what it buys.
 
-    python -m validation.steady_state simulate
-    python -m validation.steady_state replay RUN.json [RUN.json ...]
+    python -m validation.timing.steady_state simulate
+    python -m validation.timing.steady_state replay RUN.json [RUN.json ...]
 
 ``simulate`` feeds the rule series with no warm-up (heavy-tailed noise, Student's t with 3
 degrees of freedom, 5% scale) and prints how many pairs it drops beyond the fixed first one

@@ -1,6 +1,6 @@
 """Does a fixed reference workload track the level of a worker process? (an experiment)
 
-    python -m validation.speed_probe --plugin dense_mlp --backend jax --processes 16
+    python -m validation.gate.speed_probe --plugin dense_mlp --backend jax --processes 16
 
 Runs ``--processes`` fresh processes one after another. Each times the plugin's steps
 exactly as a ``gate`` worker does (``Session.time_steps``: N / 2N-step fit pairs, the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from harness.records import write_json_atomic
 from harness.stats import coefficient_of_variation, rank_correlation
-from validation.gate_cell import ROOT, child_env, gate_cell
+from validation.gate.cell import ROOT, child_env, gate_cell
 
 PYTHON_LOOP = 200_000
 MATMUL_SIZE = 384
@@ -92,7 +92,7 @@ def summarize(rows: list[dict]) -> dict:
 def run_process(plugin: str, backend: str, index: int) -> dict:
     """Fresh process ``index`` with the fixed malloc thresholds, on the CPU; its figures."""
     env = child_env(backend)
-    command = [sys.executable, "-m", "validation.speed_probe", "--child"]
+    command = [sys.executable, "-m", "validation.gate.speed_probe", "--child"]
     command += ["--plugin", plugin, "--backend", backend]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:

@@ -3,7 +3,7 @@
 Every table of the gate evidence in ``validation/NOTEBOOK.md`` comes from one of these
 functions, so the tables can be regenerated after new gates instead of copied by hand:
 
-    python -m validation.gate_evidence tables
+    python -m validation.gate.evidence tables
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The live-paired gate by replay: false alarms, power and minutes per gate.
 
-    python -m validation.paired_replay --pool AB.json [FILE[:CELL,CELL] ...] [--sims 1000]
+    python -m validation.gate.paired_replay --pool AB.json [FILE[:CELL,CELL] ...] [--sims 1000]
 
 Under ``kbench ab --pairing live`` the unit is a process pair: process k of A and of B were
 alive at once and timed in turns, and the test is the exact signed-rank test on their log
 ratios d_k = log(B_k / A_k). The pool is, per cell, the d_k of recorded A/A pairs (both
 sides ran the same code), centred on their median, and each cell's wall seconds per pair.
-Pools come from ``validation.interleave`` raw files and from live-paired ``kbench ab``
+Pools come from ``validation.gate.interleave`` raw files and from live-paired ``kbench ab``
 files (``FILE:CELL,CELL`` takes only those cells of a file). A replayed gate draws, per
 cell, ``looks x R`` pairs with replacement, shifts them by log(1 + delta), and takes
 ``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
@@ -29,7 +29,7 @@ import numpy as np
 from harness.gate import Design, Rule
 from harness.records import CellComparison, write_json_atomic
 from harness.stats import SIGNED_RANK, TimingTestName, log_ratios
-from validation.gate_sequential import Case, replay_looks, replay_summary
+from validation.gate.sequential import Case, replay_looks, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -45,11 +45,11 @@ Pool = dict[str, list[float]]  # cell -> log ratios of its A/A pairs
 
 
 def interleave_pairs(raw: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
-    """The log ratios and wall seconds of the pairs in a ``validation.interleave`` raw file,
+    """The log ratios and wall seconds of the pairs in a ``validation.gate.interleave`` raw file,
     and its processes' figures (as the gate computes them: the median of the steady
     pairs)."""
     from harness.run import get_profile
-    from validation.interleave import marginal_ms, process_summary
+    from validation.gate.interleave import marginal_ms, process_summary
 
     steady_start = get_profile(raw["profile"]).timing.steady_start
     ratios: Pool = {}
@@ -155,8 +155,8 @@ def replay_design(
 
 
 def main() -> None:
-    from validation import gate_sequential as unpaired
-    from validation.gate_sequential import line
+    from validation.gate import sequential as unpaired
+    from validation.gate.sequential import line
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", nargs="+", required=True, metavar="FILE[:CELLS]")
@@ -184,7 +184,7 @@ def main() -> None:
                 rows.append({**row, "unpaired": True})
                 print("unpaired " + line(rows[-1]), flush=True)
     record = {
-        "command": "python -m validation.paired_replay " + " ".join(sys.argv[1:]),
+        "command": "python -m validation.gate.paired_replay " + " ".join(sys.argv[1:]),
         "pool": args.pool,
         "pair_seconds": {k: 2 * v for k, v in costs.items()},
         "pool_sizes": {k: len(v) for k, v in pool.items()},

@@ -1,6 +1,6 @@
 """Do fast and slow processes run different kernels? (an experiment)
 
-    python -m validation.kernel_choices --cells cnn/torch,cnn/tensorflow,cnn/jax --processes 4
+    python -m validation.gate.kernel_choices --cells cnn/torch,cnn/tensorflow,cnn/jax --processes 4
 
 Each of ``--processes`` fresh processes per cell times the plugin's steps exactly as a
 ``gate`` worker does (``Session.time_steps``) while its libraries say what they chose:
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from harness.records import write_json_atomic
 from harness.stats import coefficient_of_variation
-from validation.gate_cell import ROOT, child_env, gate_cell
+from validation.gate.cell import ROOT, child_env, gate_cell
 
 ONEDNN_LINE = re.compile(r"^onednn_verbose,.*create")
 CACHE_OUTCOME = re.compile(r"create:cache_(hit|miss)")
@@ -71,7 +71,7 @@ def run_process(plugin: str, backend: str) -> dict:
     with tempfile.TemporaryDirectory() as dump:
         if backend == "jax":
             env["XLA_FLAGS"] = f"--xla_dump_to={dump} --xla_dump_hlo_as_text"
-        command = [sys.executable, "-m", "validation.kernel_choices", "--child"]
+        command = [sys.executable, "-m", "validation.gate.kernel_choices", "--child"]
         command += ["--plugin", plugin, "--backend", backend]
         done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:

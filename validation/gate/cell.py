@@ -18,7 +18,7 @@ from typing import Any
 from harness.backends import MALLOC_ENV
 
 PROFILE = "gate"
-ROOT = Path(__file__).resolve().parents[1]  # where ``python -m validation.X`` finds the package
+ROOT = Path(__file__).resolve().parents[2]  # where ``python -m validation.X`` finds the package
 
 
 def child_env(backend: str) -> dict[str, str]:

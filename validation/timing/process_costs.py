@@ -1,6 +1,6 @@
 """Where a gate process's seconds go, how its variance splits, and how many pairs it should time.
 
-    python -m validation.process_costs RUN.json [--out FILE]
+    python -m validation.timing.process_costs RUN.json [--out FILE]
 
 RUN.json is a ``kbench run --repeats R`` or ``kbench ab`` file whose processes recorded
 their phases (``phases_s``). Per cell (and per side of a gate):

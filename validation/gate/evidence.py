@@ -1,14 +1,14 @@
 """Evidence for the regression gate: false alarms, a real slowdown, and power by replay.
 
-    python -m validation.gate_evidence aa --gates 20 --repeats 5   # A/A gates (kbench ab)
-    python -m validation.gate_evidence slowdown --repeats 5        # B confined to one core
-    python -m validation.gate_evidence power                       # replay recorded A/A samples
-    python -m validation.gate_evidence summary                     # the A/A and slowdown figures
-    python -m validation.gate_evidence pairing                     # would pairing A, B help?
-    python -m validation.gate_evidence contention RUN.json         # levels vs. CPU contention
-    python -m validation.gate_evidence tables                      # the evidence tables
-    python -m validation.gate_evidence rescore GATE.json           # today's estimator, same fits
-    python -m validation.gate_evidence digest                      # digests of recorded gates
+    python -m validation.gate.evidence aa --gates 20 --repeats 5   # A/A gates (kbench ab)
+    python -m validation.gate.evidence slowdown --repeats 5        # B confined to one core
+    python -m validation.gate.evidence power                       # replay recorded A/A samples
+    python -m validation.gate.evidence summary                     # the A/A and slowdown figures
+    python -m validation.gate.evidence pairing                     # would pairing A, B help?
+    python -m validation.gate.evidence contention RUN.json         # levels vs. CPU contention
+    python -m validation.gate.evidence tables                      # the evidence tables
+    python -m validation.gate.evidence rescore GATE.json           # today's estimator, same fits
+    python -m validation.gate.evidence digest                      # digests of recorded gates
 
 ``aa`` and ``slowdown`` run real ``kbench ab`` gates and digest them (``gate_digest``);
 ``power`` replays the pooled A/A samples (``gate_replay``) and also gives, per cell, the
@@ -33,8 +33,10 @@ import numpy as np
 from harness.errors import HarnessError
 from harness.gate import Rule
 from harness.records import read_comparison, read_run
-from validation import evidence_tables, gate_levels, gate_replay
-from validation.gate_digest import (
+from validation.gate import levels as gate_levels
+from validation.gate import replay as gate_replay
+from validation.gate import tables as evidence_tables
+from validation.gate.digest import (
     DIGESTS,
     EARLIER,
     EVIDENCE,
