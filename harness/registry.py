@@ -39,17 +39,23 @@ def discover(plugin_paths: Sequence[str | Path] = ()) -> dict[str, Registered]:
 
 def select(registry: dict[str, Registered], names: Sequence[str]) -> list[ModelPlugin]:
     """The named plugins in the order given; ``["all"]`` for every plugin, none for the
-    default run (plugins with ``in_default_run``)."""
+    default run (plugins with ``in_default_run``). A family's name (that no plugin has)
+    stands for its plugins, in listing order."""
     if list(names) == ["all"]:
         return [r.plugin for r in registry.values()]
     if not names:
         return [r.plugin for r in registry.values() if r.plugin.in_default_run]
-    unknown = [n for n in names if n not in registry]
+    families: dict[str, list[str]] = {}
+    for name, registered in registry.items():
+        families.setdefault(registered.plugin.family, []).append(name)
+    expanded = [m for n in names for m in ([n] if n in registry else families.get(n, [n]))]
+    unknown = [n for n in expanded if n not in registry]
     if unknown:
         raise PluginError(
-            f"Unknown plugin. Expected one of: {', '.join(registry)}. Received: {unknown[0]!r}"
+            f"Unknown plugin. Expected one of: {', '.join(registry)} (or a family: "
+            f"{', '.join(families)}). Received: {unknown[0]!r}"
         )
-    return [registry[n].plugin for n in dict.fromkeys(names)]
+    return [registry[n].plugin for n in dict.fromkeys(expanded)]
 
 
 def _add(found: dict[str, Registered], registered: Registered) -> None:

@@ -15,7 +15,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 LAYERS = (
     ("errors", "_lazy"),
     ("plugin", "stats"),
-    ("registry", "datasets"),
+    ("registry", "datasets", "synthetic"),
     ("backends",),
     ("records",),
     ("run",),

@@ -67,3 +67,12 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         write_json_atomic(path, {"a": float("nan")})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_quality_figure_is_recorded_only_for_a_plugin_with_a_task():
+    plain = _cell("jax", 2.0)
+    assert "quality" not in plain.to_dict()  # records of the built-ins stay as they were
+    mae = {"name": "mae", "value": 0.15, "higher_is_better": False}
+    named = CellResult.from_dict({**plain.to_dict(), "quality": mae})
+    assert named.quality == mae
+    assert CellResult.from_dict(named.to_dict()) == named

@@ -356,3 +356,22 @@ def test_the_efficiency_and_peak_tables_show_every_counted_cell():
     assert peaks.texts() == (("toy/jax/cpu", "200 (1024x1024x1024 f32)", "", "20.0", "0.40"),)
     assert efficiency.efficiency_table(_frame(_cell("jax", 2.0))) is None
     assert efficiency.peak_table({"cells": [_cell("jax", 2.0)]}) is None
+
+
+def test_a_quality_figure_other_than_accuracy_is_labelled_by_its_name():
+    mae = {"name": "mae", "value": 0.1534, "higher_is_better": False}
+    regression = _cell("jax", 2.0, quality=mae)
+    regression["metrics"] = {"test_loss": 0.04, "test_mae": 0.1534}  # no test_accuracy
+    classifier = _cell("torch", 1.0) | {"plugin": "toy_text"}
+    table = tables.results_table(_frame(regression, classifier))
+    assert [c.label for c in table.columns][2:4] == ["jax/cpu ms", "jax/cpu quality"]
+    assert _row(table, "toy")[3].text == "mae 0.153"
+    assert _row(table, "toy_text")[5].text == "0.500"
+    assert "quality: test accuracy, or the test figure named (mae)" in table.caption
+    assert table.title.endswith("and test quality")
+    plain = tables.results_table(_frame(_cell("jax", 2.0)))
+    assert plain.title.endswith("and test accuracy")
+    assert "acc: test accuracy" in plain.caption
+    frame = _frame(regression, classifier)
+    assert list(frame["quality_name"]) == ["mae", "accuracy"]
+    assert list(frame["quality_higher_is_better"]) == [False, True]

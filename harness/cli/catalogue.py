@@ -14,6 +14,7 @@ from harness.backends import parent as backends
 from harness.cli.console import console
 from harness.cli.options import add_plugin_path
 from harness.cli.scaffold import write_skeleton
+from harness.plugin import ModelPlugin, input_arrays
 from harness.report.console import catalogue_table
 from harness.worker.describe import describe_in_worker
 
@@ -58,7 +59,7 @@ def catalogue(plugin_paths: list[str], count_params: bool = True) -> dict[str, A
             {
                 "name": r.plugin.name,
                 "family": r.plugin.family,
-                "input": r.plugin.input_kind,
+                "input": r.plugin.input_kind or eats(r.plugin),
                 "description": r.plugin.description,
                 "origin": r.origin,
                 "params": counts.get(r.plugin.name, {}).get("params"),
@@ -71,6 +72,23 @@ def catalogue(plugin_paths: list[str], count_params: bool = True) -> dict[str, A
         "devices": ["cpu", *[f"gpu: {name}" for name in backends.gpu_names()]],
         "datasets": list(datasets.DATASET_NAMES),
     }
+
+
+def eats(plugin: ModelPlugin) -> str:
+    """A plugin's declared inputs and task in a few words: ``token ids (64,) of 2000 ->
+    classification of 2``."""
+    arrays = input_arrays(plugin.inputs)
+    words = [
+        f"token ids {a.shape} of {a.vocab_size}" if a.is_tokens else f"{a.dtype} {a.shape}"
+        for a in arrays.values()
+    ]
+    if len(arrays) > 1:
+        words = [f"{name}: {word}" for name, word in zip(arrays, words, strict=True)]
+    task = plugin.task
+    what = task.kind.replace("_", " ") if task else ""
+    if task and task.kind == "classification":
+        what += f" of {task.classes}"
+    return f"{', '.join(words)} -> {what}"
 
 
 def cmd_new(args: argparse.Namespace) -> int:

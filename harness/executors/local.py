@@ -25,26 +25,16 @@ class LocalExecutor:
         repeats: range,
         observe: Observer | None = None,
     ) -> str | None:
-        return run_until_stopped(cells, jobs, processes, repeats, observe)
+        """:func:`run_processes`, or as much of it as ran before SIGINT / SIGTERM: then the
+        running worker is killed and the signal's name returned (None when all ran)."""
+        try:
+            run_processes(cells, jobs, processes, repeats, observe)
+        except Interrupted as stop:
+            return stop.name
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "local"}
-
-
-def run_until_stopped(
-    cells: Sequence[Cell],
-    jobs: Mapping[str, WorkerJob],
-    processes: Processes,
-    repeats: range,
-    observe: Observer | None = None,
-) -> str | None:
-    """:func:`run_processes`, or as much of it as ran before SIGINT / SIGTERM: then the
-    running worker is killed and the signal's name returned (None when all ran)."""
-    try:
-        run_processes(cells, jobs, processes, repeats, observe)
-    except Interrupted as stop:
-        return stop.name
-    return None
 
 
 def run_processes(

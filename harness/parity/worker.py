@@ -23,7 +23,7 @@ import numpy as np
 from harness.records.files import write_json_atomic
 from harness.registry import discover
 from harness.run.child import die_with_parent
-from harness.worker.model import compile_model, describe_model, inputs_targets, take
+from harness.worker.model import build_model, compile_model, describe_model, inputs_targets, take
 
 WEIGHTS = "weights.npz"
 
@@ -61,7 +61,7 @@ def run_plugin(plugin: Any, spec: dict[str, Any]) -> dict[str, Any]:
     shared = Path(spec["shared_dir"]) / plugin.name
     probe = np.load(Path(spec["shared_dir"]) / "probe.npz")
     x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
-    model = plugin.build(plugin.input_shape, 10)  # also registers custom classes for loading
+    model = build_model(plugin, 10)  # also registers custom classes for loading
     if spec["phase"] == "load":
         return {"loaded": _load_saved(keras, shared, backend, x_probe)}
     description = describe_model(model)

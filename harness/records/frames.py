@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from harness.records.files import read_comparison, read_run_data
-from harness.records.schema import MALLOC_UNRECORDED, RunResult
+from harness.records.schema import MALLOC_UNRECORDED, RunResult, higher_is_better
 
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 
@@ -42,6 +42,8 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "test_accuracy": ("metrics", "test_accuracy"),
     "test_loss": ("metrics", "test_loss"),
     "chance_accuracy": ("metrics", "chance_accuracy"),
+    "quality_name": ("quality", "name"),
+    "quality": ("quality", "value"),
     "epochs_run": ("epochs_run",),
     "import_s": ("timings_s", "import"),
     "build_s": ("timings_s", "build"),
@@ -79,6 +81,7 @@ _TEXT_COLUMNS = (
     "error",
     "keras_version",
     "step_ms_cv_of",
+    "quality_name",
 )
 
 
@@ -106,7 +109,19 @@ def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
     frame.insert(3, "key", frame["plugin"] + "/" + frame["backend"] + "/" + frame["device"])
     frame["malloc"] = (run.get("config") or {}).get("malloc", MALLOC_UNRECORDED)
-    return with_efficiency(frame, run["cells"])
+    return with_efficiency(with_quality(frame), run["cells"])
+
+
+def with_quality(frame: pd.DataFrame) -> pd.DataFrame:
+    """The quality figure of every trained cell: a task's own (``quality_name``,
+    ``quality``), else its test accuracy (every record from before tasks)."""
+    accuracy = frame["quality_name"].isna() & frame["test_accuracy"].notna()
+    frame.loc[accuracy, "quality_name"] = "accuracy"
+    frame.loc[accuracy, "quality"] = frame.loc[accuracy, "test_accuracy"]
+    frame["quality_higher_is_better"] = [
+        higher_is_better(n) if isinstance(n, str) else None for n in frame["quality_name"]
+    ]
+    return frame
 
 
 def with_efficiency(frame: pd.DataFrame, cells: list[dict[str, Any]]) -> pd.DataFrame:

@@ -40,6 +40,16 @@ VERDICTS = (
 )  # a compared cell's possible verdicts
 
 
+# Quality figures where more is better (an ``*accuracy`` too); any other (a loss, an error)
+# is better lower.
+HIGHER_IS_BETTER = frozenset({"auc", "precision", "recall", "f1_score", "r2_score"})
+
+
+def higher_is_better(quality: str) -> bool:
+    """Whether a larger value of the quality figure ``quality`` is the better one."""
+    return quality.endswith("accuracy") or quality in HIGHER_IS_BETTER
+
+
 class Status(str, enum.Enum):
     """Every cell ends in exactly one of these; none raises into the run."""
 
@@ -104,6 +114,9 @@ class CellResult:
     machine: dict[str, Any] | None = None  # where it ran, in a merged file (else: environment)
     flops: FlopCount | None = None  # counted FLOPs per training step (docs/efficiency.md)
     peak: MeasuredPeak | None = None  # matmul peak and bandwidth measured by the worker
+    # a plugin with a task: its quality figure, {"name", "value", "higher_is_better"}; absent
+    # for a registered dataset's plugin, whose figure is metrics["test_accuracy"]
+    quality: dict[str, Any] | None = None
 
     @property
     def cell(self) -> Cell:
@@ -124,6 +137,8 @@ class CellResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
+        if data["quality"] is None:  # records without a task stay as they were
+            del data["quality"]
         return data
 
     @classmethod

@@ -138,6 +138,8 @@ def describe_cell(cell: CellResult) -> str:
     accuracy = cell.metrics.get("test_accuracy")
     first = cell.timings_s.get("first_step", float("nan"))
     trained = f"test acc {accuracy:.3f}" if accuracy is not None else "timing only"
+    if cell.quality and accuracy is None:
+        trained = f"test {cell.quality['name']} {cell.quality['value']:.3g}"
     return (
         f"[green]ok[/] {escape(cell.cell.key)}: {cell.step_time_ms.median:.2f} ms/step, "
         f"first step {first:.2f} s, {trained} ({cell.duration_s or 0:.0f} s)"

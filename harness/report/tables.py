@@ -122,8 +122,8 @@ def results_table(cells: pd.DataFrame) -> Table:
     the test accuracy, and the achieved GFLOP/s with its share of the device's measured
     peak when the cells were counted. ``*`` marks the row's fastest cell, ``~`` a CV above
     ``WIDE_CV``; a row whose backends count different parameters lists every count."""
-    efficiency = has_efficiency(cells)
-    headers = ("ms", "acc", "GFLOP/s") if efficiency else ("ms", "acc")
+    efficiency, named = has_efficiency(cells), named_quality(cells)
+    headers = ("ms", "quality" if named else "acc", "GFLOP/s")[: 3 if efficiency else 2]
     columns = [Column("plugin", strong=True), Column("params", numeric=True)]
     for backend, device in groups(cells):
         label = group_label(backend, device)
@@ -131,9 +131,11 @@ def results_table(cells: pd.DataFrame) -> Table:
     rows = tuple(
         _results_row(cells, plugin, len(headers)) for plugin in dict.fromkeys(cells["plugin"])
     )
+    meaning = f"quality: test accuracy, or the test figure named ({', '.join(named)})"
+    meaning = meaning if named else "acc: test accuracy"
     caption = (
         f"ms: median steady-state time per step; * fastest of the row; ~ spread too wide to "
-        f"trust (CV above {WIDE_CV:.0%}); acc: test accuracy; tf = tensorflow"
+        f"trust (CV above {WIDE_CV:.0%}); {meaning}; tf = tensorflow"
     )
     if efficiency:
         caption += (
@@ -149,7 +151,8 @@ def results_table(cells: pd.DataFrame) -> Table:
     teardown = teardown_note(cells)
     if teardown:
         caption += f"; {teardown}"
-    return Table("Median step time (ms/step) and test accuracy", tuple(columns), rows, caption)
+    title = f"Median step time (ms/step) and test {'quality' if named else 'accuracy'}"
+    return Table(title, tuple(columns), rows, caption)
 
 
 TEARDOWN_SHARE = 0.05  # a teardown growing by more than this share of a step is named
@@ -172,6 +175,12 @@ def teardown_note(cells: pd.DataFrame) -> str:
         f"the fit's teardown after its last step, left out of ms, adds on average {named} "
         "per step (with_teardown_ms in the JSON)"
     )
+
+
+def named_quality(cells: pd.DataFrame) -> list[str]:
+    """The quality figures other than an accuracy that cells report (a regression's loss)."""
+    names = cells["quality_name"] if "quality_name" in cells else []
+    return [n for n in dict.fromkeys(names) if isinstance(n, str) and not n.endswith("accuracy")]
 
 
 def has_efficiency(cells: pd.DataFrame) -> bool:
@@ -241,7 +250,11 @@ def _group_cells(cell: pd.Series, fastest: str | None) -> list[Cell]:
 
 
 def _accuracy_cell(cell: pd.Series) -> Cell:
-    """The test accuracy, marked when it is no better than guessing the commonest class."""
+    """The test accuracy, marked when it is no better than guessing the commonest class; a
+    figure other than an accuracy with its name (``mae 0.153``)."""
+    name = cell.get("quality_name")
+    if isinstance(name, str) and not name.endswith("accuracy"):
+        return Cell(f"{name} {formatted(cell.get('quality'), '.3g')}")
     accuracy, chance = cell["test_accuracy"], cell.get("chance_accuracy")
     text = formatted(accuracy, ".3f")
     if pd.notna(accuracy) and chance is not None and pd.notna(chance):

@@ -102,7 +102,8 @@ def with_repro(cell: CellResult, settings: RunSettings) -> CellResult:
     """A cell that is not ok, with the command line that reruns just that cell."""
     if cell.ok or cell.status is Status.SKIPPED:
         return cell
-    command = settings.command_for(cell.plugin, cell.backend, cell.device, cell.dataset)
+    dataset = cell.dataset if cell.dataset in datasets.DATASET_NAMES else settings.dataset
+    command = settings.command_for(cell.plugin, cell.backend, cell.device, dataset)
     return replace(cell, repro=command)
 
 

@@ -16,18 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from harness import datasets
+from harness import datasets, synthetic
 from harness.backends.worker import WorkerBackend, worker_backend
+from harness.plugin import ModelPlugin
 from harness.records.files import write_json_atomic
 from harness.records.schema import CellResult, Status
 from harness.records.steptime import StepTimeSummary
 from harness.registry import discover
 from harness.run.child import die_with_parent
+from harness.run.profiles import get_profile
 from harness.run.spec import WorkerSpec
 from harness.run.turns import turns_from_env
+from harness.synthetic import SpecData
 from harness.worker.efficiency import measure
 from harness.worker.model import inputs_targets
 from harness.worker.session import Session
+
+SPEC_TRAIN, SPEC_TEST = 8192, 2048  # synthetic split sizes under a profile without limits
 
 
 class CellUnavailable(Exception):
@@ -80,7 +85,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
     keras.config.set_dtype_policy(settings.dtype_policy)
 
     plugin = discover(settings.plugin_paths)[cell.plugin].plugin
-    data = datasets.load_npz(Path(spec.dataset_path))
+    data = cell_data(plugin, spec)
     session = Session(keras, plugin, settings, cell.backend)
     session.turns = turns_from_env()  # in a process pair: wait for a turn per window pair
     train = inputs_targets(plugin, data.x_train, data.y_train)
@@ -102,6 +107,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         flops, peak = measure(keras, session, framework, cell.device, train[0], data.num_classes)
         phases["efficiency"] = time.perf_counter() - started
     step = StepTimeSummary.from_processes([replace(timing.pop("step"), phases_s=phases)])
+    quality = training.pop("quality", None)  # before the rest of training joins timings_s
     return CellResult(
         plugin=cell.plugin,
         backend=cell.backend,
@@ -112,7 +118,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         step_time_ms=step,
         samples_per_s=session.batch_size / (step.median / 1000.0),
         predict_ms_per_batch=timing.pop("predict_ms_per_batch"),
-        metrics=_with_chance(training.pop("metrics", {}), data.y_test),
+        metrics=_with_chance(training.pop("metrics", {}), plugin, data.y_test),
         history=training.pop("history", {}),
         epochs_run=training.pop("epochs_run", None),
         early_stopping=training.pop("early_stopping", None),
@@ -122,14 +128,29 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         versions=framework.versions(),
         flops=flops,
         peak=peak,
+        quality=quality,
     ).to_dict()
 
 
-def _with_chance(metrics: dict[str, float], labels: Any) -> dict[str, float]:
+def cell_data(plugin: ModelPlugin, spec: WorkerSpec) -> datasets.Dataset | SpecData:
+    """The run's dataset, or for a plugin with declared inputs and a task, synthetic data
+    made here from them and the seed, as large as the profile's splits."""
+    if plugin.task is None:
+        return datasets.load_npz(Path(spec.dataset_path))
+    profile = get_profile(spec.settings.profile)
+    n_train = profile.train_limit or SPEC_TRAIN
+    n_test = profile.test_limit or SPEC_TEST
+    return synthetic.generate(plugin.inputs, plugin.task, n_train, n_test, spec.settings.seed)
+
+
+def _with_chance(metrics: dict[str, float], plugin: ModelPlugin, labels: Any) -> dict[str, float]:
     """The test metrics and ``chance_accuracy``: the accuracy of always answering the most
-    common test label (what an untrained model can score)."""
+    common test label (what an untrained model can score; none for a regression)."""
     if not metrics or not len(labels):
         return metrics
+    if plugin.task is not None:
+        chance = synthetic.chance_accuracy(plugin.task, labels)
+        return metrics if chance is None else {**metrics, "chance_accuracy": chance}
     return {**metrics, "chance_accuracy": float(np.bincount(labels).max() / len(labels))}
 
 

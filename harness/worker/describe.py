@@ -15,13 +15,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from harness.backends import parent as devices
 from harness.backends.worker import worker_backend
 from harness.plugin import ModelPlugin
 from harness.registry import discover
-from harness.worker.model import compile_model, describe_model
+from harness.worker.model import build_model, compile_model, describe_model, sample_inputs
 from harness.worker.trace import count_model
 
 
@@ -33,7 +31,7 @@ def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
     for name, registered in discover(plugin_paths).items():
         plugin = registered.plugin
         try:
-            model = plugin.build(plugin.input_shape, 10)
+            model = build_model(plugin, 10)
             report["plugins"][name] = describe_model(model) | {"flops": _flops(model, plugin)}
         except Exception as error:
             report["plugins"][name] = {"error": f"{type(error).__name__}: {error}"}
@@ -47,8 +45,7 @@ def _flops(model: Any, plugin: ModelPlugin) -> dict[str, Any]:
 
     try:
         compile_model(model, plugin)
-        x = np.zeros((1, *plugin.input_shape), dtype="float32")
-        sample = plugin.prepare(x, np.zeros(1, dtype="int64"))[0] if plugin.prepare else x
+        sample = sample_inputs(plugin)
         batch, dtype = plugin.training.batch_size, keras.config.dtype_policy().compute_dtype
         shapes_of = worker_backend(keras.backend.backend()).shapes_of
         return asdict(count_model(model, plugin, sample, batch, dtype, shapes_of))

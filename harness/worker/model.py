@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.plugin import ModelPlugin
+from harness.errors import PluginError
+from harness.plugin import InputArray, ModelPlugin, input_arrays
 from harness.records.schema import Params
 
 
@@ -29,10 +30,48 @@ def compile_model(model: Any, plugin: ModelPlugin, jit_compile: Any = "auto") ->
     )
 
 
-def inputs_targets(plugin: ModelPlugin, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-    """The dataset's arrays as the plugin's model takes them."""
-    shaped = x.reshape((len(x), *plugin.input_shape))
+def build_model(plugin: ModelPlugin, num_classes: int = 10) -> Any:
+    """The plugin's uncompiled model: ``build(input_shape, num_classes)`` for a registered
+    dataset, ``build(inputs, task)`` (its output checked against the task) otherwise."""
+    if plugin.task is None:
+        return plugin.build(plugin.input_shape, num_classes)
+    model = plugin.build(plugin.inputs, plugin.task)
+    check_outputs(plugin, model)
+    return model
+
+
+def check_outputs(plugin: ModelPlugin, model: Any) -> None:
+    """Raise PluginError when the model's one output does not have the task's shape (a
+    multi-output model, with ``prepare``, or one whose output is not known yet passes)."""
+    if plugin.task is None or plugin.prepare is not None:
+        return
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 1:
+        return
+    found = tuple(outputs[0].shape[1:])
+    expected = plugin.task.output_shape(plugin.inputs)
+    if found != expected:
+        raise PluginError(
+            f"Plugin {plugin.name!r}: the model's output does not fit its task "
+            f"({plugin.task.kind}): expected a per-sample shape of {expected}. "
+            f"Received: output_shape={found}"
+        )
+
+
+def inputs_targets(plugin: ModelPlugin, x: Any, y: np.ndarray) -> tuple[Any, Any]:
+    """The dataset's arrays as the plugin's model takes them (declared inputs: as made)."""
+    shaped = x if plugin.task is not None else x.reshape((len(x), *plugin.input_shape))
     return plugin.prepare(shaped, y) if plugin.prepare else (shaped, y)
+
+
+def sample_inputs(plugin: ModelPlugin) -> Any:
+    """One sample of zeros (a batch of one) as the plugin's model takes it."""
+    if plugin.task is None:
+        x, y = np.zeros((1, *plugin.input_shape), dtype="float32"), np.zeros(1, dtype="int64")
+        return inputs_targets(plugin, x, y)[0]
+    arrays = input_arrays(plugin.inputs)
+    zeros = {name: np.zeros((1, *a.shape), dtype=a.dtype) for name, a in arrays.items()}
+    return zeros["inputs"] if isinstance(plugin.inputs, InputArray) else zeros
 
 
 def cycle_samples(x: Any, y: Any, n: int) -> tuple[Any, Any]:

@@ -17,12 +17,21 @@ import numpy as np
 
 from harness.backends.parent import MALLOC_ENV
 from harness.backends.worker import worker_backend
+from harness.errors import PluginError
 from harness.plugin import ModelPlugin
+from harness.records.schema import higher_is_better
 from harness.records.steptime import Contention, StepTimeStats
 from harness.run.settings import RunSettings
 from harness.run.turns import NO_TURNS, NoTurns
 from harness.worker.contention import Snapshot
-from harness.worker.model import compile_model, count_params, cycle_samples, length, take
+from harness.worker.model import (
+    build_model,
+    compile_model,
+    count_params,
+    cycle_samples,
+    length,
+    take,
+)
 
 
 class NonFiniteLoss(Exception):
@@ -57,7 +66,7 @@ class Session:
     def build(self, num_classes: int = 10) -> Any:
         """A freshly seeded, compiled model."""
         self.keras.utils.set_random_seed(self.settings.seed)
-        model = self.plugin.build(self.plugin.input_shape, num_classes)
+        model = build_model(self.plugin, num_classes)
         compile_model(model, self.plugin, self.settings.keras_jit_compile())
         self.jit_used = model.jit_compile
         return model
@@ -236,7 +245,9 @@ class Session:
         )
         evaluate_s = time.perf_counter() - start
         metrics = {f"test_{k}": float(v) for k, v in scores.items()}
-        metrics["test_accuracy"] = metrics[f"test_{self.plugin.accuracy_metric}"]
+        quality = quality_figure(self.plugin, metrics)
+        if quality is None or quality["name"].endswith("accuracy"):
+            metrics["test_accuracy"] = metrics[f"test_{self.plugin.quality_key}"]
         return {
             "params": count_params(model),
             "metrics": metrics,
@@ -245,6 +256,7 @@ class Session:
             "early_stopping": self._early_stopping(plugin_callbacks),
             "train": train_s,
             "evaluate": evaluate_s,
+            **({"quality": quality} if quality else {}),
         }
 
     def _fit_with_plugin_defaults(self, model: Any, x: Any, y: Any, callbacks: list[Any]) -> dict:
@@ -289,6 +301,22 @@ class Session:
             "accelerators": gpus,
             "seed": self.settings.seed,
         }
+
+
+def quality_figure(plugin: ModelPlugin, metrics: dict[str, float]) -> dict[str, Any] | None:
+    """The quality figure of a plugin with a task, by name (None for a registered dataset's
+    plugin: its figure is ``test_accuracy``, as it always was)."""
+    if plugin.task is None:
+        return None
+    key = plugin.quality_key
+    if f"test_{key}" not in metrics:
+        known = sorted(k.removeprefix("test_") for k in metrics)
+        raise PluginError(
+            f"Plugin {plugin.name!r}: task.quality names no evaluate result. Expected one of "
+            f"{known}. Received: quality={key!r}"
+        )
+    value = metrics[f"test_{key}"]
+    return {"name": key, "value": value, "higher_is_better": higher_is_better(key)}
 
 
 def _check_finite(history: dict[str, list[float]]) -> None:
