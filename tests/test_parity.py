@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
+from harness import datasets, registry
 from harness.backends.parent import BACKENDS, backend_installed
-from harness.parity.checks import ParityReport
+from harness.parity.checks import ParityReport, run_parity
 from harness.parity.verdicts import Judge, Tolerances
 from harness.records.schema import CheckResult
 
@@ -141,3 +142,12 @@ def test_one_backend_alone_checks_what_it_can(tmp_path, backend):
     assert "no other backend" in results["build", backend]["detail"]
     assert results["portability", round_trip]["measured"] < 1e-6
     assert results["training", backend]["measured"] < 1e-2  # its own one-ulp floor
+
+
+def test_a_plugin_with_declared_inputs_is_unavailable_not_failed():
+    plugin = registry.discover()["conv1d_regression"].plugin
+    report = run_parity([plugin], ["jax", "torch"], datasets.load_dataset("synthetic"))
+    assert report.passed
+    assert {r.status for r in report.results} == {"unavailable"}
+    assert len(report.results) == 4 * 2
+    assert "declared inputs" in report.results[0].detail

@@ -64,6 +64,9 @@ class ParityReport:
         }
 
 
+NOT_YET_DECLARED = "parity of a plugin with declared inputs and a task is not checked yet"
+
+
 def run_parity(
     plugins: Sequence[ModelPlugin],
     backends: Sequence[str],
@@ -75,6 +78,16 @@ def run_parity(
 ) -> ParityReport:
     """Run every check for every plugin across ``backends`` (two workers per backend)."""
     report = ParityReport(list(backends), steps, tolerances or Tolerances())
+    declared = [p for p in plugins if p.task is not None]
+    plugins = [p for p in plugins if p.task is None]
+    for plugin in declared:  # the probe is the dataset's images; declared inputs need their own
+        report.results.extend(
+            CheckResult(plugin.name, check, backend, "unavailable", detail=NOT_YET_DECLARED)
+            for check in CHECKS
+            for backend in backends
+        )
+    if not plugins:
+        return report
     available = [b for b in backends if devices.backend_installed(b)]
     outputs = _run_workers(
         [p.name for p in plugins], available, data, plugin_paths, steps, timeout_s

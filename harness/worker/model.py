@@ -45,7 +45,10 @@ def check_outputs(plugin: ModelPlugin, model: Any) -> None:
     multi-output model, with ``prepare``, or one whose output is not known yet passes)."""
     if plugin.task is None or plugin.prepare is not None:
         return
-    outputs = getattr(model, "outputs", None) or []
+    try:
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError, TypeError):  # a subclassed model: not known yet
+        return
     if len(outputs) != 1:
         return
     found = tuple(outputs[0].shape[1:])
