@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
     "module",
     [
         "timing.step_time",
+        "timing.plain_script",
         "timing.process_costs",
         "timing.steady_state",
         "gate.evidence",
