@@ -37,18 +37,22 @@ def bench(session: nox.Session) -> None:
 
 DEFAULT_TIER = "not e2e and not slow"
 E2E_TIER = "e2e or slow"
+# The default tier on every core (at most 4), each test file on one pytest-xdist worker so that
+# a file's shared runs are made once (a session's once per worker); ``-- -n 0``: one process.
+PARALLEL = ("-n", "auto", "--maxprocesses", "4", "--dist", "loadfile")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The default tests: every backend trains for real, on tiny data (the e2e tier left out)."""
     _install(session, "all,test,ray")
-    session.run("pytest", "-m", DEFAULT_TIER, *session.posargs)
+    session.run("pytest", "-m", DEFAULT_TIER, *PARALLEL, *session.posargs)
 
 
 @nox.session(default=False)
 def e2e(session: nox.Session) -> None:
-    """The costly end-to-end tests: a Ray cluster, live gates, faults after real training."""
+    """The costly end-to-end tests: a Ray cluster, live gates, faults after real training.
+    One process: they time, signal and count workers, and must have the machine to themselves."""
     _install(session, "all,test,ray")
     session.run("pytest", "-m", E2E_TIER, *session.posargs)
 
