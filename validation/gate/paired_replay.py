@@ -29,7 +29,7 @@ import numpy as np
 from harness.gate import Design, Rule
 from harness.records import CellComparison, write_json_atomic
 from harness.stats import SIGNED_RANK, TimingTestName, log_ratios
-from validation.gate.sequential import Case, replay_looks, replay_summary
+from validation.gate.sequential import Case, draft_cell, replay_looks, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -131,18 +131,8 @@ def replay_gate(
 
 
 def _draft(key: str, d: np.ndarray) -> CellComparison:
-    a, b = [1.0] * len(d), [math.exp(v) for v in d]
-    return CellComparison(
-        key,
-        "",
-        "",
-        "",
-        "",
-        ratio=SIGNED_RANK.ratio(a, b),
-        p_value=SIGNED_RANK.p_slower(a, b),
-        a_samples=a,
-        b_samples=b,
-    )
+    """A process pair's log ratios as samples of the paired test: A at 1, B at exp(d)."""
+    return draft_cell(key, [1.0] * len(d), [math.exp(v) for v in d], SIGNED_RANK)
 
 
 def replay_design(

@@ -22,7 +22,7 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from harness.gate import (
     unsure,
 )
 from harness.records import CellComparison, RunResult, read_run, write_json_atomic
-from harness.stats import MANN_WHITNEY
+from harness.stats import MANN_WHITNEY, TimingTest
 from validation.gate.digest import load_gates
 from validation.gate.replay import Pool, pools
 
@@ -114,7 +114,7 @@ def replay_gate(
         draws[key] = (a, b * (1.0 + delta))
 
     def draft(key: str, done: int) -> CellComparison:
-        return _draft(key, draws[key][0][:done], draws[key][1][:done])
+        return draft_cell(key, draws[key][0][:done], draws[key][1][:done])
 
     return replay_looks(keys, costs, case, rule, draft)
 
@@ -158,16 +158,20 @@ def replay_looks(
     return flagged, seconds / 60, taken
 
 
-def _draft(key: str, a: np.ndarray, b: np.ndarray) -> CellComparison:
-    a_list, b_list = list(a), list(b)
+def draft_cell(
+    key: str, a: Sequence[float], b: Sequence[float], test: TimingTest = MANN_WHITNEY
+) -> CellComparison:
+    """A cell's verdict before Holm, as the gate drafts it: ``test``'s ratio and p on the
+    sides' samples (the replays of both pairings build their looks from it)."""
+    a_list, b_list = [float(v) for v in a], [float(v) for v in b]
     return CellComparison(
         key,
         "",
         "",
         "",
         "",
-        ratio=MANN_WHITNEY.ratio(a_list, b_list),
-        p_value=MANN_WHITNEY.p_slower(a_list, b_list),
+        ratio=test.ratio(a_list, b_list),
+        p_value=test.p_slower(a_list, b_list),
         a_samples=a_list,
         b_samples=b_list,
     )
