@@ -14,8 +14,9 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 # Bottom to top: each may import itself and anything listed before it, nothing after it.
 LAYERS = (
     ("errors", "_lazy"),
+    ("declarations",),
     ("plugin", "stats"),
-    ("registry", "datasets", "synthetic"),
+    ("registry", "datasets", "synthetic", "plugin_data"),
     ("backends",),
     ("records",),
     ("run",),

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import datasets, synthetic
+from harness import datasets, plugin_data, synthetic
 from harness.backends.worker import WorkerBackend, worker_backend
 from harness.plugin import ModelPlugin
 from harness.records.files import write_json_atomic
@@ -133,11 +133,13 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
 
 
 def cell_data(plugin: ModelPlugin, spec: WorkerSpec) -> datasets.Dataset | SpecData:
-    """The run's dataset, or for a plugin with declared inputs and a task, synthetic data
-    made here from them and the seed, as large as the profile's splits."""
+    """The run's dataset, or for a plugin with declared inputs and a task, its own ``load``'s
+    data or synthetic data made here from them and the seed, as large as the profile's splits."""
     if plugin.task is None:
         return datasets.load_npz(Path(spec.dataset_path))
     profile = get_profile(spec.settings.profile)
+    if plugin.load is not None:
+        return plugin_data.load(plugin, profile.train_limit, profile.test_limit, spec.settings.seed)
     n_train = profile.train_limit or SPEC_TRAIN
     n_test = profile.test_limit or SPEC_TEST
     return synthetic.generate(plugin.inputs, plugin.task, n_train, n_test, spec.settings.seed)
