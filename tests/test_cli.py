@@ -79,27 +79,22 @@ def test_list_json_names_plugins_and_backends(capsys, list_describes_once):
     assert set(info["backends"]) == {"jax", "tensorflow", "torch"}
 
 
-def test_kbench_run_end_to_end(tmp_path):
+def test_kbench_run_end_to_end_with_a_batch_size_sweep(tmp_path):
     out = tmp_path / "run.json"
     command = [sys.executable, "-m", "harness", "run", "-p", "dense_mlp", "-b", "torch"]
-    command += [
-        "--profile",
-        "smoke",
-        "--dataset",
-        "synthetic",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
-    ]
+    command += ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
+    command += ["--batch-size", "8,16", "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "dense_mlp" in done.stdout
     assert "synthetic" in done.stdout
     cells = json.loads(out.read_text())["cells"]
-    assert [(c["plugin"], c["backend"], c["status"]) for c in cells] == [
-        ("dense_mlp", "torch", "ok")
-    ]
+    assert [(c["plugin"], c["backend"], c["status"], c["batch_size"]) for c in cells] == [
+        ("dense_mlp", "torch", "ok", 8),
+        ("dense_mlp", "torch", "ok", 16),
+    ]  # a cell, and a row, per size, each trained and timed at its size
+    assert [c["fairness"]["batch_size"] for c in cells] == [8, 16]
+    assert all(c["predict_step_ms"]["median"] > 0 for c in cells)
     shown = subprocess.run(
         [sys.executable, "-m", "harness", "show", str(out)], capture_output=True, text=True
     )

@@ -38,6 +38,9 @@ def test_the_results_file_reads_back_unchanged():
         _unchanged(new, old)
     frame = load(RUN)
     assert list(frame["key"]) == ["dense_mlp/jax/cpu", "dense_mlp/torch/cpu"]
+    assert frame["predict_ms_per_batch"].notna().all()  # whole predict calls' mean, then
+    assert frame["predict_ms_median"].isna().all()  # no steady-state predict time: not shown
+    assert all(c.predict_step_ms is None and c.batch_size is None for c in run.cells)
     assert (frame["n_processes"] == 2).all()
 
 

@@ -23,8 +23,7 @@ from harness.cli import run as cli_run
 from harness.errors import HarnessError
 from harness.parity.checks import CheckResult, ParityReport, Tolerances
 from harness.records import frames as results
-from harness.report import charts
-from harness.report import tables as report_tables
+from harness.report import charts, listings
 from harness.report.document import Report, write_report
 from harness.report.markdown import STEP_SUMMARY_ENV
 from harness.run import driver as bench
@@ -292,7 +291,7 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_the_environment_table_names_the_malloc_setting_of_the_run():
-    rows = dict(report_tables.environment_table({"config": {"malloc": "fixed"}}, "x").texts())
+    rows = dict(listings.environment_table({"config": {"malloc": "fixed"}}, "x").texts())
     assert rows["malloc"] == "fixed"
-    older = dict(report_tables.environment_table({"config": {}}, "x").texts())
+    older = dict(listings.environment_table({"config": {}}, "x").texts())
     assert older["malloc"] == "system"  # recorded before the setting: glibc's own thresholds

@@ -26,7 +26,9 @@ from harness.run.settings import RunSettings
 def test_every_backend_cell_runs_in_its_own_backend(smoke_run):
     cells = {c.cell.key: c for c in smoke_run.cells}
     for backend in BACKENDS:
-        cell = cells[f"dense_mlp/{backend}/cpu"]
+        cell = cells[f"dense_mlp/{backend}/cpu"]  # one size: keyed, and written, as always
+        assert cell.batch_size is None
+        assert "batch_size" not in cell.to_dict()
         assert cell.status is Status.OK, cell.error
         assert cell.versions["keras_backend"] == backend
         assert backend in cell.versions  # the framework's own version, as imported
@@ -41,6 +43,12 @@ def test_ok_cell_records_what_the_schema_promises(smoke_run):
     assert step.n_windows == len(step.samples) >= 3
     assert len(step.short_fit_s) == len(step.long_fit_s) == step.n_windows + step.warmup_windows
     assert cell.samples_per_s == pytest.approx(32 / (step.median / 1000))
+    predict = cell.predict_step_ms  # timed as the step: window pairs of predict calls
+    assert predict is not None
+    assert cell.predict_ms_per_batch == predict.median > 0
+    assert predict.first.n_windows == len(predict.first.samples) == 2  # smoke's predict_repeats
+    assert predict.first.window_steps >= 2
+    assert predict.first.teardown_ms_per_step is not None  # from on_predict_end to return
     busy = step.contention  # counted around the timing loop, which trains the model
     assert busy is not None
     assert busy.wall_s >= sum(step.short_fit_s) + sum(step.long_fit_s)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from harness.records.baselines import BaselineInfo
 from harness.records.frames import cells_frame
-from harness.report import console, efficiency, html, markdown, tables, verdicts
+from harness.report import console, efficiency, html, listings, markdown, tables, verdicts
 from harness.report.tables import STYLES, Cell, Column, Table
 
 
@@ -194,7 +194,7 @@ def test_the_catalogue_names_each_family_once_and_ends_a_section_with_it():
         {"family": "mlp", "name": "b", "description": "y", "params": None},
         {"family": "cnn", "name": "c", "description": "z"},
     ]
-    table = tables.catalogue_table(plugins, "jax")
+    table = listings.catalogue_table(plugins, "jax")
     assert table.title == "Plugins (parameters as built on jax)"
     assert [row[:3] for row in table.texts()] == [
         ("mlp", "a", "1,000"),
@@ -202,14 +202,14 @@ def test_the_catalogue_names_each_family_once_and_ends_a_section_with_it():
         ("cnn", "c", "?"),
     ]
     assert table.breaks == {1, 2}
-    assert len(tables.catalogue_table(plugins, None, descriptions=False).columns) == 5
+    assert len(listings.catalogue_table(plugins, None, descriptions=False).columns) == 5
 
 
 def test_the_baselines_table_has_a_row_per_baseline():
     info = BaselineInfo(
         "main", Path("m.json"), "2026-01-01", "r.json", 4, "quick", "mnist", "cpu", "3.8", 5
     )
-    table = tables.baselines_table([info])
+    table = listings.baselines_table([info])
     assert table.texts() == (("main", "2026-01-01", "4", "5", "quick", "mnist", "3.8", "cpu"),)
 
 

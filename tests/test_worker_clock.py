@@ -1,4 +1,4 @@
-"""The worker's fit clock, with a real backend in a fresh process."""
+"""The worker's fit and predict clock, with a real backend in a fresh process."""
 
 from __future__ import annotations
 
@@ -24,17 +24,25 @@ session.timed_fit(model, x, y)
 start = time.perf_counter()
 timed = session.timed_fit(model, x, y)
 wall = time.perf_counter() - start
-clock = session._train_end_clock()
-with_clock = keras.callbacks.CallbackList([clock], model=model)._async_train
-without = keras.callbacks.CallbackList([], model=model)._async_train
-print(json.dumps({"timed": timed, "wall": wall, "async": [with_clock, without]}))
+start = time.perf_counter()
+predicted = session.timed_predict_and_teardown(model, x)
+predict_wall = time.perf_counter() - start
+clock = session._end_clock()
+with_clock, without = (keras.callbacks.CallbackList(c, model=model) for c in ([clock], []))
+modes = [(c._async_train, c._async_predict) for c in (with_clock, without)]
+print(json.dumps({"timed": timed, "wall": wall, "async": modes, "predicted": predicted,
+                  "predict_wall": predict_wall}))
 """
 
 
-def test_fit_clock_stops_inside_the_fit_and_keeps_async_dispatch():
+def test_fit_and_predict_clocks_stop_inside_the_call_and_keep_async_dispatch():
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout.strip().splitlines()[-1])
     assert 0 < measured["timed"] < measured["wall"]
-    assert measured["async"] == [True, True]  # the clock keeps Keras's async dispatch
+    assert measured["async"] == [[True, True], [True, True]]  # Keras's async dispatch kept
+    predicted, teardown = measured["predicted"]
+    assert 0 < predicted
+    assert 0 <= teardown
+    assert predicted + teardown <= measured["predict_wall"]

@@ -39,6 +39,12 @@ def positive_float(text: str) -> float:
     return value
 
 
+def batch_sizes(text: str) -> int | tuple[int, ...]:
+    """One batch size (``32``), or several for a batch-size sweep (``1,32,256``)."""
+    sizes = tuple(dict.fromkeys(positive_int(part.strip()) for part in text.split(",")))
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
 def probability(text: str) -> float:
     value = positive_float(text)
     if value >= 1:
@@ -139,7 +145,13 @@ def _add_selection(run: argparse.ArgumentParser) -> None:
 
 def _add_fairness(run: argparse.ArgumentParser) -> None:
     run.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
-    run.add_argument("--batch-size", type=positive_int, help="override the plugins' batch size")
+    run.add_argument(
+        "--batch-size",
+        type=batch_sizes,
+        metavar="N[,N...]",
+        help="override the plugins' batch size; several (1,32,256): a batch-size sweep, a cell "
+        "per size, and a scaling chart in the report",
+    )
     run.add_argument("--jit-compile", default="auto", choices=JIT_CHOICES)
     run.add_argument(
         "--dtype", default="float32", choices=DTYPE_POLICIES, help="Keras dtype policy"

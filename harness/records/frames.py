@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from harness.records.files import read_comparison, read_run_data
-from harness.records.schema import MALLOC_UNRECORDED, RunResult, higher_is_better
+from harness.records.schema import MALLOC_UNRECORDED, RunResult, cell_key, higher_is_better
 
 HISTORY_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 
@@ -39,6 +39,12 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "teardown_ms_per_step": ("step_time_ms", "teardown_ms_per_step"),
     "samples_per_s": ("samples_per_s",),
     "predict_ms_per_batch": ("predict_ms_per_batch",),
+    "predict_ms_median": ("predict_step_ms", "median"),
+    "predict_ms_ci_low": ("predict_step_ms", "ci_low"),
+    "predict_ms_ci_high": ("predict_step_ms", "ci_high"),
+    "predict_ms_cv": ("predict_step_ms", "cv"),
+    "predict_ms_with_teardown": ("predict_step_ms", "with_teardown_ms"),
+    "predict_teardown_ms_per_batch": ("predict_step_ms", "teardown_ms_per_step"),
     "test_accuracy": ("metrics", "test_accuracy"),
     "test_loss": ("metrics", "test_loss"),
     "chance_accuracy": ("metrics", "chance_accuracy"),
@@ -54,6 +60,7 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "device_peak_mb": ("memory_mb", "device_peak"),
     "jit_compile_used": ("fairness", "jit_compile_used"),
     "batch_size": ("fairness", "batch_size"),
+    "sweep_batch": ("batch_size",),  # the cell's batch size in a batch-size sweep, else NA
     "keras_version": ("versions", "keras"),
     "duration_s": ("duration_s",),
     "flops_per_step": ("flops", "total"),
@@ -65,6 +72,7 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "bandwidth_gbs": ("peak", "memory", "rate"),
 }
 _INT_COLUMNS = (
+    "sweep_batch",
     "params_total",
     "params_trainable",
     "params_non_trainable",
@@ -98,18 +106,19 @@ def load_comparison(path: Path | str) -> pd.DataFrame:
 def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
     """The cells of a run (a record or its dict) as a DataFrame (see ``load``)."""
     run = _as_dict(run)
-    rows = [
-        {name: _dig(cell, keys) for name, keys in _CELL_COLUMNS.items()} for cell in run["cells"]
-    ]
+    cells = run["cells"]
+    rows = [{name: _dig(cell, keys) for name, keys in _CELL_COLUMNS.items()} for cell in cells]
     frame = pd.DataFrame(rows, columns=list(_CELL_COLUMNS))
     for name in frame.columns:
         if name in _INT_COLUMNS:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
         elif name not in _TEXT_COLUMNS and name != "jit_compile_used":
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    frame.insert(3, "key", frame["plugin"] + "/" + frame["backend"] + "/" + frame["device"])
+    keys = [cell_key(c["plugin"], c["backend"], c["device"], c.get("batch_size")) for c in cells]
+    frame.insert(3, "key", keys)
+    frame["predict_samples_per_s"] = frame["batch_size"] / (frame["predict_ms_median"] / 1000.0)
     frame["malloc"] = (run.get("config") or {}).get("malloc", MALLOC_UNRECORDED)
-    return with_efficiency(with_quality(frame), run["cells"])
+    return with_efficiency(with_quality(frame), cells)
 
 
 def with_quality(frame: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +161,8 @@ def _machine(cell: dict[str, Any]) -> str:
 
 
 def history_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
-    """Per-epoch training history, long form: plugin, backend, device, metric, epoch, value."""
+    """Per-epoch training history, long form: plugin, backend, device, metric, epoch, value,
+    and a batch-size sweep's batch size (``sweep_batch``, NA outside a sweep)."""
     run = _as_dict(run)
     rows = []
     for cell in run["cells"]:
@@ -166,10 +176,13 @@ def history_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
                         "metric": metric,
                         "epoch": epoch,
                         "value": _number(value),
+                        "sweep_batch": cell.get("batch_size"),
                     }
                 )
-    columns = ["plugin", "backend", "device", "metric", "epoch", "value"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["plugin", "backend", "device", "metric", "epoch", "value", "sweep_batch"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["sweep_batch"] = pd.to_numeric(frame["sweep_batch"], errors="coerce").astype("Int64")
+    return frame
 
 
 def comparison_frame(comparison: dict[str, Any]) -> pd.DataFrame:

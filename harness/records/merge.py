@@ -72,12 +72,14 @@ def _union(lists: Any) -> list[str]:
 
 
 def _ordered(cells: list[CellResult], config: dict[str, Any]) -> list[CellResult]:
-    """Plugin-major, as a single run orders its cells."""
+    """Plugin-major (then a sweep's batch size), as a single run orders its cells."""
     plugins, backends, devices = (config[name] for name in _LISTS)
+    sizes = config.get("batch_size") if isinstance(config.get("batch_size"), list) else []
 
-    def rank(cell: CellResult) -> tuple[int, int, int]:
+    def rank(cell: CellResult) -> tuple[int, int, int, int]:
         return (
             plugins.index(cell.plugin) if cell.plugin in plugins else len(plugins),
+            sizes.index(cell.batch_size) if cell.batch_size in sizes else len(sizes),
             devices.index(cell.device) if cell.device in devices else len(devices),
             backends.index(cell.backend) if cell.backend in backends else len(backends),
         )

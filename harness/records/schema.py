@@ -63,15 +63,23 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Cell:
-    """One unit of work: a plugin under one backend on one device."""
+    """One unit of work: a plugin under one backend on one device; in a batch-size sweep
+    (``--batch-size 1,32,256``), also at one of its batch sizes (None: not a sweep)."""
 
     plugin: str
     backend: str
     device: str
+    batch_size: int | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.plugin}/{self.backend}/{self.device}"
+        return cell_key(self.plugin, self.backend, self.device, self.batch_size)
+
+
+def cell_key(plugin: str, backend: str, device: str, batch_size: Any = None) -> str:
+    """``plugin/backend/device``, and ``/b<size>`` for a cell of a batch-size sweep."""
+    key = f"{plugin}/{backend}/{device}"
+    return key if batch_size is None else f"{key}/b{int(batch_size)}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,8 @@ class CellResult:
     params: Params | None = None
     step_time_ms: StepTimeSummary | None = None
     samples_per_s: float | None = None
+    # the median of predict_step_ms; in a file from before it, the median of whole predict
+    # calls' mean time per batch
     predict_ms_per_batch: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -117,10 +127,13 @@ class CellResult:
     # a plugin with a task: its quality figure, {"name", "value", "higher_is_better"}; absent
     # for a registered dataset's plugin, whose figure is metrics["test_accuracy"]
     quality: dict[str, Any] | None = None
+    # steady-state ms per predict batch, timed as the training step (window pairs of predict)
+    predict_step_ms: StepTimeSummary | None = None
+    batch_size: int | None = None  # the cell's batch size in a batch-size sweep (else absent)
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.plugin, self.backend, self.device)
+        return Cell(self.plugin, self.backend, self.device, self.batch_size)
 
     @property
     def ok(self) -> bool:
@@ -137,8 +150,9 @@ class CellResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
-        if data["quality"] is None:  # records without a task stay as they were
-            del data["quality"]
+        for name in _ABSENT_WHEN_NONE:  # records without them stay as they were
+            if data[name] is None:
+                del data[name]
         return data
 
     @classmethod
@@ -148,8 +162,9 @@ class CellResult:
         values["status"] = Status(values["status"])
         if values.get("params") is not None:
             values["params"] = Params(**values["params"])
-        if values.get("step_time_ms") is not None:
-            values["step_time_ms"] = StepTimeSummary.from_dict(values["step_time_ms"])
+        for name in ("step_time_ms", "predict_step_ms"):
+            if values.get(name) is not None:
+                values[name] = StepTimeSummary.from_dict(values[name])
         if values.get("flops") is not None:
             values["flops"] = FlopCount.from_dict(values["flops"])
         if values.get("peak") is not None:
@@ -159,7 +174,20 @@ class CellResult:
     @classmethod
     def not_run(cls, cell: Cell, dataset: str, status: Status, reason: str) -> CellResult:
         """A cell that never produced measurements (unavailable, timeout, crash)."""
-        return cls(cell.plugin, cell.backend, cell.device, dataset, status, error=reason)
+        return cls(
+            cell.plugin,
+            cell.backend,
+            cell.device,
+            dataset,
+            status,
+            error=reason,
+            batch_size=cell.batch_size,
+        )
+
+
+# CellResult fields left out of its dict when unset: a task's quality figure and a sweep's
+# batch size (a run without them writes its cells as before either existed)
+_ABSENT_WHEN_NONE = ("quality", "batch_size")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class DatasetShape:
 class ConfigShape:
     profile: str | None = None
     epochs: int | None = None
-    batch_size: int | None = None
+    batch_size: int | list[int] | None = None  # several: a batch-size sweep
     jit_compile: str | None = None
     dtype_policy: str | None = None
     threads: int | None = None

@@ -219,7 +219,7 @@ PHASES = {
     "first_step": "the first fit of one step (tracing, compilation)",
     "calibrate": "the short fits that size the timed windows",
     "timed": "the timed window pairs (fits of N and 2N steps), the warm-up included",
-    "predict": "the predict timing",
+    "predict": "the predict window pairs, their sizing and the first (tracing) predict call",
     "train": "training and evaluation (first process only)",
     "efficiency": "FLOP count and the machine's measured peak (first process only)",
     "wall": "the whole process, as the parent saw it",

@@ -55,7 +55,7 @@ def _groups(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(dict.fromkeys(zip(frame["backend"], frame["device"], strict=True)))
 
 
-def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
+def training_curves(history: pd.DataFrame, plugin: str, name: str | None = None) -> Figure:
     """Two panels for one plugin: loss and accuracy per epoch, training and validation.
 
     ``history`` is ``results.history_frame``; one colour per backend x device, solid lines
@@ -82,7 +82,8 @@ def training_curves(history: pd.DataFrame, plugin: str) -> Figure:
             _no_data(ax, "no training history")
     handles = _curve_handles(colours)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
-    figure.suptitle(f"{plugin}: training curves per backend / device", fontweight="bold")
+    title = f"{name or plugin}: training curves per backend / device"
+    figure.suptitle(title, fontweight="bold")
     return figure
 
 
@@ -103,8 +104,11 @@ def _plot_metric(ax, rows: pd.DataFrame, metric: str, colours: dict) -> None:
             )
 
 
-def _curve_handles(colours: dict) -> list[Line2D]:
-    """Legend entries: a colour and marker per backend x device, then the two line styles."""
+def _curve_handles(
+    colours: dict, styles: tuple[str, str] = ("training", "validation")
+) -> list[Line2D]:
+    """Legend entries: a colour and marker per backend x device, then the two line styles
+    (solid and filled, dashed and hollow) named ``styles``."""
     handles = [
         Line2D([], [], color=c, marker=DEVICE_MARKERS.get(g[1], "^"), label=group_label(*g))
         for g, c in colours.items()
@@ -112,8 +116,8 @@ def _curve_handles(colours: dict) -> list[Line2D]:
     validation = {"linestyle": "--", "marker": "o", "markerfacecolor": "white"}
     return [
         *handles,
-        Line2D([], [], color="black", linestyle="-", marker="o", label="training"),
-        Line2D([], [], color="black", label="validation", **validation),
+        Line2D([], [], color="black", linestyle="-", marker="o", label=styles[0]),
+        Line2D([], [], color="black", label=styles[1], **validation),
     ]
 
 
@@ -145,7 +149,8 @@ def step_time_chart(cells: pd.DataFrame, plugin: str) -> Figure:
     step_ax, start_ax = figure.subplots(1, 2, width_ratios=(3, 2))
     colours = backend_colours(_groups(rows))
     backend_devices = list(zip(rows["backend"], rows["device"], strict=True))
-    labels = [f"{b}\n{d}" for b, d in backend_devices]
+    sizes = ["" if pd.isna(n) else f"\nb{n}" for n in rows["sweep_batch"]]
+    labels = [f"{b}\n{d}{n}" for (b, d), n in zip(backend_devices, sizes, strict=True)]
     bar_colours = [colours[key] for key in backend_devices]
     _step_panel(step_ax, rows, bar_colours)
     _set_ticks(step_ax, list(range(len(rows))), labels)
@@ -267,6 +272,53 @@ def _set_ticks(ax, positions: list[int], labels: list[str]) -> None:
 
 def _no_data(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def scaled(cells: pd.DataFrame, plugin: str) -> pd.DataFrame:
+    """The cells of ``plugin``'s batch-size sweep timed ok, with ``fit`` and ``predict``: ms
+    per sample (the median over the batch size)."""
+    rows = cells[(cells["plugin"] == plugin) & cells["sweep_batch"].notna()]
+    rows = rows[(rows["status"] == "ok") & (rows["step_ms_median"] > 0)].copy()
+    rows["fit"] = rows["step_ms_median"] / rows["sweep_batch"].astype(float)
+    rows["predict"] = rows["predict_ms_median"] / rows["sweep_batch"].astype(float)
+    return rows
+
+
+def scaling_chart(cells: pd.DataFrame, plugin: str) -> Figure:
+    """ms per sample against the batch size of a batch-size sweep, log-log: a line per
+    backend x device, fit solid with filled markers, predict dashed with hollow ones. Where a
+    line falls as 1 / batch, each step's fixed cost (dispatch, synchronisation) dominates;
+    where it flattens, the arithmetic does."""
+    rows = scaled(cells, plugin)
+    figure = Figure(figsize=(8, 4.6), dpi=DPI, layout="constrained")
+    ax = figure.subplots()
+    colours = backend_colours(_groups(rows))
+    for (backend, device), colour in colours.items():
+        mine = rows[(rows["backend"] == backend) & (rows["device"] == device)]
+        mine = mine.sort_values("sweep_batch")
+        for name, style, face in (("fit", "-", None), ("predict", "--", "white")):
+            ax.plot(
+                mine["sweep_batch"].astype(float),
+                mine[name],
+                linestyle=style,
+                marker=DEVICE_MARKERS.get(device, "^"),
+                markerfacecolor=face,
+                color=colour,
+            )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    sizes = sorted({int(n) for n in rows["sweep_batch"]})
+    ax.set_xticks(sizes, [str(n) for n in sizes], minor=False)
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("median ms per sample (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    if rows.empty:
+        _no_data(ax, "no timed cells in a batch-size sweep")
+    handles = _curve_handles(colours, ("fit (training step)", "predict"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
+    figure.suptitle(f"{plugin}: time per sample against batch size", fontweight="bold")
+    return figure
 
 
 def comparison_chart(cells: pd.DataFrame, threshold: float, a_label: str, b_label: str) -> Figure:

@@ -18,7 +18,7 @@ from rich.text import Text
 from harness import stats
 from harness.records.frames import cells_frame
 from harness.records.schema import CellResult, RunResult
-from harness.report import tables, verdicts
+from harness.report import listings, tables, verdicts
 from harness.report.tables import STATUS_STYLE, WIDE_CV, Cell, Table
 
 __all__ = [
@@ -118,14 +118,14 @@ def comparison_table(comparison: Any) -> RichTable:
 
 def baselines_table(baselines: list[Any]) -> RichTable:
     """The saved baselines (``BaselineInfo`` records), as listed."""
-    return render(tables.baselines_table(baselines))
+    return render(listings.baselines_table(baselines))
 
 
 def catalogue_table(
     plugins: list[dict], params_backend: str | None, descriptions: bool = True
 ) -> RichTable:
     """The plugin catalogue grouped by family, with parameter counts."""
-    return render(tables.catalogue_table(plugins, params_backend, descriptions))
+    return render(listings.catalogue_table(plugins, params_backend, descriptions))
 
 
 def describe_cell(cell: CellResult) -> str:
@@ -140,9 +140,11 @@ def describe_cell(cell: CellResult) -> str:
     trained = f"test acc {accuracy:.3f}" if accuracy is not None else "timing only"
     if cell.quality and accuracy is None:
         trained = f"test {cell.quality['name']} {cell.quality['value']:.3g}"
+    predict = cell.predict_step_ms
+    predicted = f"predict {predict.median:.2f} ms/batch, " if predict is not None else ""
     return (
         f"[green]ok[/] {escape(cell.cell.key)}: {cell.step_time_ms.median:.2f} ms/step, "
-        f"first step {first:.2f} s, {trained} ({cell.duration_s or 0:.0f} s)"
+        f"{predicted}first step {first:.2f} s, {trained} ({cell.duration_s or 0:.0f} s)"
     )
 
 

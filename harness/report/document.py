@@ -16,7 +16,7 @@ import pandas as pd
 
 from harness.records.files import read_comparison, read_parity, read_run_data
 from harness.records.frames import cells_frame, comparison_frame, history_frame
-from harness.report import charts, efficiency, roofline, tables, verdicts
+from harness.report import charts, efficiency, listings, roofline, tables, verdicts
 from harness.report import html as report_html
 from harness.report import markdown as report_markdown
 from harness.report.html import Chart, Section
@@ -94,14 +94,17 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
     rendered = []
     for plugin in inputs.plugins:
         stem = folder / _slug(plugin)
-        if (history["plugin"] == plugin).any():
-            figure = charts.training_curves(history, plugin)
-            rendered.append(_chart(figure, stem.with_name(f"{stem.name}-curves"), plugin, "curves"))
+        rendered += _curves(history[history["plugin"] == plugin], plugin, stem)
         mine = cells[cells["plugin"] == plugin]
         if mine[["step_ms_median", "build_s", "first_step_s"]].notna().any(axis=None):
             figure = charts.step_time_chart(cells, plugin)
             rendered.append(
                 _chart(figure, stem.with_name(f"{stem.name}-step-time"), plugin, "step")
+            )
+        if charts.scaled(cells, plugin)["sweep_batch"].nunique() > 1:
+            figure = charts.scaling_chart(cells, plugin)
+            rendered.append(
+                _chart(figure, stem.with_name(f"{stem.name}-scaling"), plugin, "scaling")
             )
     if not roofline.plotted(cells).empty:
         figure = roofline.roofline_chart(cells)
@@ -118,12 +121,40 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
     return rendered
 
 
+def _curves(history: pd.DataFrame, plugin: str, stem: Path) -> list[Chart]:
+    """The plugin's training curves: one chart, or one per batch size of a sweep."""
+    sizes = list(dict.fromkeys(history["sweep_batch"].dropna()))
+    if not sizes:
+        figure = charts.training_curves(history, plugin)
+        return (
+            []
+            if history.empty
+            else [_chart(figure, stem.with_name(f"{stem.name}-curves"), plugin, "curves")]
+        )
+    return [
+        _chart(
+            charts.training_curves(
+                history[history["sweep_batch"] == n], plugin, f"{plugin}, batch {n}"
+            ),
+            stem.with_name(f"{stem.name}-b{n}-curves"),
+            plugin,
+            "curves",
+            f"curves at batch {n}",
+        )
+        for n in sizes
+    ]
+
+
 _CAPTIONS = {
     "curves": "Per epoch, one colour per backend / device; training solid with filled markers, "
     "validation dashed with hollow markers.",
     "step": "Bars: median steady-state ms/step; error bars: 95% CI of the median across worker "
     "processes (absent where only one process ran). Right: build + compile and first-step time "
     "(s).",
+    "scaling": "Median ms per sample against the batch size of a batch-size sweep (log-log), a "
+    "line per backend / device: fit (the training step) solid, predict dashed. A line falling "
+    "as 1 / batch size is dispatch-bound (each step's fixed cost dominates); where it "
+    "flattens, the arithmetic dominates.",
     "comparison": "Median step-time ratio B / A per cell with its 95% CI, coloured by verdict; "
     "dashed line: the regression threshold.",
     "roofline": "Each counted, timed cell at its arithmetic intensity and achieved GFLOP/s; "
@@ -133,9 +164,9 @@ _CAPTIONS = {
 }
 
 
-def _chart(figure, stem: Path, name: str, kind: str) -> Chart:
+def _chart(figure, stem: Path, name: str, kind: str, what: str | None = None) -> Chart:
     png, svg = charts.save(figure, stem)
-    return Chart(f"{name}: {kind}", png, svg, _CAPTIONS[kind])
+    return Chart(f"{name}: {what or kind}", png, svg, _CAPTIONS[kind])
 
 
 def _slug(name: str) -> str:
@@ -171,7 +202,7 @@ def html_document(inputs: ReportInputs, rendered: list[Chart]) -> str:
     if inputs.comparison is not None:
         parts = _comparison_parts(inputs.comparison, rendered)
         sections.append(Section("comparison", "Comparison", parts))
-    environment = tables.environment_table(inputs.run, str(inputs.source))
+    environment = listings.environment_table(inputs.run, str(inputs.source))
     sections.append(Section("environment", "Environment", (h.table(environment),)))
     return h.page(_title(inputs), _subtitle(inputs), sections)
 

@@ -2,9 +2,10 @@
 
 A ``Table`` is titled, captioned columns of ``Cell``s: text plus one style name from
 ``STYLES``. ``console`` renders a table with rich; ``html`` and ``markdown`` render the same
-table for the report. The builders of a run's tables (from its cells DataFrame,
-``harness.records.frames.cells_frame``, or its dict), the catalogue's and the baselines' are
-here; those of parity and comparison verdicts in ``harness.report.verdicts``.
+table for the report. The builders of a run's results tables (from its cells DataFrame,
+``harness.records.frames.cells_frame``) are here; the catalogue's, the baselines' and a run's
+environment in ``harness.report.listings``, those of parity and comparison verdicts in
+``harness.report.verdicts``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-
-from harness.records.schema import MALLOC_UNRECORDED
 
 WIDE_CV = 0.25  # CV above which a step time is marked ``~``: too spread out to trust
 STYLES = ("best", "ok", "bad", "error", "warn", "wide", "dim", "slower", "new", "unmatched")
@@ -118,25 +117,31 @@ def groups(cells: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def results_table(cells: pd.DataFrame) -> Table:
-    """A row per plugin: its parameter count; per backend x device the median ms/step and
-    the test accuracy, and the achieved GFLOP/s with its share of the device's measured
-    peak when the cells were counted. ``*`` marks the row's fastest cell, ``~`` a CV above
-    ``WIDE_CV``; a row whose backends count different parameters lists every count."""
-    efficiency, named = has_efficiency(cells), named_quality(cells)
-    headers = ("ms", "quality" if named else "acc", "GFLOP/s")[: 3 if efficiency else 2]
-    columns = [Column("plugin", strong=True), Column("params", numeric=True)]
+    """A row per plugin (per plugin and batch size in a batch-size sweep): its parameter
+    count; per backend x device the median ms per training step, the median ms per predict
+    batch (when timed), the test accuracy, and the achieved GFLOP/s with its share of the
+    device's measured peak when the cells were counted. ``*`` marks the row's fastest cell,
+    ``~`` a CV above ``WIDE_CV``; a row whose backends count different parameters lists
+    every count."""
+    efficiency, named, predict = has_efficiency(cells), named_quality(cells), has_predict(cells)
+    headers = [h for h, shown in _HEADERS if shown(efficiency, predict)]
+    headers = ["quality" if h == "acc" and named else h for h in headers]
+    swept = cells["sweep_batch"].notna().any()
+    columns = [Column("plugin", strong=True)]
+    columns += [Column("batch", numeric=True)] if swept else []
+    columns += [Column("params", numeric=True)]
     for backend, device in groups(cells):
         label = group_label(backend, device)
         columns += [Column(h, numeric=True, group=label) for h in headers]
-    rows = tuple(
-        _results_row(cells, plugin, len(headers)) for plugin in dict.fromkeys(cells["plugin"])
-    )
+    rows = tuple(_results_row(cells, mine, headers, swept) for mine in _row_cells(cells))
     meaning = f"quality: test accuracy, or the test figure named ({', '.join(named)})"
     meaning = meaning if named else "acc: test accuracy"
     caption = (
         f"ms: median steady-state time per step; * fastest of the row; ~ spread too wide to "
         f"trust (CV above {WIDE_CV:.0%}); {meaning}; tf = tensorflow"
     )
+    if predict:
+        caption += "; predict: median steady-state time per predict batch, timed as ms"
     if efficiency:
         caption += (
             "; GFLOP/s: counted FLOPs per step / median step time (share of the best matmul "
@@ -151,30 +156,66 @@ def results_table(cells: pd.DataFrame) -> Table:
     teardown = teardown_note(cells)
     if teardown:
         caption += f"; {teardown}"
-    title = f"Median step time (ms/step) and test {'quality' if named else 'accuracy'}"
+    timed = "fit ms/step, predict ms/batch" if predict else "step time (ms/step)"
+    title = f"Median {timed} and test {'quality' if named else 'accuracy'}"
     return Table(title, tuple(columns), rows, caption)
+
+
+# A backend x device's columns in the results table, and when each is shown
+# (given whether cells were counted and whether predict was timed).
+_HEADERS = (
+    ("ms", lambda efficiency, predict: True),
+    ("predict", lambda efficiency, predict: predict),
+    ("acc", lambda efficiency, predict: True),
+    ("GFLOP/s", lambda efficiency, predict: efficiency),
+)
+
+
+def has_predict(cells: pd.DataFrame) -> bool:
+    """Whether any cell has a steady-state predict time (``predict_step_ms``)."""
+    return "predict_ms_median" in cells and bool(cells["predict_ms_median"].notna().any())
+
+
+def _row_cells(cells: pd.DataFrame) -> list[pd.DataFrame]:
+    """The cells of each row of the results table: a plugin's, or in a batch-size sweep a
+    plugin's at one batch size, in run order."""
+    sizes = cells["sweep_batch"].astype(object).where(cells["sweep_batch"].notna(), None)
+    rows = dict.fromkeys(zip(cells["plugin"], sizes, strict=True))
+    return [
+        cells[(cells["plugin"] == plugin) & (sizes == size if size else sizes.isna())]
+        for plugin, size in rows
+    ]
 
 
 TEARDOWN_SHARE = 0.05  # a teardown growing by more than this share of a step is named
 
 
 def teardown_note(cells: pd.DataFrame) -> str:
-    """The cells whose fit teardown (after ``on_train_end``, left out of ms) adds, on
-    average, more than ``TEARDOWN_SHARE`` of a step per step run: a user's script pays it."""
-    if "teardown_ms_per_step" not in cells:
-        return ""
-    grows = cells[cells["teardown_ms_per_step"] > TEARDOWN_SHARE * cells["step_ms_median"]]
-    if grows.empty:
-        return ""
-    named = ", ".join(
-        f"{row.key} +{row.teardown_ms_per_step:.2g} ms "
-        f"(+{row.teardown_ms_per_step / row.step_ms_median:.0%})"
-        for row in grows.itertuples()
-    )
-    return (
-        f"the fit's teardown after its last step, left out of ms, adds on average {named} "
-        "per step (with_teardown_ms in the JSON)"
-    )
+    """The cells whose teardown (after ``on_train_end``, or ``on_predict_end`` for predict;
+    left out of the medians) adds, on average, more than ``TEARDOWN_SHARE`` of a step per
+    step run: a user's script pays it."""
+    notes = []
+    for call, unit, shown, teardown, median in _TEARDOWNS:
+        if teardown not in cells:
+            continue
+        grows = cells[cells[teardown] > TEARDOWN_SHARE * cells[median]]
+        named = ", ".join(
+            f"{key} +{down:.2g} ms (+{down / step:.0%})"
+            for key, down, step in zip(grows["key"], grows[teardown], grows[median], strict=True)
+        )
+        if named:
+            notes.append(
+                f"the {call}'s teardown after its last {unit}, left out of {shown}, adds on "
+                f"average {named} per {unit}"
+            )
+    return "; ".join(notes) + " (with_teardown_ms in the JSON)" if notes else ""
+
+
+# (call, unit, column shown, its teardown column, the median it adds to)
+_TEARDOWNS = (
+    ("fit", "step", "ms", "teardown_ms_per_step", "step_ms_median"),
+    ("predict", "batch", "predict", "predict_teardown_ms_per_batch", "predict_ms_median"),
+)
 
 
 def named_quality(cells: pd.DataFrame) -> list[str]:
@@ -210,21 +251,30 @@ def _malloc_note(cells: pd.DataFrame) -> str:
     return "malloc setting unknown"
 
 
-def _results_row(cells: pd.DataFrame, plugin: str, width: int) -> tuple[Cell, ...]:
-    mine = cells[cells["plugin"] == plugin]
-    fastest = _fastest(mine)
-    row = [Cell(plugin), _params_cell(mine)]
+def _results_row(
+    cells: pd.DataFrame, mine: pd.DataFrame, headers: list[str], swept: bool
+) -> tuple[Cell, ...]:
+    fastest = {name: _fastest(mine, column) for name, column in _TIMES.items()}
+    batch = mine["sweep_batch"].iloc[0]
+    row = [Cell(mine["plugin"].iloc[0])]
+    row += [Cell(formatted(batch))] if swept else []
+    row += [_params_cell(mine)]
     for backend, device in groups(cells):
         found = mine[(mine["backend"] == backend) & (mine["device"] == device)]
-        shown = _group_cells(found.iloc[0], fastest) if len(found) else []
-        row += (shown + [Cell()] * width)[:width]
+        shown = _group_cells(found.iloc[0], fastest) if len(found) else {}
+        row += [shown.get(header, Cell()) for header in headers]
     return tuple(row)
 
 
-def _fastest(row: pd.DataFrame) -> str | None:
-    """The key of the row's fastest timed cell; None unless two or more were timed."""
-    timed = row[(row["status"] == "ok") & (row["step_ms_median"] > 0)]  # NaN and noise < 0 out
-    return timed.loc[timed["step_ms_median"].idxmin(), "key"] if len(timed) > 1 else None
+_TIMES = {"ms": ("step_ms_median", "step_ms_cv"), "predict": ("predict_ms_median", "predict_ms_cv")}
+
+
+def _fastest(row: pd.DataFrame, column: tuple[str, str] = _TIMES["ms"]) -> str | None:
+    """The key of the row's fastest timed cell (by ``column``, a median and its CV); None
+    unless two or more were timed."""
+    median = row[column[0]]
+    timed = row[(row["status"] == "ok") & (median > 0)]  # NaN and noise < 0 out
+    return timed.loc[timed[column[0]].idxmin(), "key"] if len(timed) > 1 else None
 
 
 def _params_cell(row: pd.DataFrame) -> Cell:
@@ -236,17 +286,27 @@ def _params_cell(row: pd.DataFrame) -> Cell:
     return Cell("differ: " + " ".join(f"{k}={v:,}" for k, v in counts.items()), "bad")
 
 
-def _group_cells(cell: pd.Series, fastest: str | None) -> list[Cell]:
-    """The ms/step, accuracy and GFLOP/s cells of one backend x device, or the cell's
-    status (the caller keeps as many as it shows)."""
+def _group_cells(cell: pd.Series, fastest: dict[str, str | None]) -> dict[str, Cell]:
+    """The ms/step, predict ms/batch, accuracy and GFLOP/s cells of one backend x device by
+    header, or the cell's status (the caller keeps those it shows)."""
     status = str(cell["status"])
     if status != "ok" or pd.isna(cell["step_ms_median"]):
-        return [Cell(status, STATUS_STYLE.get(status, "")), Cell()]
-    mark, style = ("*", "best") if cell["key"] == fastest else ("", "")
-    if cell["step_ms_cv"] > WIDE_CV:
-        mark, style = f"~{mark}", "wide"
+        return {"ms": Cell(status, STATUS_STYLE.get(status, ""))}
+    times = {name: _time_cell(cell, column, fastest[name]) for name, column in _TIMES.items()}
     rate = gflops_text(cell.get("gflops"), cell.get("share_of_peak"))
-    return [Cell(f"{mark}{cell['step_ms_median']:.2f}", style), _accuracy_cell(cell), Cell(rate)]
+    quality = _accuracy_cell(cell)
+    return {**times, "acc": quality, "quality": quality, "GFLOP/s": Cell(rate)}
+
+
+def _time_cell(cell: pd.Series, column: tuple[str, str], fastest: str | None) -> Cell:
+    """A median in ms, ``*`` when it is the row's fastest, ``~`` when its CV is too wide."""
+    median, cv = cell.get(column[0]), cell.get(column[1])
+    if median is None or pd.isna(median):
+        return Cell()
+    mark, style = ("*", "best") if cell["key"] == fastest else ("", "")
+    if cv is not None and cv > WIDE_CV:
+        mark, style = f"~{mark}", "wide"
+    return Cell(f"{mark}{median:.2f}", style)
 
 
 def _accuracy_cell(cell: pd.Series) -> Cell:
@@ -307,94 +367,3 @@ def problems_table(cells: pd.DataFrame) -> Table | None:
     )
     columns = (Column("cell", strong=True), Column("status"), Column("reason", wrap=True))
     return Table("Cells that did not run to the end", columns, rows)
-
-
-def environment_table(run: dict[str, Any], source: str) -> Table:
-    """Where and with what the run was made: machine, versions, dataset and settings."""
-    env, config = run.get("environment") or {}, run.get("config") or {}
-    rows = [
-        ("results file", source),
-        ("created", str(run.get("created", ""))),
-        ("schema version", str(run.get("schema_version", ""))),
-        ("cpu", f"{env.get('cpu', '?')} ({env.get('cores', '?')} cores)"),
-        ("gpus", ", ".join(map(str, env.get("gpus") or [])) or "none"),
-        ("os", str(env.get("os", ""))),
-        ("python", str(env.get("python", ""))),
-        *((k, str(v)) for k, v in (env.get("packages") or {}).items() if v is not None),
-        ("git commit", str(env.get("git_commit") or "")),
-        *_settings(config),
-    ]
-    columns = (Column("setting", strong=True), Column("value", wrap=True))
-    return Table("", columns, tuple((Cell(k), Cell(v)) for k, v in rows))
-
-
-def _settings(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """The run's settings as (name, value) rows."""
-    return [
-        ("dataset", _dataset_text(config.get("dataset") or {})),
-        *(
-            (k, str(config[k]))
-            for k in ("profile", "epochs", "jit_compile", "dtype_policy")
-            if k in config
-        ),
-        ("batch_size", str(config.get("batch_size") or "plugin default")),
-        ("threads", str(config.get("threads") or "framework default")),
-        ("malloc", str(config.get("malloc", MALLOC_UNRECORDED))),
-        ("seed", str(config.get("seed", ""))),
-    ]
-
-
-def _dataset_text(dataset: dict[str, Any]) -> str:
-    if not dataset:
-        return ""
-    sizes = f"{dataset.get('n_train', '?')} train / {dataset.get('n_test', '?')} test"
-    return f"{dataset.get('used', '?')} (requested {dataset.get('requested', '?')}; {sizes})"
-
-
-# --- the catalogue and the baselines ---------------------------------------------------------
-
-
-def catalogue_table(
-    plugins: list[dict[str, Any]], params_backend: str | None, descriptions: bool = True
-) -> Table:
-    """The plugin catalogue (``kbench list --json``'s plugins) grouped by family, with
-    parameter counts."""
-    title = "Plugins" + (f" (parameters as built on {params_backend})" if params_backend else "")
-    columns = (
-        Column("family"),
-        Column("name", strong=True),
-        *columns_of(("params", "trainable", "non-train"), numeric=True),
-        *((Column("description", wrap=True),) if descriptions else ()),
-    )
-    rows: list[tuple[Cell, ...]] = []
-    breaks = set()
-    for family in dict.fromkeys(p["family"] for p in plugins):
-        members = [p for p in plugins if p["family"] == family]
-        rows += [_catalogue_row(p, i == 0, descriptions) for i, p in enumerate(members)]
-        breaks.add(len(rows) - 1)
-    return Table(title, columns, tuple(rows), breaks=frozenset(breaks))
-
-
-def _catalogue_row(plugin: dict[str, Any], first: bool, description: bool) -> tuple[Cell, ...]:
-    counts = plugin.get("params") or {}
-    numbers = (counts.get(k) for k in ("total", "trainable", "non_trainable"))
-    return (
-        Cell(plugin["family"] if first else ""),
-        Cell(plugin["name"]),
-        *(Cell(f"{n:,}" if n is not None else "?") for n in numbers),
-        *((Cell(plugin["description"]),) if description else ()),
-    )
-
-
-def baselines_table(baselines: list[Any]) -> Table:
-    """The saved baselines (``harness.records.baselines.BaselineInfo``), as listed."""
-    columns = (
-        Column("name", strong=True),
-        Column("saved"),
-        *columns_of(("cells", "repeats"), numeric=True),
-        *columns_of(("profile", "dataset", "keras")),
-        Column("machine", wrap=True),
-    )
-    fields = ("name", "saved", "cells", "repeats", "profile", "dataset", "keras", "machine")
-    rows = tuple(tuple(Cell(str(getattr(b, f))) for f in fields) for b in baselines)
-    return Table("Saved baselines", columns, rows)

@@ -16,12 +16,14 @@ from harness.run.shard import Shard, expected_costs
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A validated run: the cells, the settings they share, the declared skips."""
+    """A validated run: the cells, the settings they share, the declared skips and
+    requirements."""
 
     settings: RunSettings
     cells: list[Cell]
     skips: dict[str, str] = field(default_factory=dict)  # cell key -> the plugin's reason
     plugin_sources: dict[str, str | None] = field(default_factory=dict)
+    requires: dict[str, dict[str, str]] = field(default_factory=dict)  # plugin -> its requires
 
 
 def plan_run(settings: RunSettings, gpu_present: bool | None = None) -> RunPlan:
@@ -30,12 +32,13 @@ def plan_run(settings: RunSettings, gpu_present: bool | None = None) -> RunPlan:
     found = registry.discover(settings.plugin_paths)
     plugins = registry.select(found, settings.plugins)
     devices = resolve_devices(settings.device, gpu_present)
-    cells = expand(plugins, select_backends(settings.backends), devices)
+    cells = expand(plugins, select_backends(settings.backends), devices, settings.sweep)
     if settings.shard is not None:
         by_name = {p.name: p for p in plugins}
         cells = Shard.parse(settings.shard).select(cells, expected_costs(cells, by_name))
     sources = {p.name: registry.source_hash(p) for p in plugins}
-    return RunPlan(settings, cells, skip_reasons(plugins, cells), sources)
+    requires = {p.name: dict(p.requires) for p in plugins if p.requires}
+    return RunPlan(settings, cells, skip_reasons(plugins, cells), sources, requires)
 
 
 def select_backends(names: Sequence[str]) -> list[str]:
@@ -50,10 +53,21 @@ def select_backends(names: Sequence[str]) -> list[str]:
 
 
 def expand(
-    plugins: Sequence[ModelPlugin], backends: Sequence[str], devices: Sequence[str]
+    plugins: Sequence[ModelPlugin],
+    backends: Sequence[str],
+    devices: Sequence[str],
+    sweep: Sequence[int] = (),
 ) -> list[Cell]:
-    """Every (plugin, backend, device) combination, plugin-major."""
-    return [Cell(p.name, b, d) for p in plugins for d in devices for b in backends]
+    """Every (plugin, backend, device) combination, plugin-major; in a batch-size sweep,
+    every one at each size (plugin, then size)."""
+    sizes: Sequence[int | None] = sweep or (None,)
+    return [
+        Cell(p.name, b, d, size)
+        for p in plugins
+        for size in sizes
+        for d in devices
+        for b in backends
+    ]
 
 
 def skip_reasons(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> dict[str, str]:

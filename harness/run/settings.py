@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from harness.errors import UsageError
-from harness.records.schema import MALLOC_UNRECORDED, MEASURED_SETTINGS
+from harness.records.schema import MALLOC_UNRECORDED, MEASURED_SETTINGS, Cell
 from harness.run.profiles import get_profile
 from harness.run.timing import WindowPlan
 
@@ -31,7 +31,9 @@ class RunSettings:
 
     Selection: ``plugins`` (none: the default run; ``("all",)``: every plugin), ``backends``
     (none: all), ``device`` (cpu, gpu or auto), ``dataset``, ``data_dir``, ``plugin_paths``,
-    ``repeats`` (worker processes per cell). Fairness and size: the rest.
+    ``repeats`` (worker processes per cell). Fairness and size: the rest; ``batch_size``
+    one size for every cell (None: each plugin's own), or several, a batch-size sweep: a
+    cell per plugin x size x device x backend (:meth:`for_cell` gives a cell its own).
     """
 
     plugins: tuple[str, ...] = ()
@@ -43,7 +45,7 @@ class RunSettings:
     repeats: int = 1
     profile: str = "quick"
     epochs: int | None = None
-    batch_size: int | None = None
+    batch_size: int | tuple[int, ...] | None = None
     jit_compile: str = "auto"
     dtype_policy: str = "float32"
     threads: int | None = None
@@ -65,10 +67,15 @@ class RunSettings:
             Shard.parse(self.shard)  # a malformed K/N is a usage error before anything runs
         if self.max_memory_gb is not None and not self.max_memory_gb > 0:
             raise UsageError(f"max_memory_gb must be > 0. Received: {self.max_memory_gb}")
-        for name in ("epochs", "batch_size", "threads", "repeats"):
+        if isinstance(self.batch_size, list | tuple):
+            sizes = tuple(dict.fromkeys(self.batch_size))
+            object.__setattr__(self, "batch_size", sizes[0] if len(sizes) == 1 else sizes)
+        for name in ("epochs", "threads", "repeats", *("batch_size",) * (not self.sweep)):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"{name} must be >= 1. Received: {name}={value}")
+        if any(size < 1 for size in self.sweep):
+            raise UsageError(f"batch_size must be >= 1. Received: batch_size={self.batch_size}")
         for name in ("plugins", "backends", "plugin_paths"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         self._fill_from_profile()
@@ -109,6 +116,15 @@ class RunSettings:
             shard=getattr(args, "shard", None),
         )
 
+    @property
+    def sweep(self) -> tuple[int, ...]:
+        """The batch sizes of a batch-size sweep (empty: one size for every cell)."""
+        return self.batch_size if isinstance(self.batch_size, tuple) else ()
+
+    def for_cell(self, cell: Cell) -> RunSettings:
+        """The settings one cell runs with: a sweep's cell at its own batch size."""
+        return self if cell.batch_size is None else replace(self, batch_size=cell.batch_size)
+
     def keras_jit_compile(self) -> str | bool:
         """The value handed to ``model.compile(jit_compile=...)``."""
         return {"auto": "auto", "on": True, "off": False}[self.jit_compile]
@@ -144,7 +160,7 @@ class RunSettings:
         for name, option in _OPTIONS.items():
             value = getattr(self, name)
             if value != getattr(default, name) and value is not None:
-                words += [option, str(value)]
+                words += [option, _option_text(value)]
         for path in self.plugin_paths:
             words += ["--plugin-path", path]
         return words
@@ -180,6 +196,11 @@ _OPTIONS = {
     "timeout_s": "--timeout",
     "max_memory_gb": "--max-memory-gb",
 }
+
+
+def _option_text(value: Any) -> str:
+    """A setting as typed after its option: a sweep's sizes comma-separated."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def parse_selection(values: Any) -> tuple[str, ...]:

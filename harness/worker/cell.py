@@ -30,7 +30,7 @@ from harness.run.turns import turns_from_env
 from harness.synthetic import SpecData
 from harness.worker.efficiency import measure
 from harness.worker.model import inputs_targets
-from harness.worker.session import Session
+from harness.worker.session import Session, predict_fields
 
 SPEC_TRAIN, SPEC_TEST = 8192, 2048  # synthetic split sizes under a profile without limits
 
@@ -86,7 +86,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
 
     plugin = discover(settings.plugin_paths)[cell.plugin].plugin
     data = cell_data(plugin, spec)
-    session = Session(keras, plugin, settings, cell.backend)
+    session = Session(keras, plugin, settings.for_cell(cell), cell.backend)
     session.turns = turns_from_env()  # in a process pair: wait for a turn per window pair
     train = inputs_targets(plugin, data.x_train, data.y_train)
     test = inputs_targets(plugin, data.x_test, data.y_test)
@@ -117,7 +117,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         params=training.pop("params", timing.pop("params")),
         step_time_ms=step,
         samples_per_s=session.batch_size / (step.median / 1000.0),
-        predict_ms_per_batch=timing.pop("predict_ms_per_batch"),
+        **predict_fields(timing.pop("predict")),
         metrics=_with_chance(training.pop("metrics", {}), plugin, data.y_test),
         history=training.pop("history", {}),
         epochs_run=training.pop("epochs_run", None),
@@ -129,6 +129,7 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         flops=flops,
         peak=peak,
         quality=quality,
+        batch_size=cell.batch_size,
     ).to_dict()
 
 

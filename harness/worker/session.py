@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,8 +21,9 @@ from harness.backends.worker import worker_backend
 from harness.errors import PluginError
 from harness.plugin import ModelPlugin
 from harness.records.schema import higher_is_better
-from harness.records.steptime import Contention, StepTimeStats
+from harness.records.steptime import Contention, StepTimeStats, StepTimeSummary
 from harness.run.settings import RunSettings
+from harness.run.timing import WindowPlan
 from harness.run.turns import NO_TURNS, NoTurns
 from harness.worker.contention import Snapshot
 from harness.worker.model import (
@@ -29,7 +31,6 @@ from harness.worker.model import (
     compile_model,
     count_params,
     cycle_samples,
-    length,
     take,
 )
 
@@ -86,25 +87,43 @@ class Session:
     ) -> tuple[float, float]:
         """:meth:`timed_fit`'s seconds, and the teardown's: from ``on_train_end`` to the
         return of ``fit`` (what a user's script also waits for)."""
-        clock = self._train_end_clock()
+        clock = self._end_clock()
         self.framework.sync(model)
         start = time.perf_counter()
         model.fit(x, y, batch_size=self.batch_size, verbose=0, callbacks=[clock], **kwargs)
         returned = time.perf_counter()
         return clock.stopped_at - start, returned - clock.stopped_at
 
-    def _train_end_clock(self) -> Any:
-        """A callback that records ``time.perf_counter()`` at the end of training."""
+    def timed_predict_and_teardown(self, model: Any, x: np.ndarray) -> tuple[float, float]:
+        """Seconds from the ``predict`` call to ``on_predict_end`` (after a barrier), and from
+        there to its return (the outputs concatenated into numpy arrays, the iterator's
+        teardown): :meth:`timed_fit_and_teardown` for ``predict``. Keras flushes the batches'
+        (asynchronous) callback dispatch before ``on_predict_end``, and the barrier waits for
+        whatever the device still runs."""
+        clock = self._end_clock()
+        self.framework.sync(model)
+        start = time.perf_counter()
+        model.predict(x, batch_size=self.batch_size, verbose=0, callbacks=[clock])
+        returned = time.perf_counter()
+        return clock.stopped_at - start, returned - clock.stopped_at
+
+    def _end_clock(self) -> Any:
+        """A callback that records ``time.perf_counter()`` at the end of training or
+        prediction, after a barrier (no per-batch hook: Keras keeps its async dispatch)."""
         sync = self.framework.sync
 
-        class TrainEndClock(self.keras.callbacks.Callback):
+        class EndClock(self.keras.callbacks.Callback):
             stopped_at = math.nan
 
             def on_train_end(self, logs: Any = None) -> None:
                 sync(self.model)
                 self.stopped_at = time.perf_counter()
 
-        return TrainEndClock()
+            def on_predict_end(self, logs: Any = None) -> None:
+                sync(self.model)
+                self.stopped_at = time.perf_counter()
+
+        return EndClock()
 
     def time_steps(
         self,
@@ -132,8 +151,7 @@ class Session:
         stats = self._time_window_pairs(model, x, y, steps, windows)
         self.turns.take("rest")
         t3 = time.perf_counter()
-        long_x = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
-        predict_ms = self._predict_ms_per_batch(model, long_x) * 1000.0 if predict else None
+        predict_stats = self.time_predict(model, x, y) if predict else None
         phases = {
             "build": build_s,
             "first_step": t1 - t0 - build_s,
@@ -145,9 +163,9 @@ class Session:
             "build": build_s,
             "first_step": first_step_s,
             "step": stats,
+            "predict": predict_stats,
             "phases": phases,
             "params": count_params(model),
-            "predict_ms_per_batch": predict_ms,
         }
 
     def _time_window_pairs(
@@ -158,22 +176,70 @@ class Session:
         one side of a process pair (the contention counters then cover its own turns only)."""
         short = cycle_samples(x, y, steps * self.batch_size)
         long = cycle_samples(x, y, 2 * steps * self.batch_size)
+
+        def timed(data: tuple[Any, Any]) -> tuple[float, float]:
+            return self.timed_fit_and_teardown(model, *data)
+
+        def turn() -> None:
+            self.turns.take("pair", steps=steps)  # the turn protocol's name for a window pair
+
+        return self._window_pairs(timed, short, long, steps, windows, turn)
+
+    def time_predict(self, model: Any, x: np.ndarray, y: np.ndarray) -> StepTimeStats:
+        """Steady-state ms per ``predict`` batch, as the training step: window pairs of
+        ``predict`` over N and 2N batches (N sized by the plan from a rough per-batch time),
+        the marginal cost per batch, ``predict_repeats`` window pairs kept. The one-batch call
+        (tracing) and the rough time's calls are the warm-up; a leading window pair outside
+        the plan's steady band is still dropped. ``predict``, not ``predict_on_batch`` in a
+        loop: the call a user's script makes."""
+        model.predict(take(x, np.arange(self.batch_size)), batch_size=self.batch_size, verbose=0)
+
+        def timed(batches: int) -> float:
+            data = cycle_samples(x, y, batches * self.batch_size)[0]
+            return self.timed_predict_and_teardown(model, data)[0]
+
+        steps = self.settings.timing.window_steps(_rough_step_s(timed))
+        short = cycle_samples(x, y, steps * self.batch_size)[0]
+        long = cycle_samples(x, y, 2 * steps * self.batch_size)[0]
+
+        def timed_batches(data: Any) -> tuple[float, float]:
+            return self.timed_predict_and_teardown(model, data)
+
+        windows = max(1, self.settings.predict_repeats or 1)
+        plan = replace(self.settings.timing, warmup_windows=0)  # warmed by the rough calls
+        return self._window_pairs(timed_batches, short, long, steps, windows, plan=plan)
+
+    def _window_pairs(
+        self,
+        timed: Callable[[Any], tuple[float, float]],
+        short: Any,
+        long: Any,
+        steps: int,
+        windows: int | None,
+        turn: Callable[[], None] = lambda: None,
+        plan: WindowPlan | None = None,
+    ) -> StepTimeStats:
+        """Window pairs, ``timed(short)`` and ``timed(long)`` (each: the window's seconds and
+        its teardown's) back to back, alternating which goes first, until the plan (or a
+        fixed count) is met; their statistics with the contention counters (each window
+        pair after ``turn()``, which waits for a process pair's turn). ``plan``: the run's
+        unless given."""
         fits = WindowPairs()
         spans: list[Contention] = []
-        while not self._enough(fits, windows):
-            self.turns.take("pair", steps=steps)  # the turn protocol's name for a window pair
+        plan = plan or self.settings.timing
+        while not self._enough(fits, windows, plan):
+            turn()
             before = Snapshot.take()
             order = [
                 (short, fits.short_s, fits.short_teardown_s),
                 (long, fits.long_s, fits.long_teardown_s),
             ]
             for data, out, teardown in order[:: 1 if len(fits.short_s) % 2 == 0 else -1]:
-                seconds, teardown_s = self.timed_fit_and_teardown(model, *data)
+                seconds, teardown_s = timed(data)
                 out.append(seconds)
                 teardown.append(teardown_s)
             spans.append(Contention.between(before, Snapshot.take()))
         contention = Contention.total(spans)
-        plan = self.settings.timing
         warmup = plan.steady_start(fits.marginal_s)
         if windows is not None:  # a fixed count: keep that many (the latest) window pairs
             warmup = max(warmup, len(fits.short_s) - windows)
@@ -192,10 +258,10 @@ class Session:
             )
         return replace(stats, contention=contention)
 
-    def _enough(self, fits: WindowPairs, windows: int | None) -> bool:
+    def _enough(self, fits: WindowPairs, windows: int | None, plan: WindowPlan) -> bool:
         """Whether to stop timing: the plan's maximum, or its count (or the fixed one)
         reached with a positive marginal cost."""
-        plan, marginal = self.settings.timing, fits.marginal_s
+        marginal = fits.marginal_s
         if plan.exhausted(marginal, windows):
             return True
         if windows is not None:
@@ -209,24 +275,13 @@ class Session:
         step) and the plan's target window length."""
         return self.settings.timing.window_steps(self._estimate_step_s(model, x, y))
 
-    def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray, k: int = 10) -> float:
-        """A rough step time, net of the fixed cost of a fit: (T(3k) - T(k)) / 2k.
+    def _estimate_step_s(self, model: Any, x: np.ndarray, y: np.ndarray) -> float:
+        """A rough step time of ``model``'s fit (:func:`_rough_step_s`)."""
 
-        Bounded below by a quarter of the gross time per step, so that one noisy fit
-        cannot make the windows absurdly long.
-        """
-        short = self.timed_fit(model, *cycle_samples(x, y, k * self.batch_size))
-        long = self.timed_fit(model, *cycle_samples(x, y, 3 * k * self.batch_size))
-        return max((long - short) / (2 * k), long / (3 * k) / 4)
+        def timed(steps: int) -> float:
+            return self.timed_fit(model, *cycle_samples(x, y, steps * self.batch_size))
 
-    def _predict_ms_per_batch(self, model: Any, x: np.ndarray) -> float:
-        model.predict(take(x, np.arange(self.batch_size)), batch_size=self.batch_size, verbose=0)
-        runs = []
-        for _ in range(max(1, self.settings.predict_repeats)):
-            start = time.perf_counter()
-            model.predict(x, batch_size=self.batch_size, verbose=0)
-            runs.append(time.perf_counter() - start)
-        return float(np.median(runs)) / (length(x) // self.batch_size)
+        return _rough_step_s(timed)
 
     def train_and_evaluate(self, x, y, x_test, y_test) -> dict[str, Any]:
         """Train a fresh model with the plugin's training settings (its epochs and batch size
@@ -301,6 +356,24 @@ class Session:
             "accelerators": gpus,
             "seed": self.settings.seed,
         }
+
+
+def _rough_step_s(timed: Callable[[int], float], k: int = 10) -> float:
+    """A rough time per step from ``timed(steps)``, net of the fixed cost of a call:
+    (T(3k) - T(k)) / 2k, bounded below by a quarter of the gross time per step, so that one
+    noisy call cannot make the windows absurdly long."""
+    short, long = timed(k), timed(3 * k)
+    return max((long - short) / (2 * k), long / (3 * k) / 4)
+
+
+def predict_fields(predict: StepTimeStats | None) -> dict[str, Any]:
+    """A cell record's predict figures from the predict window pairs (None: not timed):
+    ``predict_step_ms``, the summary, and ``predict_ms_per_batch``, its median."""
+    summary = StepTimeSummary.from_processes([predict]) if predict is not None else None
+    return {
+        "predict_step_ms": summary,
+        "predict_ms_per_batch": summary.median if summary is not None else None,
+    }
 
 
 def quality_figure(plugin: ModelPlugin, metrics: dict[str, float]) -> dict[str, Any] | None:
