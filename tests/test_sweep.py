@@ -123,6 +123,14 @@ def test_a_sweep_merges_compares_and_resumes_by_its_cells_keys(tmp_path, capsys)
     assert set(verdicts.values()) == {"same"}
 
 
+def test_a_sweep_exports_a_benchmark_per_size(tmp_path):
+    out = tmp_path / "bench.json"
+    assert cli.main(["export", str(_sweep(tmp_path)), "--out", str(out)]) == 0
+    names = [b["name"] for b in json.loads(out.read_text())["benchmarks"]]
+    assert names[:2] == ["dense_mlp[jax-cpu-b8]", "dense_mlp[torch-cpu-b8]"]
+    assert len(set(names)) == 4
+
+
 def test_a_sweeps_report_has_its_scaling_chart(tmp_path):
     path = _sweep(tmp_path)
     assert cli.main(["report", str(path), "--out", str(tmp_path / "report")]) == 0

@@ -58,15 +58,20 @@ def _benchmark(run: RunResult, cell: CellResult) -> dict[str, Any]:
     for value in samples_ms:
         stats.update(value / 1000.0)
     param = f"{cell.backend}-{cell.device}"
+    params: dict[str, Any] = {"backend": cell.backend, "device": cell.device}
+    if cell.batch_size is not None:  # a batch-size sweep's cell
+        param += f"-b{cell.batch_size}"
+        params["batch_size"] = cell.batch_size
     return {
         "group": cell.plugin,
         "name": f"{cell.plugin}[{param}]",
         "fullname": f"kbench::{cell.plugin}[{param}]",
-        "params": {"backend": cell.backend, "device": cell.device},
+        "params": params,
         "param": param,
         "extra_info": {
             "unit": "seconds per training step",
             "kbench_median_ms": step.median,
+            "predict_ms_per_batch": cell.predict_ms_per_batch,
             "ci95_ms": [step.ci_low, step.ci_high],
             "rounds_are": "process medians" if step.n_processes > 1 else "window samples",
             "dataset": cell.dataset,
