@@ -81,9 +81,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _announce(plan, data_summary: str, previous: RunResult | None) -> None:
     settings = plan.settings
     console.print(f"dataset: {escape(data_summary)}")
+    sweep = f", batch sizes {', '.join(map(str, settings.sweep))}" if settings.sweep else ""
     console.print(
         f"{len(plan.cells)} cells x {settings.repeats} processes, profile {settings.profile}, "
-        f"jit_compile={settings.jit_compile}, dtype={settings.dtype_policy}"
+        f"jit_compile={settings.jit_compile}, dtype={settings.dtype_policy}{sweep}"
         + (", resuming a stopped run" if previous is not None else "")
     )
 
