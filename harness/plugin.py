@@ -23,7 +23,9 @@ Expose plugins as module-level :class:`ModelPlugin` objects (or a ``PLUGINS`` li
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -138,6 +140,10 @@ class ModelPlugin:
         load: optional, with ``inputs`` and ``task``: ``load(seed) -> (x_train, y_train,
             x_test, y_test)``, the plugin's own data instead of synthetic data, called and
             checked against the declaration in the worker (``harness.plugin_data``).
+        requires: modules the model needs beyond Keras and its backend, each with how to
+            get it: ``{"keras_hub": "pip install keras-hub"}``. Where one cannot be
+            imported, the plugin's cells are ``unavailable`` with that reason and no worker
+            starts (:meth:`unmet_requirement`).
     """
 
     name: str
@@ -156,6 +162,7 @@ class ModelPlugin:
     inputs: Inputs | None = None
     task: Task | None = None
     load: Callable[[int], tuple[Any, Any, Any, Any]] | None = None
+    requires: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.training is None:
@@ -182,6 +189,14 @@ class ModelPlugin:
             yield "load must be callable as load(seed), with inputs and task declared"
         if self.layer_flops is not None and not callable(self.layer_flops):
             yield "layer_flops must be callable as layer_flops(layer, input_shapes, output_shape)"
+        requires = self.requires
+        if not isinstance(requires, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, str) for k, v in requires.items()
+        ):
+            yield (
+                "requires must map module names to how to install them, e.g. "
+                f'{{"keras_hub": "pip install keras-hub"}}. Received: requires={requires!r}'
+            )
         if not isinstance(self.training, TrainingDefaults):
             yield "training must be a TrainingDefaults"
         elif self.training.batch_size < 1 or self.training.epochs < 1:
@@ -249,6 +264,11 @@ class ModelPlugin:
                 f"Received: quality={quality!r}"
             )
 
+    def unmet_requirement(self) -> str | None:
+        """Why the plugin cannot run in this Python (a module of ``requires`` that it cannot
+        import), or None."""
+        return unmet_requirement(self.requires)
+
     @property
     def synthetic(self) -> bool:
         """Whether the plugin runs on synthetic data made from its ``inputs`` and ``task``."""
@@ -272,3 +292,16 @@ class ModelPlugin:
         if self.input_kind is None:
             return next(iter(input_arrays(self.inputs).values())).shape
         return INPUT_SHAPES[self.input_kind]
+
+
+def unmet_requirement(requires: Mapping[str, str]) -> str | None:
+    """The first module of ``requires`` this Python cannot import, as a reason that says how
+    to get it, or None when all can be."""
+    for module, how in requires.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"needs {module} ({how}): not importable by {sys.executable}"
+    return None

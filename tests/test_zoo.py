@@ -1,6 +1,7 @@
 """Plugins that declare their inputs and task: the author's example runs as written on
 synthetic data, reports its quality figure by name, and a model whose output does not fit
-its task fails only its own cell."""
+its task fails only its own cell; a plugin that needs a module this Python lacks is
+unavailable without starting a worker; the zoo runs on every backend."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from harness import registry
+from harness.errors import PluginError
 from harness.executors.local import LocalExecutor
+from harness.plugin import ModelPlugin, classification, floats
 from harness.records.frames import cells_frame
 from harness.records.schema import Cell, RunResult, Status
 from harness.report import tables
@@ -22,6 +26,7 @@ from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+ZOO = ("conv1d_regression", "bilstm_text", "mobilenet", "transformer_text", "gpt_tiny", "gpt2_hub")
 WRONG_OUTPUT = """
 from harness.plugin import ModelPlugin, classification, floats
 
@@ -107,15 +112,78 @@ def test_a_model_that_does_not_fit_its_task_fails_only_its_cell(spec_run):
     assert "--dataset synthetic" in cell.repro
 
 
+NEEDS_MISSING = """
+from harness.plugin import ModelPlugin, classification, floats
+
+
+def build(inputs, task):
+    raise AssertionError("an unavailable cell must never build")
+
+
+NEEDY = ModelPlugin(
+    name="needy", family="test", description="needs a module nobody has", build=build,
+    inputs=floats(4), task=classification(2),
+    requires={"kbench_no_such_module": "pip install it"},
+)
+"""
+
+
+def test_a_plugin_needing_a_missing_module_is_unavailable_without_a_worker(tmp_path):
+    path = tmp_path / "needy.py"
+    path.write_text(NEEDS_MISSING)
+    settings = RunSettings(
+        plugins=("needy",), dataset="synthetic", profile="smoke", device="cpu",
+        backends=("jax", "torch"), plugin_paths=(str(path),),
+    )  # fmt: skip
+    plan = plan_run(settings)
+    assert plan.requires == {"needy": {"kbench_no_such_module": "pip install it"}}
+    run = driver.execute(plan, driver.load_data(plan), LocalExecutor())
+    assert [(c.backend, c.status) for c in run.cells] == [
+        ("jax", Status.UNAVAILABLE),
+        ("torch", Status.UNAVAILABLE),
+    ]
+    reason = run.cells[0].error
+    assert reason.startswith("needs kbench_no_such_module (pip install it): not importable by ")
+    assert sys.executable in reason
+    assert run.cells[0].step_time_ms is None
+
+
+def test_requires_names_importable_modules_with_how_to_get_them():
+    def build(inputs, task):
+        raise AssertionError("never built")
+
+    spec = {"build": build, "inputs": floats(4), "task": classification(2)}
+    importable = ModelPlugin("a", "t", "d", requires={"json": "the standard library"}, **spec)
+    assert importable.unmet_requirement() is None
+    with pytest.raises(PluginError, match=r"'b' is malformed: requires must map module names"):
+        ModelPlugin("b", "t", "d", requires=("keras_hub",), **spec)
+
+
+def test_the_zoo_is_listed_in_its_docstring_and_outside_the_default_run():
+    zoo = {n: r.plugin for n, r in registry.discover().items() if r.plugin.family == "zoo"}
+    assert tuple(zoo) == ZOO
+    assert not any(p.in_default_run for p in zoo.values())
+    assert all(f"``{name}``" in sys.modules["plugins.zoo"].__doc__ for name in zoo)
+    assert zoo["mobilenet"].inputs.shape == (32, 32, 3)
+    assert zoo["gpt_tiny"].task.kind == zoo["gpt2_hub"].task.kind == "language_model"
+    assert dict(zoo["gpt2_hub"].requires) == {"keras_hub": "pip install keras-hub"}
+
+
 @pytest.mark.e2e
 def test_the_zoo_runs_on_every_backend(tmp_path):
+    """Every zoo plugin ok on JAX, TensorFlow and PyTorch; gpt2_hub, where keras_hub cannot
+    be imported, unavailable with the reason (and the run's exit status 1)."""
+    hub = registry.discover()["gpt2_hub"].plugin.unmet_requirement()
     out = tmp_path / "zoo.json"
     command = [sys.executable, "-m", "harness", "run", "-p", "zoo", "--profile", "smoke"]
-    done = subprocess.run([*command, "--device", "cpu", "--out", str(out)], capture_output=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    command += ["--dataset", "synthetic", "--device", "cpu", "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == (0 if hub is None else 1), done.stdout + done.stderr
     cells = json.loads(out.read_text())["cells"]
-    assert {(c["plugin"], c["status"]) for c in cells} == {
-        ("conv1d_regression", "ok"),
-        ("bilstm_text", "ok"),
-    }
-    assert len(cells) == 6
+    expected = {(name, b): "ok" for name in ZOO for b in ("jax", "tensorflow", "torch")}
+    if hub is not None:
+        expected.update({("gpt2_hub", b): "unavailable" for b in ("jax", "tensorflow", "torch")})
+    assert {(c["plugin"], c["backend"]): c["status"] for c in cells} == expected, [
+        (c["plugin"], c["backend"], c["error"]) for c in cells if c["status"] != "ok"
+    ]
+    assert all(c["error"] == hub for c in cells if c["status"] == "unavailable")

@@ -64,6 +64,7 @@ def catalogue(plugin_paths: list[str], count_params: bool = True) -> dict[str, A
                 "origin": r.origin,
                 "params": counts.get(r.plugin.name, {}).get("params"),
                 "skip": dict(r.plugin.skip),
+                "unavailable": r.plugin.unmet_requirement(),
             }
             for r in found.values()
         ],

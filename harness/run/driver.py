@@ -129,6 +129,7 @@ def worker_job(
         plan.settings,
         plan.skips,
         python=tuple(python or (sys.executable,)),
+        requires=plan.requires,
     )
 
 

@@ -23,6 +23,7 @@ class WorkerJob:
     settings: RunSettings
     skips: Mapping[str, str] = field(default_factory=dict)  # cell key -> plugin's reason
     python: tuple[str, ...] = (sys.executable,)  # the command that runs the workers' Python
+    requires: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # plugin -> modules
 
 
 Observer = Callable[[str, Cell, CellResult | None], None]  # (side, cell, None | result)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import parent as backends
+from harness.plugin import unmet_requirement
 from harness.records.schema import Cell, CellResult, Status
 from harness.run.child import ChildOutcome, run_child
 from harness.run.executor import WorkerJob
@@ -33,11 +34,17 @@ def run_process(cell: Cell, job: WorkerJob, process: Process | None = None) -> C
 
 
 def not_run_reason(cell: Cell, job: WorkerJob) -> tuple[Status, str] | None:
+    """Why the cell starts no worker: a declared skip, or what this Python lacks (a backend,
+    a module the plugin requires, a GPU)."""
     if cell.key in job.skips:
         return Status.SKIPPED, job.skips[cell.key]
-    if job.python == (sys.executable,) and not backends.backend_installed(cell.backend):
+    own_python = job.python == (sys.executable,)
+    if own_python and not backends.backend_installed(cell.backend):
         extra = f"pip install 'keras-backend-bench[{cell.backend}]'"
         return Status.UNAVAILABLE, f"{cell.backend} is not installed ({extra})"
+    missing = unmet_requirement(job.requires.get(cell.plugin, {})) if own_python else None
+    if missing is not None:
+        return Status.UNAVAILABLE, missing
     if cell.device == "gpu" and not backends.gpu_names():
         return Status.UNAVAILABLE, "no GPU detected"
     return None

@@ -1,5 +1,6 @@
 """Build every plugin under one backend and report its parameter counts, layers and the
-FLOPs of one training step at its default batch size.
+FLOPs of one training step at its default batch size (a plugin that needs a module this
+Python cannot import: why, unbuilt).
 
 Runs as a child (``python -m harness.worker.describe [PLUGIN_PATH ...]``, backend chosen through
 ``KERAS_BACKEND``) because the parent never imports Keras; prints one JSON object.
@@ -30,6 +31,10 @@ def describe_all(plugin_paths: Sequence[str]) -> dict[str, Any]:
     report: dict[str, Any] = {"backend": keras.backend.backend(), "plugins": {}}
     for name, registered in discover(plugin_paths).items():
         plugin = registered.plugin
+        missing = plugin.unmet_requirement()
+        if missing is not None:
+            report["plugins"][name] = {"unavailable": missing}
+            continue
         try:
             model = build_model(plugin, 10)
             report["plugins"][name] = describe_model(model) | {"flops": _flops(model, plugin)}
