@@ -1,14 +1,18 @@
 """Does the harness's FLOP count agree with XLA's cost analysis of the JAX training step?
 
-    python -m validation.flops_xla [--plugins dense_mlp,cnn] [--batch-size 32] [--out FILE]
+    python -m validation.flops_xla [--plugins dense_mlp,zoo] [--plugin-path FILE]
+                                   [--batch-size 32] [--out FILE]
 
-For every built-in plugin (or ``--plugins``), under the JAX backend and in this process:
+For every built-in plugin (or ``--plugins``: names or families, such as ``zoo``), under the
+JAX backend and in this process, on a batch of the plugin's data (Fashion-MNIST-shaped
+noise, or the synthetic data made from its declared inputs and task):
 the harness's count of one training step (``count_model``, as a worker counts it), and the
 ``flops`` of XLA's cost analysis of the same step, ``jax.jit(model.train_step)`` lowered
 on one batch, before optimisation (the HLO as traced) and after it (compiled for this
 machine). Also the forward pass alone (``stateless_call`` with ``training=True``) on both
-sides, and XLA's transcendental count, which its ``flops`` leave out. Prints one table and
-writes the figures to ``--out``.
+sides, and XLA's transcendental count, which its ``flops`` leave out. Recurrent layers are
+unrolled on XLA's side (its cost analysis counts a loop's body once). Prints one table and
+writes the figures (with what the count left out) to ``--out``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from harness import registry
+from harness import registry, synthetic
+from harness.plugin import ModelPlugin
 from harness.records import write_json_atomic
 from harness.run import RunSettings
 from harness.worker import Session, count_model, inputs_targets
@@ -39,6 +44,7 @@ COLUMNS = (
     "ours fwd",
     "xla fwd",
     "xla transc.",
+    "left out",
 )
 
 
@@ -47,6 +53,7 @@ def xla_costs(model: Any, x: Any, y: Any) -> dict[str, float]:
     import jax
 
     batch = len(next(iter(y.values())) if isinstance(y, dict) else y)
+    unroll(model)  # before the step is first traced (a later trace may reuse that one)
     model.fit(x, y, batch_size=batch, verbose=0)
     state = (
         [v.value for v in model.trainable_variables],
@@ -71,23 +78,39 @@ def xla_costs(model: Any, x: Any, y: Any) -> dict[str, float]:
     }
 
 
-def measure(name: str, batch_size: int | None) -> dict[str, Any]:
+def batch_of(plugin: ModelPlugin, batch: int) -> tuple[Any, Any]:
+    """One batch of the plugin's inputs and targets."""
+    if plugin.task is not None:
+        data = synthetic.generate(plugin.inputs, plugin.task, batch, 0, seed=0)
+        return data.x_train, data.y_train
+    rng = np.random.default_rng(0)
+    pixels = rng.random((batch, 784), dtype=np.float32).reshape(batch, *plugin.input_shape)
+    return inputs_targets(plugin, pixels, np.arange(batch) % 10)
+
+
+def unroll(model: Any) -> None:
+    """Every recurrent layer unrolled: XLA's cost analysis counts a loop's body once, not
+    once per iteration, so a scanned RNN would show one time step; unrolled, the same
+    arithmetic shows every step."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if hasattr(layer, "cell") and hasattr(layer, "unroll"):
+            layer.unroll = True
+
+
+def measure(plugin: ModelPlugin, batch_size: int | None) -> dict[str, Any]:
     """Both counts of one plugin's training step."""
     import keras
 
-    plugin = registry.discover()[name].plugin
     session = Session(keras, plugin, RunSettings(batch_size=batch_size), "jax")
     batch = session.batch_size
-    rng = np.random.default_rng(0)
-    pixels = rng.random((batch, 784), dtype=np.float32).reshape(batch, *plugin.input_shape)
-    x, y = inputs_targets(plugin, pixels, np.arange(batch) % 10)
+    x, y = batch_of(plugin, batch)
     model = session.build(10)
     dtype = keras.config.dtype_policy().compute_dtype
     one = {k: v[:1] for k, v in x.items()} if isinstance(x, dict) else x[:1]
     ours = count_model(model, plugin, one, batch, dtype)
     xla = xla_costs(model, x, y)
     return {
-        "plugin": name,
+        "plugin": plugin.name,
         "batch_size": batch,
         "ours": ours.total,
         "ours_parts": {p: getattr(ours, p) for p in ("forward", "backward", "loss", "optimizer")},
@@ -112,21 +135,29 @@ def table(rows: list[dict[str, Any]]) -> Table:
             f"{row['ours_parts']['forward'] * mega:,.2f}",
             f"{xla['forward'] * mega:,.2f}",
             f"{xla['transcendentals'] * mega:,.3f}",
+            ", ".join(row["uncounted"]) or "-",
         )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m validation.flops_xla", description=__doc__)
-    parser.add_argument("--plugins", help="comma-separated (default: every built-in plugin)")
+    parser.add_argument(
+        "--plugins", help="names or families, comma-separated (default: every built-in plugin)"
+    )
+    parser.add_argument("--plugin-path", action="append", default=[], help="a plugin file")
     parser.add_argument("--batch-size", type=int, help="default: each plugin's own (32)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
     args = parser.parse_args(argv)
     os.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported, in measure()
-    builtin = [n for n, r in registry.discover().items() if r.origin.startswith("plugins.")]
-    names = args.plugins.split(",") if args.plugins else builtin
-    rows = [measure(name, args.batch_size) for name in names]
-    Console().print(table(rows))
+    found = registry.discover(args.plugin_path)
+    builtin = [n for n, r in found.items() if r.origin.startswith("plugins.")]
+    plugins = registry.select(found, args.plugins.split(",") if args.plugins else builtin)
+    for plugin in plugins:
+        if plugin.unmet_requirement():
+            print(f"{plugin.name}: unavailable ({plugin.unmet_requirement()})", file=sys.stderr)
+    rows = [measure(p, args.batch_size) for p in plugins if not p.unmet_requirement()]
+    Console(width=160).print(table(rows))
     if args.out:
         created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         write_json_atomic(args.out, {"created": created, "command": sys.argv, "rows": rows})

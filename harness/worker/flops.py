@@ -5,8 +5,9 @@ and the rest of the step into a :class:`StepSpec`; :func:`count_step` prices the
 constants below. A multiply-add is 2 FLOPs; a transcendental (exp, log, tanh, sqrt) is 1.
 The backward pass of a Dense or convolution layer is its forward product twice over (the
 gradient of the weights and of the input), less the input's when no trainable layer ran
-before it; elementwise work is a small stated constant per element. docs/efficiency.md
-has the whole table and where the count and what a backend executes part ways.
+before it; elementwise work is a small stated constant per element (each layer's price:
+``harness.worker.layer_costs``). docs/efficiency.md has the whole table and where the
+count and what a backend executes part ways.
 """
 
 from __future__ import annotations
@@ -15,61 +16,8 @@ import math
 from dataclasses import dataclass, field
 
 from harness.records.efficiency import FlopCount
+from harness.worker.layer_costs import LayerCall, layer_cost
 
-# Per element, (forward, backward) FLOPs.
-ACTIVATIONS: dict[str, tuple[int, int]] = {
-    "linear": (0, 0),
-    "relu": (1, 1),
-    "relu6": (2, 1),
-    "leaky_relu": (2, 2),
-    "elu": (3, 3),
-    "selu": (4, 3),
-    "gelu": (8, 10),
-    "sigmoid": (4, 3),  # neg, exp, add, divide / s * (1 - s) * dy
-    "hard_sigmoid": (3, 1),
-    "tanh": (1, 3),
-    "softmax": (5, 4),  # max, subtract, exp, sum, divide / s * (dy - sum(s * dy))
-    "log_softmax": (5, 3),
-    "softplus": (3, 3),
-    "softsign": (3, 3),
-    "silu": (5, 5),
-    "swish": (5, 5),
-    "exponential": (1, 1),
-}
-ELEMENTWISE: dict[str, tuple[int, int]] = {
-    "ReLU": ACTIVATIONS["relu"],
-    "LeakyReLU": ACTIVATIONS["leaky_relu"],
-    "ELU": ACTIVATIONS["elu"],
-    "Softmax": ACTIVATIONS["softmax"],
-    "Dropout": (2, 1),  # compare the random draw, scale / mask the gradient (draws not counted)
-    "SpatialDropout1D": (2, 1),
-    "SpatialDropout2D": (2, 1),
-    "SpatialDropout3D": (2, 1),
-    "BatchNormalization": (8, 9),  # mean, variance, normalize, scale and shift / its gradient
-    "LayerNormalization": (8, 9),
-}
-FREE = frozenset(
-    {
-        "InputLayer",
-        "Flatten",
-        "Reshape",
-        "Permute",
-        "Identity",
-        "Concatenate",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "ZeroPadding3D",
-        "Cropping1D",
-        "Cropping2D",
-        "Cropping3D",
-    }
-)
-MERGES = frozenset({"Add", "Subtract", "Average", "Maximum", "Minimum", "Multiply"})
-POOLS = frozenset({f"{k}Pooling{d}D" for k in ("Max", "Average") for d in (1, 2, 3)})
-GLOBAL_POOLS = frozenset({f"Global{k}Pooling{d}D" for k in ("Max", "Average") for d in (1, 2, 3)})
-MATMULS = frozenset({"Dense", "Conv1D", "Conv2D", "Conv3D"})
-DEPTHWISE = frozenset({"DepthwiseConv1D", "DepthwiseConv2D"})
-TRANSPOSED = frozenset({"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"})
 # Per element of the predictions, (forward, backward); plus 1 per sample for the batch mean.
 LOSSES: dict[str, tuple[int, int]] = {
     "sparse_categorical_crossentropy": (6, 5),  # normalize, clip, log, pick
@@ -82,6 +30,13 @@ LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
 ACCURACIES = frozenset(
     {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
 )
+# Per prediction element (difference, absolute value or square, sum); plus 1 per sample.
+ERROR_METRICS: dict[str, int] = {
+    "mae": 3,
+    "mean_absolute_error": 3,
+    "mse": 3,
+    "mean_squared_error": 3,
+}
 # Per penalized weight (or activity element), (forward, backward).
 PENALTIES: dict[str, tuple[int, int]] = {"l1": (2, 3), "l2": (2, 3), "l1l2": (4, 6)}
 # Per trainable parameter: (FLOPs, float32 words read + written) of one update.
@@ -94,31 +49,6 @@ OPTIMIZERS: dict[str, tuple[int, int]] = {
     "adagrad": (7, 5),
 }
 WORD = 4  # bytes of a float32 variable (variables stay float32 under mixed precision)
-
-
-@dataclass(frozen=True)
-class LayerCall:
-    """One call of a leaf layer in the traced forward pass; shapes are per sample.
-
-    ``kernel`` is the main weight's shape, ``trainable`` and ``weights`` count the layer's
-    trainable and all parameters, ``penalties`` pairs a penalized weight (``kernel``,
-    ``bias``, ``activity``) with its penalty (``l1``, ``l2``, ``l1l2``) and that weight's
-    size (per sample for ``activity``). ``stated`` is the plugin's own (forward, backward)
-    FLOPs for this call at the step's batch size, which wins over the table.
-    """
-
-    name: str
-    kind: str
-    inputs: tuple[tuple[int, ...], ...]
-    output: tuple[int, ...]
-    kernel: tuple[int, ...] | None = None
-    bias: bool = False
-    trainable: int = 0
-    weights: int = 0
-    activation: str | None = None
-    pool: tuple[int, ...] | None = None
-    penalties: tuple[tuple[str, str, int], ...] = ()
-    stated: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,10 +107,11 @@ def _add_layer(
     """One call's forward and backward FLOPs, its penalties and its traffic: its inputs,
     output and weights once forward, twice again backward (read, and write the gradients)."""
     backward_needed = needs_input_grad or call.trainable > 0
+    times = batch if call.batched else 1
     elements = sum(math.prod(shape) for shape in call.inputs) + math.prod(call.output)
-    moved = batch * elements * itemsize + WORD * call.weights
+    moved = times * elements * itemsize + WORD * call.weights
     tally.bytes_moved += moved * (3 if backward_needed else 1)
-    _add_penalties(tally, call, batch)
+    _add_penalties(tally, call, times)
     if call.stated is not None:
         tally.forward += call.stated[0]
         tally.backward += call.stated[1]
@@ -188,13 +119,13 @@ def _add_layer(
         return
     cost = layer_cost(call, needs_input_grad)
     if cost is None:
-        tally.uncounted.append(f"layer {call.kind}")
+        tally.uncounted.append(f"{'op' if call.operation else 'layer'} {call.kind}")
         return
     forward, backward, matmul = cost
-    tally.forward += batch * forward
-    tally.backward += batch * backward if backward_needed else 0.0
+    tally.forward += times * forward
+    tally.backward += times * backward if backward_needed else 0.0
     if matmul is not None:
-        shape = (batch * matmul[0], matmul[1], matmul[2])
+        shape = (times * matmul[0], matmul[1], matmul[2])
         if tally.matmul is None or math.prod(shape) > math.prod(tally.matmul):
             tally.matmul = shape
 
@@ -206,57 +137,6 @@ def _add_penalties(tally: _Tally, call: LayerCall, batch: int) -> None:
             tally.uncounted.append(f"penalty {penalty}")
             continue
         tally.loss += (batch if what == "activity" else 1) * size * sum(PENALTIES[penalty])
-
-
-def layer_cost(
-    call: LayerCall, needs_input_grad: bool
-) -> tuple[float, float, tuple[int, int, int] | None] | None:
-    """Per sample: (forward, backward, the im2col matmul [m, k, n] or None); None for a
-    layer the table does not know."""
-    out = math.prod(call.output)
-    if call.kind in MATMULS | DEPTHWISE | TRANSPOSED and call.kernel:
-        macs, matmul = _macs(call)
-        activation = ACTIVATIONS.get(call.activation or "linear")
-        if activation is None:
-            return None
-        bias = out if call.bias else 0
-        forward = 2 * macs + bias + activation[0] * out
-        backward = 2 * macs * (1 + needs_input_grad) + bias + activation[1] * out
-        return forward, backward, matmul
-    return _shapeless_cost(call, out)
-
-
-def _macs(call: LayerCall) -> tuple[int, tuple[int, int, int] | None]:
-    """Multiply-adds per sample, and the product as a matmul where it is one."""
-    kernel, out = call.kernel or (), math.prod(call.output)
-    if call.kind in DEPTHWISE:  # kernel (*k, channels, multiplier): no reduction over channels
-        return out * math.prod(kernel[:-2]), None
-    if call.kind in TRANSPOSED:  # kernel (*k, filters, channels): each input scattered
-        return math.prod(call.inputs[0]) // kernel[-1] * math.prod(kernel), None
-    rows, depth = out // kernel[-1], math.prod(kernel[:-1])  # kernel (*k, channels, filters)
-    return rows * depth * kernel[-1], (rows, depth, kernel[-1])
-
-
-def _shapeless_cost(call: LayerCall, out: int) -> tuple[float, float, None] | None:
-    """Layers priced per element of their input or output."""
-    inputs = sum(math.prod(shape) for shape in call.inputs)
-    if call.kind in FREE:
-        return 0.0, 0.0, None
-    if call.kind == "Activation":
-        per = ACTIVATIONS.get(call.activation or "linear")
-        return None if per is None else (per[0] * out, per[1] * out, None)
-    if call.kind in ELEMENTWISE:
-        per = ELEMENTWISE[call.kind]
-        return per[0] * out, per[1] * out, None
-    if call.kind in MERGES:
-        extra = 2 * (len(call.inputs) - 1) * out if call.kind == "Multiply" else 0
-        return (len(call.inputs) - 1) * out, extra, None
-    if call.kind in POOLS and call.pool:
-        window = math.prod(call.pool)
-        return window * out, window * out, None
-    if call.kind in GLOBAL_POOLS:
-        return inputs + out, inputs, None
-    return None
 
 
 def _add_loss(tally: _Tally, step: StepSpec, batch: int) -> None:
@@ -273,6 +153,8 @@ def _add_loss(tally: _Tally, step: StepSpec, batch: int) -> None:
         for metric in step.metrics.get(name, ()):
             if metric in ACCURACIES:
                 tally.loss += batch * (size + 2)  # argmax (or threshold), compare, count
+            elif metric in ERROR_METRICS:
+                tally.loss += batch * (ERROR_METRICS[metric] * size + 1)
             else:
                 tally.uncounted.append(f"metric {metric}")
 
