@@ -133,7 +133,8 @@ class ModelPlugin:
             ``{"forward": F, "backward": B}``, the FLOPs of one call of a layer (shapes
             include the batch) for a layer the harness's counter does not know (or counts
             otherwise), or ``None`` to leave the layer to the counter. Called in the worker
-            for every layer without sublayers (docs/efficiency.md).
+            for every priced layer: those without sublayers, and recurrent and attention
+            layers, priced whole (docs/efficiency.md).
         inputs: what the model eats (:class:`InputArray`, or several by name: the model
             then takes a dict), for synthetic data generated in the worker from the seed.
         task: what the model is asked to do (:class:`Task`), with ``inputs``.
