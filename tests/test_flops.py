@@ -233,7 +233,7 @@ import json, jax, keras
 import numpy as np
 from harness.plugin import ModelPlugin
 from harness.worker.model import compile_model
-from harness.worker.trace import count_model, trace
+from harness.worker.trace import count_model, trace_calls
 from dataclasses import asdict
 
 # A count reads shapes only; drawing random weights compiles a kernel per shape on JAX.
@@ -312,7 +312,7 @@ for name, kind, build, layer_flops in models:
     compile_model(model, plugin)
     sample = np.zeros((1, *kind), "int32") if tokens else np.zeros((1, *plugin.input_shape))
     out[name] = asdict(count_model(model, plugin, sample, 32, "float32", jax.eval_shape))
-    calls = trace(model, plugin, sample, 32, jax.eval_shape)[0]
+    calls = trace_calls(model, plugin, sample, 32, jax.eval_shape)[0]
     out[name]["calls"] = [asdict(c) for c in calls]
 print(json.dumps(out))
 """

@@ -16,6 +16,7 @@ from harness.records import load, read_run
 from harness.records.schema import Cell, CellResult, Status
 from harness.records.steptime import StepTimeStats, StepTimeSummary
 from harness.report import tables
+from harness.run.driver import with_repro
 from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
 
@@ -140,3 +141,11 @@ def test_a_sweeps_report_has_its_scaling_chart(tmp_path):
     html = (tmp_path / "report" / "report.html").read_text()
     assert "dense_mlp: scaling" in html
     assert "1 / batch size" in html
+
+
+def test_a_failed_sweep_cells_rerun_command_names_its_own_size():
+    settings = RunSettings(batch_size=SIZES, dataset="synthetic")
+    failed = CellResult.not_run(Cell("cnn", "jax", "cpu", 64), "synthetic", Status.FAILED, "x")
+    repro = with_repro(failed, settings).repro
+    assert "--batch-size 64" in repro
+    assert "8,64" not in repro

@@ -32,8 +32,7 @@ from rich.table import Table
 
 from harness.plugin import ModelPlugin
 from harness.records import write_json_atomic
-from harness.worker.layer_costs import layer_cost
-from harness.worker.trace import trace
+from harness.worker import layer_cost, trace_calls
 
 
 def kinds(keras: Any) -> dict[str, tuple[tuple[int, ...], str, Callable[[], Any]]]:
@@ -81,7 +80,7 @@ def measure(name: str, shape: tuple[int, ...], dtype: str, make: Any, batch: int
     model = keras.Sequential([keras.Input(shape, dtype=dtype), make()])
     x = np.ones((batch, *shape), dtype)
     plugin = ModelPlugin("one_layer", "layers", name, "flat", lambda *_: model)
-    calls = trace(model, plugin, x[:1], batch, jax.eval_shape)[0]
+    calls = trace_calls(model, plugin, x[:1], batch, jax.eval_shape)[0]
     weights = bool(model.trainable_variables)
     costs = [layer_cost(call, needs_input_grad=not weights) for call in calls]
     ours = [sum(batch * c[i] for c in costs if c is not None) for i in (0, 1)]

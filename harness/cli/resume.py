@@ -95,4 +95,4 @@ def typed(argv: list[str], option: str) -> bool:
 
 
 def _shown(value: Any) -> str:
-    return ",".join(value) if isinstance(value, tuple) else repr(value)
+    return ",".join(map(str, value)) if isinstance(value, tuple) else repr(value)

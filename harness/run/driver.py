@@ -103,7 +103,9 @@ def with_repro(cell: CellResult, settings: RunSettings) -> CellResult:
     if cell.ok or cell.status is Status.SKIPPED:
         return cell
     dataset = cell.dataset if cell.dataset in datasets.DATASET_NAMES else settings.dataset
-    command = settings.command_for(cell.plugin, cell.backend, cell.device, dataset)
+    command = settings.for_cell(cell.cell).command_for(
+        cell.plugin, cell.backend, cell.device, dataset
+    )
     return replace(cell, repro=command)
 
 

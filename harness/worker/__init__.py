@@ -22,7 +22,8 @@ __all__, __getattr__ = lazy_exports(
         "session": ("Session",),
         "model": ("count_params", "cycle_samples", "inputs_targets"),
         "flops": ("LayerCall", "StepSpec", "count_step"),
-        "trace": ("count_model",),
+        "layer_costs": ("layer_cost",),
+        "trace": ("count_model", "trace_calls"),
         "peak": ("measure_peak",),
     },
 )

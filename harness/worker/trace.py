@@ -42,12 +42,12 @@ def count_model(
     """The FLOPs of one training step of the compiled ``model`` at ``batch_size``;
     ``sample`` is one sample of the model's inputs (a batch of one), ``shapes_of`` the
     backend's way to run the forward pass for its shapes (``WorkerBackend.shapes_of``)."""
-    calls, outputs = trace(model, plugin, sample, batch_size, shapes_of)
+    calls, outputs = trace_calls(model, plugin, sample, batch_size, shapes_of)
     step = step_spec(model, plugin, outputs, ITEMSIZE.get(compute_dtype, 4))
     return count_step(calls, step, batch_size)
 
 
-def trace(
+def trace_calls(
     model: Any,
     plugin: ModelPlugin,
     sample: Any,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP_LEVEL = {"plugin", "registry", "datasets", "errors"}
+TOP_LEVEL = {"plugin", "declarations", "registry", "datasets", "synthetic", "plugin_data", "errors"}
 
 
 def imports(folder: Path) -> Iterator[tuple[Path, int, str, list[str]]]:
