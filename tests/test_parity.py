@@ -1,20 +1,27 @@
-"""kbench parity: real workers per backend, a passing set and a deliberately broken plugin."""
+"""kbench parity: real workers per backend, a passing set, a plugin with declared inputs and a
+deliberately broken plugin."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness import datasets, registry
 from harness.backends.parent import BACKENDS, backend_installed
 from harness.parity.checks import ParityReport, run_parity
+from harness.parity.probe import Probe, make_probe
 from harness.parity.verdicts import Judge, Tolerances
+from harness.plugin import ModelPlugin, floats, language_model, regression, token_ids
 from harness.records.schema import CheckResult
 
 KBENCH = [sys.executable, "-m", "harness"]
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
 SHIFTY = """
 from harness.plugin import ModelPlugin
@@ -33,21 +40,45 @@ def build(input_shape, num_classes):
 SHIFTY = ModelPlugin("shifty", "broken", "one more layer on torch", "flat", build)
 """
 
+MIXED = """
+from harness.plugin import ModelPlugin, floats, regression, token_ids
+
+
+def build(inputs, task):
+    import keras
+
+    tokens = keras.Input(shape=(6,), dtype="int64", name="tokens")
+    readings = keras.Input(shape=(5, 2), name="readings")
+    words = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(40, 4)(tokens))
+    both = keras.layers.Concatenate()([words, keras.layers.Flatten()(readings)])
+    out = keras.layers.Reshape((2, 3))(keras.layers.Dense(6)(both))
+    return keras.Model({"tokens": tokens, "readings": readings}, out)
+
+
+MIXED = ModelPlugin(
+    "mixed_inputs", "declared", "token ids and a time series to a 2x3 regression",
+    build=build, inputs={"tokens": token_ids(6, 40, "int64"), "readings": floats(5, 2)},
+    task=regression(2, 3),
+)
+"""
+BUILTINS = ("dense_dropout", "cnn", "dense_subclassed", "dense_two_heads")
+
 
 @pytest.fixture(scope="module")
 def parity_report(tmp_path_factory):
-    """Four built-ins and one backend-dependent plugin, in one ``kbench parity`` run."""
-    folder = tmp_path_factory.mktemp("parity")
-    plugin_file, out = folder / "shifty.py", folder / "parity.json"
-    plugin_file.write_text(SHIFTY)
-    plugins = "dense_dropout,cnn,dense_subclassed,dense_two_heads,shifty"
-    command = [*KBENCH, "parity", "-p", plugins, "--plugin-path", str(plugin_file)]
+    """Four built-ins, a plugin with declared inputs and one backend-dependent plugin, in one
+    ``kbench parity`` run."""
+    folder, out = tmp_path_factory.mktemp("parity"), tmp_path_factory.mktemp("out") / "p.json"
+    (folder / "shifty.py").write_text(SHIFTY)
+    (folder / "mixed.py").write_text(MIXED)
+    plugins = ",".join([*BUILTINS, "mixed_inputs", "shifty"])
+    command = [*KBENCH, "parity", "-p", plugins, "--plugin-path", str(folder)]
     done = subprocess.run([*command, "--json", str(out)], capture_output=True, text=True)
     return done, json.loads(out.read_text())
 
 
 def _builtins(report: dict) -> list[dict]:
-    return [r for r in report["results"] if r["plugin"] != "shifty"]
+    return [r for r in report["results"] if r["plugin"] in BUILTINS]
 
 
 def test_builtins_pass_every_check_on_every_backend(parity_report):
@@ -117,6 +148,15 @@ def test_training_check_fails_a_first_loss_mismatch_whatever_the_plugin_states()
     assert result.detail.startswith("the first loss, before any update, differs")
 
 
+def test_forward_check_says_when_the_outputs_hardly_vary():
+    judge, flat = Judge("m", Tolerances()), np.full(20, 0.1)
+    vacuous = judge.forward("jax~torch", flat, flat, {})
+    assert vacuous.status == "pass"
+    assert "hardly vary over the probe (spread 0.0e+00)" in vacuous.detail
+    varied = np.linspace(0.0, 1.0, 20)
+    assert judge.forward("jax~torch", varied, varied, {}).detail == "max abs diff"
+
+
 def test_plugin_rejects_a_non_positive_parity_tolerance():
     from harness.errors import PluginError
     from harness.plugin import ModelPlugin
@@ -147,10 +187,61 @@ def test_one_backend_alone_checks_what_it_can(tmp_path, backend):
     assert results["training", backend]["measured"] < 1e-2  # its own one-ulp floor
 
 
-def test_a_plugin_with_declared_inputs_is_unavailable_not_failed():
-    plugin = registry.discover()["conv1d_regression"].plugin
+def test_declared_token_ids_and_floats_by_name_pass_every_check(parity_report):
+    done, report = parity_report
+    results = [r for r in report["results"] if r["plugin"] == "mixed_inputs"]
+    assert {r["check"] for r in results} == {"build", "forward", "portability", "training"}
+    assert all(r["status"] == "pass" for r in results), results
+    assert len(results) == 2 + 2 + 9 + 2
+    assert all(r["measured"] < 1e-4 for r in results if r["check"] in ("forward", "portability"))
+    assert "on spec_synthetic and synthetic" in " ".join(done.stdout.split())
+
+
+def test_a_declared_plugins_probe_is_its_own_synthetic_data_by_name(tmp_path):
+    inputs = {"tokens": token_ids(6, 40, "int64"), "readings": floats(5, 2)}
+    mixed = ModelPlugin("m", "x", "x", build=print, inputs=inputs, task=regression(2, 3))
+    data = datasets.load_dataset("synthetic")
+    make_probe(mixed, data, steps=3, seed=0).save(tmp_path)
+    probe = Probe.load(tmp_path)
+    assert set(probe.x_probe) == set(probe.x_train) == {"tokens", "readings"}
+    assert probe.x_probe["tokens"].dtype == "int64"
+    assert 0 <= probe.x_train["tokens"].min() <= probe.x_train["tokens"].max() < 40
+    assert probe.x_train["readings"].shape == (3 * 32, 5, 2)
+    assert probe.y_probe.shape == (64, 2, 3)
+    assert probe.y_train.shape == (96, 2, 3)
+    lm = ModelPlugin("lm", "x", "x", build=print, inputs=token_ids(8, 30), task=language_model())
+    made = make_probe(lm, data, steps=2, seed=0)
+    assert made.x_train.shape == made.y_train.shape == (64, 8)
+    assert (made.x_train[:, 1:] == made.y_train[:, :-1]).all()  # the targets: inputs shifted
+
+
+def test_a_plugin_needing_a_missing_module_is_unavailable_and_starts_no_worker():
+    needs = {"no_such_module_for_kbench": "pip install it"}
+    plugin = ModelPlugin("hub", "x", "x", build=print, inputs=floats(3), task=regression(),
+                         requires=needs)  # fmt: skip
     report = run_parity([plugin], ["jax", "torch"], datasets.load_dataset("synthetic"))
     assert report.passed
     assert {r.status for r in report.results} == {"unavailable"}
     assert len(report.results) == 4 * 2
-    assert "declared inputs" in report.results[0].detail
+    assert "needs no_such_module_for_kbench (pip install it)" in report.results[0].detail
+
+
+@pytest.mark.e2e
+def test_the_zoo_and_the_docs_declared_plugins_pass_parity(tmp_path):
+    docs = DOCS.read_text()
+    example = re.search(r"<!-- example: my_text_models.py -->\n```\w+\n(.*?)```", docs, re.S)
+    (tmp_path / "my_text_models.py").write_text(example.group(1))
+    out = tmp_path / "parity.json"
+    command = [*KBENCH, "parity", "-p", "zoo,mine", "--plugin-path", str(tmp_path)]
+    done = subprocess.run([*command, "--json", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(out.read_text())["results"]
+    zoo = registry.select(registry.discover(), ["zoo"])
+    assert {r["plugin"] for r in results} == {
+        *(p.name for p in zoo),
+        "topic_classifier",
+        "sensor_regression",
+    }
+    unmet = {p.name for p in zoo if p.unmet_requirement()}  # e.g. keras-hub not installed
+    for r in results:
+        assert r["status"] == ("unavailable" if r["plugin"] in unmet else "pass"), r

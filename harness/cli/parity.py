@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harness import datasets, registry
+from harness import datasets, registry, synthetic
 from harness.cli.console import console
 from harness.cli.options import add_plugin_path, positive_float, positive_int
 from harness.parity.checks import Tolerances, run_parity
@@ -37,7 +37,8 @@ def cmd_parity(args: argparse.Namespace) -> int:
     backends = select_backends(parse_selection(args.backend))
     data = datasets.load_dataset(args.dataset, data_dir=args.data_dir)
     tolerances = Tolerances(forward=args.forward_tol, training=args.training_tol)
-    console.print(f"parity of {len(plugins)} plugins across {', '.join(backends)} on {data.name}")
+    sources = " and ".join(sorted({synthetic.NAME if p.synthetic else data.name for p in plugins}))
+    console.print(f"parity of {len(plugins)} plugins across {', '.join(backends)} on {sources}")
     with console.status("running parity workers"):
         report = run_parity(plugins, backends, data, args.plugin_path, tolerances, args.steps)
     console.print(parity_table(report))

@@ -2,11 +2,13 @@
 
 Two workers per backend (``harness.parity.worker``: measure, then load), one at a time,
 over a shared folder, each handling every plugin; the first available backend is the
-reference. Checks, each per backend pair:
+reference. Each plugin's probe batch and training batches are made here, once
+(``harness.parity.probe``: the dataset's samples, or synthetic data from the plugin's declared
+inputs and task). Checks, each per backend pair:
 
 * ``build``: parameter counts and the layer list (class, output shape) are identical;
 * ``forward``: the reference's initial weights, loaded everywhere, give predictions whose
-  max abs difference is below ``forward_tol`` (probabilities, float32: 1e-4);
+  max abs difference is below ``forward_tol`` (outputs, float32: 1e-4);
 * ``portability``: a ``.keras`` file saved on one backend loads on each backend (itself
   too: the round trip) and predicts the same (max abs difference below ``forward_tol``);
 * ``training``: from identical weights, fixed batches, dropout off, ``steps`` training
@@ -15,6 +17,9 @@ reference. Checks, each per backend pair:
   agrees within ``first_loss`` relative whatever the plugin states. Each backend also
   reports its own float32 noise floor: how far a one-ulp nudge of the initial weights
   moves its own curve.
+
+A plugin that ``requires`` a module this Python cannot import is ``unavailable``, with the
+reason, and no worker builds it.
 
 With one backend only (a single-backend install, as in ``nox -s compat``) there is no backend
 pair:
@@ -34,11 +39,13 @@ import numpy as np
 
 from harness.backends import parent as devices
 from harness.datasets import Dataset
+from harness.parity.probe import BATCH_SIZE, make_probe
 from harness.parity.verdicts import CheckResult, Judge, PluginOutputs, Tolerances
 from harness.plugin import ModelPlugin
 from harness.run.child import run_child
 
 CHECKS = ("build", "forward", "portability", "training")
+SEED = 0  # the workers' Keras seed and the declared plugins' synthetic data
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,6 @@ class ParityReport:
         }
 
 
-NOT_YET_DECLARED = "parity of a plugin with declared inputs and a task is not checked yet"
-
-
 def run_parity(
     plugins: Sequence[ModelPlugin],
     backends: Sequence[str],
@@ -78,23 +82,18 @@ def run_parity(
 ) -> ParityReport:
     """Run every check for every plugin across ``backends`` (two workers per backend)."""
     report = ParityReport(list(backends), steps, tolerances or Tolerances())
-    declared = [p for p in plugins if p.task is not None]
-    plugins = [p for p in plugins if p.task is None]
-    for plugin in declared:  # the probe is the dataset's images; declared inputs need their own
-        report.results.extend(
-            CheckResult(plugin.name, check, backend, "unavailable", detail=NOT_YET_DECLARED)
-            for check in CHECKS
-            for backend in backends
-        )
-    if not plugins:
-        return report
+    unmet = {p.name: why for p in plugins if (why := p.unmet_requirement()) is not None}
+    runnable = [p for p in plugins if p.name not in unmet]
     available = [b for b in backends if devices.backend_installed(b)]
-    outputs = _run_workers(
-        [p.name for p in plugins], available, data, plugin_paths, steps, timeout_s
-    )
+    outputs = _run_workers(runnable, available, data, plugin_paths, steps, timeout_s)
     missing = [b for b in backends if b not in available]
     for plugin in plugins:
         judge = Judge(plugin.name, report.tolerances, plugin.parity_training_tolerance)
+        if plugin.name in unmet:  # a module it needs is missing: no worker builds it
+            report.results.extend(
+                judge.unavailable(c, b, unmet[plugin.name]) for c in CHECKS for b in backends
+            )
+            continue
         report.results.extend(judge.check_all(available, outputs.of(plugin.name)))
         report.results.extend(judge.unavailable(c, b) for c in CHECKS for b in missing)
     return report
@@ -118,7 +117,7 @@ class WorkerOutputs:
 
 
 def _run_workers(
-    names: list[str],
+    plugins: Sequence[ModelPlugin],
     backends: list[str],
     data: Dataset,
     plugin_paths: Sequence[str],
@@ -126,18 +125,20 @@ def _run_workers(
     timeout_s: float,
 ) -> WorkerOutputs:
     """Both phases on every backend, over one shared folder (measure everywhere, then load)."""
+    if not plugins:
+        return WorkerOutputs({}, {}, {})
     with tempfile.TemporaryDirectory(prefix="kbench-parity-") as tmp:
-        shared = Path(tmp)
-        _write_probe(shared, data, steps)
-        for name in names:
-            (shared / name).mkdir()
+        shared, names = Path(tmp), [p.name for p in plugins]
+        for plugin in plugins:
+            (shared / plugin.name).mkdir()
+            make_probe(plugin, data, steps, SEED).save(shared / plugin.name)
         spec = {
             "plugins": names,
             "plugin_paths": list(plugin_paths),
             "shared_dir": str(shared),
-            "seed": 0,
+            "seed": SEED,
             "steps": steps,
-            "batch_size": 32,
+            "batch_size": BATCH_SIZE,
         }
         measured = {b: _child(spec, "measure", b, shared, timeout_s) for b in backends}
         loaded = {b: _child(spec, "load", b, shared, timeout_s) for b in backends}
@@ -152,17 +153,6 @@ def _for_plugin(result: dict, name: str) -> dict:
     if "error" in result and name not in result:
         return {"error": result["error"]}
     return result.get(name, {"error": "no result from the worker"})
-
-
-def _write_probe(shared: Path, data: Dataset, steps: int) -> None:
-    n_train = steps * 32
-    np.savez(
-        shared / "probe.npz",
-        x_probe=data.x_test[:64],
-        y_probe=data.y_test[:64],
-        x_train=np.resize(data.x_train, (n_train, *data.x_train.shape[1:])),
-        y_train=np.resize(data.y_train, n_train),
-    )
 
 
 def _child(spec: dict, phase: str, backend: str, shared: Path, timeout_s: float) -> dict:

@@ -84,8 +84,8 @@ class Judge:
         status = "pass" if ok else "fail"
         return CheckResult(self.plugin, check, pair, status, measured, tolerance, detail)
 
-    def unavailable(self, check: str, backend: str) -> CheckResult:
-        detail = f"{backend} is not installed"
+    def unavailable(self, check: str, backend: str, why: str | None = None) -> CheckResult:
+        detail = why or f"{backend} is not installed"
         return CheckResult(self.plugin, check, backend, "unavailable", detail=detail)
 
     def builds(self, backend: str, mine: dict) -> CheckResult:
@@ -123,7 +123,7 @@ class Judge:
             detail = mine.get("error") or "no comparable predictions (build differs)"
             return self.result("forward", pair, False, tolerance=tol, detail=detail)
         diff = float(np.max(np.abs(ref_pred - my_pred)))
-        return self.result("forward", pair, diff < tol, diff, tol, "max abs diff")
+        return self.result("forward", pair, diff < tol, diff, tol, _forward_detail(ref_pred, tol))
 
     def training(self, pair: str, ref: dict, mine: dict) -> CheckResult:
         """Training curves within the tolerance, and the first loss within ``first_loss``."""
@@ -156,6 +156,18 @@ class Judge:
             return self.result("portability", pair, False, tolerance=tol, detail=entry["error"])
         diff = entry["max_abs_diff"]
         return self.result("portability", pair, diff < tol, diff, tol, "max abs diff")
+
+
+def _forward_detail(ref_pred: np.ndarray, tol: float) -> str:
+    """``max abs diff``, and a warning when the outputs hardly vary over the probe batch (a
+    model whose activations vanish at initialization): then agreeing says little."""
+    spread = float(np.ptp(ref_pred)) if ref_pred.size else 0.0
+    if spread >= tol:
+        return "max abs diff"
+    return (
+        f"max abs diff; the outputs hardly vary over the probe (spread {spread:.1e}), so this "
+        "says little: the training check's first loss compares the training-mode forward pass"
+    )
 
 
 def _layer_problems(pair: str, ref_layers: list, my_layers: list) -> list[str]:

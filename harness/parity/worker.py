@@ -1,10 +1,11 @@
 """Child for ``kbench parity``: one plugin under one backend (``KERAS_BACKEND``).
 
-``python -m harness.parity_worker SPEC.json RESULT.json``. Two phases share a folder:
+``python -m harness.parity.worker SPEC.json RESULT.json``. Two phases share a folder:
 
 * ``measure``: build (seeded) and describe the model; the first backend saves its initial
-  weights as arrays, every backend loads them, disables dropout, predicts a fixed probe
-  batch, saves the model as ``.keras`` and trains a few fixed batches (``train_on_batch``);
+  weights as arrays, every backend loads them, disables dropout, predicts the plugin's probe
+  batch (``harness.parity.probe``), saves the model as ``.keras`` and trains a few fixed
+  batches (``train_on_batch``);
   then trains again from the same weights nudged by one ulp (a fixed random sign per
   element): how far that moves its own curve is the model's float32 noise floor.
 * ``load``: load every backend's ``.keras`` file (its own too) and predict the same probe batch.
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.parity.probe import Probe
 from harness.records.files import write_json_atomic
 from harness.registry import discover
 from harness.run.child import die_with_parent
@@ -59,8 +61,8 @@ def run_plugin(plugin: Any, spec: dict[str, Any]) -> dict[str, Any]:
     keras.utils.set_random_seed(spec["seed"])
     backend = keras.backend.backend()
     shared = Path(spec["shared_dir"]) / plugin.name
-    probe = np.load(Path(spec["shared_dir"]) / "probe.npz")
-    x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
+    probe = Probe.load(shared)
+    x_probe, _ = inputs_targets(plugin, probe.x_probe, probe.y_probe)
     model = build_model(plugin, 10)  # also registers custom classes for loading
     if spec["phase"] == "load":
         return {"loaded": _load_saved(keras, shared, backend, x_probe)}
@@ -74,7 +76,7 @@ def run_plugin(plugin: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _measure(keras, plugin, model, shared, backend, probe, spec) -> dict[str, Any]:
     """Reference weights in, predictions and a .keras file out, then a few training steps."""
-    x_probe, _ = inputs_targets(plugin, probe["x_probe"], probe["y_probe"])
+    x_probe, _ = inputs_targets(plugin, probe.x_probe, probe.y_probe)
     reference = shared / WEIGHTS
     if not reference.exists():
         np.savez(reference, *[np.asarray(w) for w in model.get_weights()])
@@ -84,7 +86,7 @@ def _measure(keras, plugin, model, shared, backend, probe, spec) -> dict[str, An
     _disable_dropout(keras, model)
     np.save(shared / f"pred_{backend}.npy", _flat_predictions(model, x_probe))
     model.save(shared / f"model_{backend}.keras")
-    x_train, y_train = inputs_targets(plugin, probe["x_train"], probe["y_train"])
+    x_train, y_train = inputs_targets(plugin, probe.x_train, probe.y_train)
     curves = {}
     for key, weights in (("losses", initial), ("losses_nudged", _nudged(initial))):
         model.set_weights(weights)
