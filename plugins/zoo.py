@@ -168,6 +168,11 @@ MOBILENET = ModelPlugin(
     inputs=floats(IMAGE_SIZE, IMAGE_SIZE, 3),
     task=classification(IMAGE_CLASSES),
     in_default_run=False,
+    # Its float32 training amplifies rounding: nudging the initial weights by one ulp moves
+    # its own 5-step loss curve by 4.6e-2 on jax, above the default 1e-2; across backends
+    # 2.7e-2 (`kbench parity -p mobilenet`). Same weights give the same outputs (0.0), and
+    # the first loss is still checked at 1e-4.
+    parity_training_tolerance=0.1,
 )
 
 TRANSFORMER_TEXT = ModelPlugin(
