@@ -14,13 +14,14 @@ from harness.cli.options import add_run_options
 from harness.cli.progress import worker_progress
 from harness.cli.report import announce_report
 from harness.cli.resume import resumed_plan
+from harness.plugin import unmet_requirement
 from harness.records.files import exclusive, read_run, write_json_or_fallback
 from harness.records.schema import RunResult, Status
 from harness.report.console import problems_table, results_table, statistics_table
 from harness.report.markdown import STEP_SUMMARY_ENV
 from harness.run.driver import default_out, execute, load_data
 from harness.run.interrupt import deferred, exit_code
-from harness.run.plan import plan_run
+from harness.run.plan import RunPlan, plan_run
 from harness.run.settings import RunSettings
 
 BUSY_SHARE = 0.10  # others' share of all cores while a cell was timed that earns a note
@@ -75,7 +76,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         from harness.report.document import write_report  # matplotlib only when asked for
 
         announce_report(write_report(path), bool(os.environ.get(STEP_SUMMARY_ENV)))
-    return 0 if run.all_ok else 1
+    return 0 if run.all_ok or _only_optional_missing(run, plan) else 1
+
+
+def _only_optional_missing(run: RunResult, plan: RunPlan) -> bool:
+    """Whether every cell that is not ok or skipped belongs to an optional plugin whose
+    required module is missing here (``requires``: shown unavailable, declared like a skip)."""
+    missing = {name for name, needs in plan.requires.items() if unmet_requirement(needs)}
+    return all(
+        c.ok
+        or c.status is Status.SKIPPED
+        or (c.status is Status.UNAVAILABLE and c.plugin in missing)
+        for c in run.cells
+    )
 
 
 def _announce(plan, data_summary: str, previous: RunResult | None) -> None:
