@@ -67,6 +67,7 @@ def catalogue_table(
     columns = (
         Column("family"),
         Column("name", strong=True),
+        Column("eats -> task", wrap=True),
         *columns_of(("params", "trainable", "non-train"), numeric=True),
         *((Column("description", wrap=True),) if descriptions else ()),
     )
@@ -85,9 +86,20 @@ def _catalogue_row(plugin: dict[str, Any], first: bool, description: bool) -> tu
     return (
         Cell(plugin["family"] if first else ""),
         Cell(plugin["name"]),
+        Cell(_eats(plugin)),
         *(Cell(f"{n:,}" if n is not None else "?") for n in numbers),
         *((Cell(plugin["description"]),) if description else ()),
     )
+
+
+def _eats(plugin: dict[str, Any]) -> str:
+    """What the model eats and does: a registered dataset's kind, or its declaration; an
+    optional plugin that cannot run here says what it needs."""
+    eats = plugin.get("input") or ""
+    if eats in ("flat", "image"):
+        eats = f"{eats} dataset -> classification of 10"
+    missing = plugin.get("unavailable")
+    return f"{eats} [{missing.split(':')[0]}]" if missing else eats
 
 
 def baselines_table(baselines: list[Any]) -> Table:
