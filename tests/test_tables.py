@@ -191,18 +191,19 @@ def test_the_parity_checks_table_keeps_every_detail_or_only_the_failures():
 def test_the_catalogue_names_each_family_once_and_ends_a_section_with_it():
     plugins = [
         {"family": "mlp", "name": "a", "description": "x", "params": {"total": 1_000}},
-        {"family": "mlp", "name": "b", "description": "y", "params": None},
-        {"family": "cnn", "name": "c", "description": "z"},
-    ]
+        {"family": "mlp", "name": "b", "description": "y", "params": None, "input": "flat"},
+        {"family": "cnn", "name": "c", "description": "z", "input": "float32 (4,) -> binary",
+         "unavailable": "needs hub (pip install hub): not importable by python"},
+    ]  # fmt: skip
     table = listings.catalogue_table(plugins, "jax")
     assert table.title == "Plugins (parameters as built on jax)"
-    assert [row[:3] for row in table.texts()] == [
-        ("mlp", "a", "1,000"),
-        ("", "b", "?"),
-        ("cnn", "c", "?"),
+    assert [row[:4] for row in table.texts()] == [
+        ("mlp", "a", "", "1,000"),
+        ("", "b", "flat dataset -> classification of 10", "?"),
+        ("cnn", "c", "float32 (4,) -> binary [needs hub (pip install hub)]", "?"),
     ]
     assert table.breaks == {1, 2}
-    assert len(listings.catalogue_table(plugins, None, descriptions=False).columns) == 5
+    assert len(listings.catalogue_table(plugins, None, descriptions=False).columns) == 6
 
 
 def test_the_baselines_table_has_a_row_per_baseline():
