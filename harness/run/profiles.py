@@ -38,6 +38,7 @@ PROFILES: dict[str, Profile] = {
         train_limit=6000,
         test_limit=2000,
         timing=WindowPlan(target_window_s=0.5, min_windows=7, min_seconds=4.0, max_windows=40),
+        predict_repeats=3,  # predict window pairs: 5 cost the default run about 2 minutes
     ),
     "gate": Profile(  # many short processes: the unit of the regression gate
         name="gate",
