@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.errors import PluginError
 from harness.plugin import InputArray, ModelPlugin, Task, input_arrays
-from harness.synthetic import SpecData
+from harness.synthetic import SpecData, rows
 
 NAME = "plugin_loader"  # the ``dataset`` recorded for a cell that ran on its plugin's data
 
@@ -37,8 +37,8 @@ def load(plugin: ModelPlugin, n_train: int | None, n_test: int | None, seed: int
         raise PluginError(f"Plugin {plugin.name!r}: load() returned {problems[0]}")
     source = f"{plugin.name}.load(seed={seed})"
     return SpecData(
-        _first(x_train, n_train), _first(y_train, n_train),
-        _first(x_test, n_test), _first(y_test, n_test), source, NAME,
+        rows(x_train, slice(n_train)), y_train[:n_train],
+        rows(x_test, slice(n_test)), y_test[:n_test], source, NAME,
     )  # fmt: skip
 
 
@@ -104,12 +104,6 @@ def _within(values: np.ndarray, end: int) -> bool:
 
 def _form(value: np.ndarray) -> str:
     return f"shape={value.shape} dtype={value.dtype}"
-
-
-def _first(tree: Any, n: int | None) -> Any:
-    if isinstance(tree, Mapping):
-        return {k: _first(v, n) for k, v in tree.items()}
-    return tree if n is None else tree[:n]
 
 
 def _error(plugin: ModelPlugin, field: str, what: str, received: Any) -> PluginError:

@@ -17,6 +17,7 @@ Made inside the worker (large inputs never travel from the parent); numpy only. 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ def generate(inputs: Inputs, task: Task, n_train: int, n_test: int, seed: int) -
         y = _targets(task, _scores(rng, arrays, drawn, _width(task)))
         x = drawn if len(drawn) > 1 or not isinstance(inputs, InputArray) else drawn["inputs"]
     source = f"generated from the plugin's inputs and task (seed={seed})"
-    return SpecData(_rows(x, slice(n_train)), y[:n_train], _rows(x, slice(n_train, n)),
+    return SpecData(rows(x, slice(n_train)), y[:n_train], rows(x, slice(n_train, n)),
                     y[n_train:], source)  # fmt: skip
 
 
@@ -142,5 +143,6 @@ def _sequences(rng: np.random.Generator, array: InputArray, n: int) -> tuple[Any
     return seq[:, :-1].astype(array.dtype), seq[:, 1:].astype(array.dtype)
 
 
-def _rows(x: Any, rows: slice) -> Any:
-    return {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
+def rows(x: Any, which: slice) -> Any:
+    """Rows ``which`` of an array or of every array in a dict."""
+    return {k: v[which] for k, v in x.items()} if isinstance(x, Mapping) else x[which]

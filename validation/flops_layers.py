@@ -18,7 +18,6 @@ body once). Prints one table and writes the figures to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
 import sys
@@ -27,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 from harness.plugin import ModelPlugin
-from harness.records import write_json_atomic
 from harness.worker import layer_cost, trace_calls
+from validation.flops_xla import show_and_save
 
 
 def kinds(keras: Any) -> dict[str, tuple[tuple[int, ...], str, Callable[[], Any]]]:
@@ -149,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = kinds(keras)
     rows = [measure(name, *case, args.batch_size) for name, case in cases.items()]
-    Console(width=160).print(table(rows))
-    if args.out:
-        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        write_json_atomic(args.out, {"created": created, "command": sys.argv, "rows": rows})
+    show_and_save(rows, table(rows), args.out)
     return 0
 
 

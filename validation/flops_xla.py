@@ -153,15 +153,21 @@ def main(argv: list[str] | None = None) -> int:
     found = registry.discover(args.plugin_path)
     builtin = [n for n, r in found.items() if r.origin.startswith("plugins.")]
     plugins = registry.select(found, args.plugins.split(",") if args.plugins else builtin)
-    for plugin in plugins:
-        if plugin.unmet_requirement():
-            print(f"{plugin.name}: unavailable ({plugin.unmet_requirement()})", file=sys.stderr)
-    rows = [measure(p, args.batch_size) for p in plugins if not p.unmet_requirement()]
-    Console(width=160).print(table(rows))
-    if args.out:
-        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        write_json_atomic(args.out, {"created": created, "command": sys.argv, "rows": rows})
+    missing = {p.name: p.unmet_requirement() for p in plugins}
+    for name, reason in missing.items():
+        if reason:
+            print(f"{name}: unavailable ({reason})", file=sys.stderr)
+    rows = [measure(p, args.batch_size) for p in plugins if not missing[p.name]]
+    show_and_save(rows, table(rows), args.out)
     return 0
+
+
+def show_and_save(rows: list[dict[str, Any]], shown: Table, out: Path | None) -> None:
+    """Print the table; with ``out``, write the rows with the date and the command line."""
+    Console(width=160).print(shown)
+    if out:
+        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(out, {"created": created, "command": sys.argv, "rows": rows})
 
 
 if __name__ == "__main__":
