@@ -1,16 +1,19 @@
 """The experiments' pure parts: the interleaving summary, the kernel-choice parsers and the
-live-paired gate's replay; and, in the e2e tier, two experiments run with real workers."""
+gate's replays (live-paired and unpaired); and, in the e2e tier, two experiments run with
+real workers."""
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
 
 import numpy as np
 import pytest
 
+from harness.gate import Design, Rule
 from harness.run import get_profile
-from validation.gate import interleave, kernel_choices, paired_replay
+from validation.gate import interleave, kernel_choices, paired_replay, sequential
 from validation.gate.sequential import Case
 
 STEPS = 100
@@ -131,7 +134,7 @@ def test_the_paired_replay_reads_pairs_and_flags_only_a_real_slowdown(tmp_path):
     path = tmp_path / "interleave.json"
     path.write_text(json.dumps(raw))
     pool, costs, medians = paired_replay.load_pool([str(path), f"{path}:other/torch"])
-    assert len(pool["m/jax"]) == len(levels)  # the second source had no such cell
+    assert len(pool["m/jax"]) == 2 * len(levels)  # symmetrised; the second source had no such cell
     assert math.isclose(costs["m/jax"], 15.0)  # half a pair's 30 s wall
     assert max(medians["m/jax"]) / min(medians["m/jax"]) > 1.5  # unpaired, the levels stay
     case = Case(12, paired_replay.Design(1, "equal", None))
@@ -140,3 +143,55 @@ def test_the_paired_replay_reads_pairs_and_flags_only_a_real_slowdown(tmp_path):
     same = [paired_replay.replay_gate(pool, costs, case, 0.0, rng)[0]["m/jax"] for _ in range(20)]
     assert all(slow)
     assert not any(same)
+
+
+def test_the_paired_pool_is_symmetrised_about_zero_the_signed_rank_null(tmp_path):
+    jitter = [1.0, 1.01, 1.02, 0.99, 1.2, 1.5, 1.0]  # skewed: a long tail of slower B
+    raw = {"profile": "gate", "cells": {"m/jax": [pair(1.0, j) for j in jitter]}}
+    path = tmp_path / "interleave.json"
+    path.write_text(json.dumps(raw))
+    pool = paired_replay.load_pool([str(path)])[0]["m/jax"]
+    assert len(pool) == 2 * len(jitter)  # each centred log ratio with its negative
+    assert sorted(pool) == [-d for d in sorted(pool, reverse=True)]
+    assert statistics.median(pool) == 0.0
+    recorded = paired_replay.load_pool([str(path)], raw=True)[0]["m/jax"]
+    assert recorded == pytest.approx([math.log(j) for j in jitter])
+
+
+def _drafts(module, monkeypatch, asked: tuple[int, ...]) -> dict:
+    """The comparisons a replayed gate's ``draft`` gives for each of ``asked`` processes per
+    side, whatever sizes ``harness.gate``'s planning would have asked for."""
+    drafts = {}
+
+    def looks(keys, costs, case, rule, draft):
+        drafts.update({n: draft(keys[0], n) for n in asked})
+        return {}, 0.0, 0
+
+    monkeypatch.setattr(module, "replay_looks", looks)
+    return drafts
+
+
+def test_a_paired_look_past_the_pairs_drawn_up_front_gets_every_pair_it_asks_for(monkeypatch):
+    case = Case(4, Design(2, "obrien-fleming", 30 * 60))
+    asked = (4, 2 * 4 + 5)  # a later look may add more than R: past looks x R
+    drafts = _drafts(paired_replay, monkeypatch, asked)
+    pool = {"m/jax": [-0.02, -0.01, 0.0, 0.01, 0.02]}
+    paired_replay.replay_gate(pool, {"m/jax": 10.0}, case, 0.1, np.random.default_rng(0))
+    for n in asked:
+        assert len(drafts[n].a_samples) == len(drafts[n].b_samples) == n
+    assert drafts[asked[1]].b_samples[:4] == drafts[4].b_samples  # a look adds to the last
+
+
+def test_an_unpaired_look_past_the_processes_drawn_up_front_gets_every_one_it_asks_for(
+    monkeypatch,
+):
+    case = Case(5, Design(2, "obrien-fleming", 30 * 60))
+    asked = (5, 2 * 5 + 20, 60)  # past looks x R per side, then past the pool (100 values)
+    drafts = _drafts(sequential, monkeypatch, asked)
+    pool = {"m/jax": [1.0 + i / 1000 for i in range(100)]}
+    rng = np.random.default_rng(0)
+    sequential.replay_gate(pool, {"m/jax": 10.0}, case, 0.0, Rule(), rng)
+    for n in asked:
+        assert len(drafts[n].a_samples) == len(drafts[n].b_samples) == n
+    assert drafts[30].a_samples[:5] == drafts[5].a_samples  # a look adds to the last
+    assert len(set(drafts[30].a_samples + drafts[30].b_samples)) == 60  # distinct processes

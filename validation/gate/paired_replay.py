@@ -5,14 +5,18 @@
 Under ``kbench ab --pairing live`` the unit is a process pair: process k of A and of B were
 alive at once and timed in turns, and the test is the exact signed-rank test on their log
 ratios d_k = log(B_k / A_k). The pool is, per cell, the d_k of recorded A/A pairs (both
-sides ran the same code), centred on their median, and each cell's wall seconds per pair.
-Pools come from ``validation.gate.interleave`` raw files and from live-paired ``kbench ab``
-files (``FILE:CELL,CELL`` takes only those cells of a file). A replayed gate draws, per
-cell, ``looks x R`` pairs with replacement, shifts them by log(1 + delta), and takes
-``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
-at that look's level (Holm over all the gate's cells), ``unsure`` cells go on, and each
-later look gets ``next_look_size`` pairs (R, or fewer so that the looks left fit in the
-budget). Results go to ``--out``.
+sides ran the same code), symmetrised: each source's d_k centred on their median, each
+together with its negative, so that the pool is exactly symmetric about 0, the signed-rank
+test's null (``--raw-pool`` replays the recorded d_k as they are, neither centred nor
+symmetrised); and each cell's wall seconds per pair. Pools come from
+``validation.gate.interleave`` raw files and from live-paired ``kbench ab`` files
+(``FILE:CELL,CELL`` takes only those cells of a file). A replayed gate draws, per cell,
+``looks x R`` pairs with replacement, and more whenever a look asks past them (every look
+gets all the pairs it asks for), shifts them by log(1 + delta), and takes ``kbench ab``'s
+own steps from ``harness.gate``: each look decides the cells still going on at that look's
+level (Holm over all the gate's cells), ``unsure`` cells go on, and each later look gets
+``next_look_size`` pairs (R, or fewer so that the looks left fit in the budget, or more so
+that it can reach its Holm bound). Results go to ``--out``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import numpy as np
 from harness.gate import Design, Rule
 from harness.records import CellComparison, write_json_atomic
 from harness.stats import SIGNED_RANK, TimingTestName, log_ratios
-from validation.gate.sequential import Case, draft_cell, replay_looks, replay_summary
+from validation.gate.sequential import Case, Draws, draft_cell, replay_looks, replay_summary
 
 OUT = Path("validation/results/paired_replay.json")
 DELTAS = (0.0, 0.10, 0.20)
@@ -42,6 +46,8 @@ DESIGNS = (
 )
 
 Pool = dict[str, list[float]]  # cell -> log ratios of its A/A pairs
+SYMMETRISED = "symmetrised: each centred log ratio with its negative"
+RAW = "raw: the recorded log ratios, neither centred nor symmetrised"
 
 
 def interleave_pairs(raw: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
@@ -92,11 +98,20 @@ def gate_pairs(record: dict) -> tuple[Pool, dict[str, list[float]], Pool]:
     return ratios, walls, medians
 
 
-def load_pool(sources: list[str]) -> tuple[Pool, dict[str, float], Pool]:
-    """Per cell, the centred log ratios of every pair in ``sources`` (``FILE`` or
-    ``FILE:CELL,CELL``), the mean seconds one process of a pair adds to a gate (half the
-    pair's wall: the two run at once), and the same processes' figures, each divided by
-    its file's median for the cell (the pool of an unpaired gate of the same sitting)."""
+def symmetrised(ratios: list[float]) -> list[float]:
+    """An A/A cell's log ratios as the signed-rank test's null: centred on their median,
+    each with its negative (twice as many values, exactly symmetric about 0)."""
+    centre = statistics.median(ratios)
+    centred = [d - centre for d in ratios]
+    return centred + [-d for d in centred]
+
+
+def load_pool(sources: list[str], raw: bool = False) -> tuple[Pool, dict[str, float], Pool]:
+    """Per cell, the symmetrised log ratios of every pair in ``sources`` (``FILE`` or
+    ``FILE:CELL,CELL``; ``raw``: as recorded), the mean seconds one process of a pair adds
+    to a gate (half the pair's wall: the two run at once), and the same processes' figures,
+    each divided by its file's median for the cell (the pool of an unpaired gate of the
+    same sitting)."""
     ratios: Pool = {}
     walls: dict[str, list[float]] = {}
     medians: Pool = {}
@@ -107,8 +122,8 @@ def load_pool(sources: list[str]) -> tuple[Pool, dict[str, float], Pool]:
         for cell in found[0]:
             if only and cell not in only.split(","):
                 continue
-            centre = statistics.median(found[0][cell])
-            ratios.setdefault(cell, []).extend(d - centre for d in found[0][cell])
+            recorded = found[0][cell]
+            ratios.setdefault(cell, []).extend(recorded if raw else symmetrised(recorded))
             walls.setdefault(cell, []).extend(found[1][cell])
             level = statistics.median(found[2][cell])
             medians.setdefault(cell, []).extend(v / level for v in found[2][cell])
@@ -122,10 +137,10 @@ def replay_gate(
     """One replayed live-paired gate: which cells it flagged, its minutes, its looks."""
     rule, keys = Rule(test=TimingTestName.PAIRED), list(pool)
     size = case.design.looks * case.repeats
-    draws = {k: rng.choice(np.asarray(pool[k]), size=size) + math.log1p(delta) for k in keys}
+    draws = {k: Draws(pool[k], rng, 1, size, replace=True) for k in keys}
 
     def draft(key: str, done: int) -> CellComparison:
-        return _draft(key, draws[key][:done])
+        return _draft(key, draws[key].first(done)[0] + math.log1p(delta))
 
     return replay_looks(keys, costs, case, rule, draft)
 
@@ -158,9 +173,14 @@ def main() -> None:
         action="store_true",
         help="also replay today's unpaired gate on the same processes, at the same cost",
     )
+    parser.add_argument(
+        "--raw-pool",
+        action="store_true",
+        help="replay the recorded log ratios as they are (neither centred nor symmetrised)",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    pool, costs, medians = load_pool(args.pool)
+    pool, costs, medians = load_pool(args.pool, raw=args.raw_pool)
     designs = [DESIGNS[i] for i in args.designs] if args.designs else DESIGNS
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in pool.items()))
     print("seconds per pair: " + ", ".join(f"{k} {2 * v:.1f}" for k, v in costs.items()))
@@ -175,7 +195,8 @@ def main() -> None:
                 print("unpaired " + line(rows[-1]), flush=True)
     record = {
         "command": "python -m validation.gate.paired_replay " + " ".join(sys.argv[1:]),
-        "pool": args.pool,
+        "pool": RAW if args.raw_pool else SYMMETRISED,
+        "pool_files": args.pool,
         "pair_seconds": {k: 2 * v for k, v in costs.items()},
         "pool_sizes": {k: len(v) for k, v in pool.items()},
         "sd_log_ratio": {k: statistics.stdev(v) for k, v in pool.items()},

@@ -3,8 +3,10 @@
     python -m validation.gate.sequential --costs RUN.json [--sims 2000] [--seed 0]
 
 The pool is ``gate_replay.pools``: per cell, the per-process medians of the committed A/A
-gates, each divided by its gate's median for the cell. A replayed gate draws, per cell,
-``looks x 2R`` values without replacement, scales side B by (1 + delta), and takes
+gates, each divided by its gate's median for the cell (both sides drawn from one pool: A and
+B exchangeable, the Mann-Whitney test's null). A replayed gate draws, per cell, ``looks x
+2R`` values without replacement, and more whenever a look asks past them (``Draws``: every
+look gets all the processes it asks for), scales side B by (1 + delta), and takes
 ``kbench ab``'s own steps from ``harness.gate``: each look decides the cells still going on
 at that look's level (``look_level``; Holm over all the gate's cells, ``decide``), the
 cells that are ``unsure`` go on, and each later look gets ``next_look_size`` processes per
@@ -104,19 +106,46 @@ def replay_gate(
     rng: np.random.Generator,
 ) -> tuple[dict[str, bool], float, int]:
     """One replayed gate: which cells it flagged, its minutes, and the looks it took."""
-    r, keys, design = case.repeats, list(pooled), case.design
-    draws = {}
-    for key in keys:
-        size = 2 * design.looks * r
-        small = len(pooled[key]) < size  # a pool of one sitting: draw with replacement
-        picked = rng.choice(np.asarray(pooled[key]), size=size, replace=small)
-        a, b = np.split(picked, 2)
-        draws[key] = (a, b * (1.0 + delta))
+    size, keys = case.design.looks * case.repeats, list(pooled)
+    # a pool of one sitting, smaller than a gate's draw: drawn with replacement
+    draws = {k: Draws(pooled[k], rng, 2, size, len(pooled[k]) < 2 * size) for k in keys}
 
     def draft(key: str, done: int) -> CellComparison:
-        return draft_cell(key, draws[key][0][:done], draws[key][1][:done])
+        a, b = draws[key].first(done)
+        return draft_cell(key, a, b * (1.0 + delta))
 
     return replay_looks(keys, costs, case, rule, draft)
+
+
+class Draws:
+    """One cell's values in a replayed gate, per side (``sides``: 2 for A and B from one
+    pool, 1 for process pairs): ``size`` per side drawn from ``rng`` up front, and more
+    whenever a look asks past them, so that a look always gets every process it asks for.
+    Distinct values of the pool while it lasts, then with replacement (``replace``: with
+    replacement from the start)."""
+
+    def __init__(
+        self, pool: Sequence[float], rng: np.random.Generator, sides: int, size: int, replace: bool
+    ) -> None:
+        self.pool, self.rng, self.replace = np.asarray(pool, dtype=float), rng, replace
+        self.unused = np.arange(len(self.pool))  # indices not drawn yet
+        self.drawn = [np.empty(0)] * sides
+        self._draw(size)
+
+    def first(self, done: int) -> list[np.ndarray]:
+        """Each side's first ``done`` values, drawing the ones not drawn yet."""
+        if done > len(self.drawn[0]):
+            self._draw(done - len(self.drawn[0]))
+        return [values[:done] for values in self.drawn]
+
+    def _draw(self, per_side: int) -> None:
+        count = per_side * len(self.drawn)
+        replace = self.replace or count > len(self.unused)
+        picked = self.rng.choice(len(self.pool) if replace else self.unused, count, replace)
+        if not replace:
+            self.unused = np.setdiff1d(self.unused, picked)
+        more = np.split(self.pool[picked], len(self.drawn))
+        self.drawn = [np.concatenate(pair) for pair in zip(self.drawn, more, strict=True)]
 
 
 def replay_looks(
