@@ -177,3 +177,30 @@ def test_each_tested_cell_states_the_slowdown_its_spread_could_detect():
     assert sensitivity_line(one_each) is None  # nothing was tested
     line = sensitivity_line(compare_runs(spread(0.01), spread(0.01)))
     assert line.startswith("detectable slowdown (95% of comparisons this size)")
+
+
+def test_the_strict_reading_tests_against_the_threshold_not_against_a():
+    a = [1.0 + 0.3 * i for i in range(12)]  # a level per process pair
+    factors = [1.06, 1.04, 1.07, 1.05, 1.06, 1.03, 1.07, 1.06, 1.04, 1.06, 1.05, 1.07]
+    b = [x * f for x, f in zip(a, factors, strict=True)]  # about 5.5% slower, every pair
+    runs = _run(_cell("m", a)), _run(_cell("m", b))
+    loose = Rule(test=TimingTestName.PAIRED)
+    strict = Rule(test=TimingTestName.PAIRED, strict=True)
+    (plain,) = compare_runs(*runs, loose).cells
+    (tight,) = compare_runs(*runs, strict).cells
+    assert plain.verdict == "regression"  # B is slower than A, by an estimated +5.5%
+    assert plain.p_value == pytest.approx(0.5**12)
+    assert tight.verdict == "inconclusive"  # not shown slower than A x 1.05
+    assert tight.p_value > 0.1
+    assert tight.detectable_slowdown > plain.detectable_slowdown
+    assert strict.to_dict()["strict"] is True
+
+
+def test_the_gate_family_counts_every_timed_cell_even_one_not_testable_yet():
+    from harness.gate.ab import _timed_cells
+
+    a = _run(_cell("m", [1.0, 1.1]), _cell("n", [1.0]), _cell("x", [1.0], status=Status.FAILED))
+    b = _run(_cell("m", [1.0, 1.1]), _cell("n", [1.2]), _cell("x", [1.0]))
+    (_, one_pair, _) = compare_runs(a, b, Rule(test=TimingTestName.PAIRED)).cells
+    assert one_pair.p_value is None  # one process pair cannot be tested
+    assert _timed_cells(a, b) == 2  # yet it is in the Holm family from the first look

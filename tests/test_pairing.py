@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import statistics
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ from scipy import stats as scipy_stats
 from harness import cli
 from harness.executors.live import serve_turns, start_live
 from harness.run.turns import TurnKeeper
-from harness.stats import MANN_WHITNEY, SIGNED_RANK, rank_sum_needed
+from harness.stats import MANN_WHITNEY, SIGNED_RANK, rank_sum_needed, walsh_interval
 
 SMOKE = ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
 
@@ -139,6 +140,32 @@ def test_a_level_shared_by_a_process_pair_cancels_in_the_paired_test():
     assert SIGNED_RANK.p_faster(a, b, shift=0.05) == 1.0
 
 
+def test_the_paired_effect_is_the_hodges_lehmann_estimate_with_its_exact_interval():
+    d = [0.0, 0.0, 0.3]  # median 0; Walsh averages 0, 0, 0, 0.15, 0.15, 0.3
+    a = [1.0] * 3
+    b = [math.exp(v) for v in d]
+    assert math.isclose(SIGNED_RANK.ratio(a, b), math.exp(0.075))
+    # n = 11: the 95% interval runs from the 11th smallest to the 11th largest of the 66
+    # Walsh averages (P(W+ <= 10) = 0.021 <= 0.025 < P(W+ <= 11) = 0.027)
+    d = [float(v) for v in range(11)]
+    assert walsh_interval(d) == (2.5, 7.5)
+    assert walsh_interval(d[:5]) == (0.0, 4.0)  # below 6 values: the range
+    assert walsh_interval([1.0]) is None
+    low, high = SIGNED_RANK.ratio_ci([1.0] * 11, [math.exp(v) for v in d])
+    assert math.isclose(low, math.exp(2.5))
+    assert math.isclose(high, math.exp(7.5))
+
+
+def test_the_exact_interval_covers_the_centre_at_least_95_percent():
+    rng = np.random.default_rng(7)
+    for n in (6, 9, 12):
+        covered = [
+            low <= 0.0 <= high
+            for low, high in (walsh_interval(list(rng.standard_t(3, n))) for _ in range(2000))
+        ]
+        assert np.mean(covered) >= 0.94  # exact: >= 95% up to the simulation's error
+
+
 def test_more_process_pairs_detect_a_smaller_slowdown():
     a = [1.0, 1.02, 0.97, 1.05, 0.99, 1.01]
     b = [1.03, 0.99, 1.0, 1.02, 1.04, 0.98]
@@ -168,12 +195,9 @@ def test_a_gate_of_live_process_pairs_end_to_end(tmp_path, capsys):
     windows = {p["window_steps"] for side in sides for p in side["step_time_ms"]["processes"]}
     assert len(windows) == 1  # B's first process took A's calibrated N
     assert all(side["metrics"]["test_accuracy"] >= 0 for side in sides)  # each side trained
-    ratio = math.exp(
-        sorted(math.log(b / a) for a, b in zip(cell["a_samples"], cell["b_samples"], strict=False))[
-            1
-        ]
-    )
-    assert math.isclose(cell["ratio"], ratio)  # the median ratio over process pairs
+    d = [math.log(b / a) for a, b in zip(cell["a_samples"], cell["b_samples"], strict=False)]
+    walsh = sorted((x + y) / 2 for i, x in enumerate(d) for y in d[i:])
+    assert math.isclose(cell["ratio"], math.exp(statistics.median(walsh)))  # Hodges-Lehmann
 
 
 def test_live_pairing_with_a_ray_cluster_is_a_one_line_error(capsys):

@@ -15,6 +15,7 @@ from harness.gate.sequential import (
     SoFar,
     clearly_within,
     could_reject,
+    futility_level,
     look_level,
     look_levels,
     next_look_cost,
@@ -104,23 +105,37 @@ def test_a_look_that_cannot_reject_carries_its_alpha_to_the_next():
     assert could_reject(10, 6, alpha, SIGNED_RANK)
 
 
-def test_a_later_look_is_sized_to_flag_or_becomes_the_last():
-    design, alpha, done = Design(3, "obrien-fleming"), 0.01, SoFar(5, 0.0)
+def test_a_later_look_spends_at_its_information_fraction_not_at_k_over_looks():
+    design, alpha = Design(3, "obrien-fleming"), 0.01
 
-    def plan(room: Room, fixed: int | None = None, test=SIGNED_RANK):
-        return plan_later_look(design, alpha, test, LaterLook(2, done, 6, room, fixed))
+    def plan(number, done, room, fixed=None, most=None, family=6):
+        look = LaterLook(number, SoFar(done, 0.0), family, room, fixed, most)
+        return plan_later_look(design, alpha, SIGNED_RANK, look)
 
-    # 5 process pairs done, 6 cells: 3 more (8) cannot reach look 2's bound; 11 can reach
-    # alpha's
-    grown = plan(Room(3, 20))
-    assert grown.size > 3
-    assert could_reject(5 + grown.size, 6, grown.level, SIGNED_RANK)
-    assert not grown.last
-    short = plan(Room(3, 6))  # the budget affords 6 at most
-    assert (short.size, short.last) == (6, True)
-    assert math.isclose(short.level, 0.01)  # the last look: all the alpha left
-    resumed = plan(Room(0, 0), fixed=6)
-    assert resumed == short  # a resumed gate's recorded size gives the same look
-    per_process = plan(Room(5, 20), test=MANN_WHITNEY)  # 10 a side can flag
-    assert (per_process.size, per_process.last) == (5, False)
-    assert per_process.stop is None
+    # 5 process pairs done; the whole budget left affords 6 more (full information: 11)
+    second = plan(2, 5, Room(3, 6))
+    assert (second.size, second.last) == (3, False)
+    assert math.isclose(second.level, spent(alpha, 8 / 11, "obrien-fleming"))
+    assert not math.isclose(second.level, sum(look_levels(alpha, 3, "obrien-fleming")[:2]))
+    assert not could_reject(8, 6, second.level, SIGNED_RANK)  # a futility-only look
+    assert plan(2, 5, Room(0, 0), fixed=3, most=11) == second  # a resumed gate's look
+    third = plan(3, 8, Room(3, 3), most=11)  # look 2 spent nothing: all of alpha is left
+    assert (third.size, third.last) == (3, True)
+    assert math.isclose(third.level, alpha)
+    assert could_reject(11, 6, third.level, SIGNED_RANK)
+    early = plan(2, 5, Room(5, 15), most=20, family=3)  # fewer cells, more room
+    assert math.isclose(early.level, spent(alpha, 10 / 20, "obrien-fleming"))
+    full = plan(2, 5, Room(6, 6))  # the whole room at once: full information, the last look
+    assert full.last
+    assert math.isclose(full.level, alpha)
+
+
+def test_the_futility_rule_splits_its_error_over_the_looks_that_can_stop_a_cell():
+    assert futility_level(1) == pytest.approx(0.05)
+    assert futility_level(2) == pytest.approx(0.05)
+    assert futility_level(3) == pytest.approx(0.025)
+    a = [1.0, 1.1, 0.9, 1.2, 1.05, 0.95, 1.15, 0.85]
+    b = [v * 0.97 for v in a]  # 3% faster in every pair: p_faster vs +5% is 2^-8
+    assert clearly_within(_cell("same", a, b), 0.05, SIGNED_RANK, level=0.005)
+    assert not clearly_within(_cell("same", a, b), 0.05, SIGNED_RANK, level=0.5**8)
+    assert unsure(_cell("same", a, b), 0.05, SIGNED_RANK, level=0.5**8)

@@ -28,6 +28,12 @@ from harness.executors.local import LocalExecutor
 from harness.gate.ab import run_ab
 from harness.gate.compare import Rule
 from harness.gate.record import Gate, stopped_gate
+from harness.gate.self_test import (
+    injected_factor,
+    self_test_cells,
+    self_test_pythons,
+    summary_lines,
+)
 from harness.gate.sequential import SPENDING, Design, could_reject
 from harness.gate.sides import parse_python
 from harness.records.files import exclusive, read_comparison
@@ -75,6 +81,13 @@ def add_ab_parser(sub: argparse._SubParsersAction) -> None:
     )
     ab.add_argument("--no-confirm", action="store_true", help="one look only (--looks 1)")
     ab.add_argument(
+        "--self-test",
+        type=_factor,
+        metavar="FACTOR",
+        help="what the gate catches here: side B (this interpreter, or --python-a) does busy "
+        "work of FACTOR - 1 of each training step (e.g. 1.10), side A none; caught = regression",
+    )
+    ab.add_argument(
         "--resume",
         type=Path,
         metavar="AB.json",
@@ -87,16 +100,30 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     rule = _rule(args)
-    pythons = {
-        "A": parse_python(args.python_a, "--python-a"),
-        "B": parse_python(args.python_b, "--python-b"),
-    }
+    pythons = _pythons(args)
     plan = plan_run(RunSettings.from_args(args))
     out = args.out or default_out(plan.settings.profile, prefix="ab-")
     with exclusive(out), executor_from_args(args) as executor:
         if executor.gpu_present is not None:
             plan = plan_run(plan.settings, executor.gpu_present)  # the cluster's devices
         return _gate(plan, Gate(pythons, rule, _design(args)), out, executor)
+
+
+def _factor(text: str) -> float:
+    value = positive_float(text)
+    if not 1.0 <= value < 10.0:
+        raise argparse.ArgumentTypeError(f"expected a factor in [1, 10) (e.g. 1.10), got {text}")
+    return value
+
+
+def _pythons(args: argparse.Namespace) -> dict[str, tuple[str, ...]]:
+    """Each side's interpreter command; for a self-test, one interpreter on both sides."""
+    base = parse_python(args.python_a, "--python-a")
+    if args.self_test is None:
+        return {"A": base, "B": parse_python(args.python_b, "--python-b")}
+    if typed(args.argv, "--python-b"):
+        raise UsageError("--self-test runs one interpreter on both sides: give --python-a only")
+    return self_test_pythons(base, args.self_test)
 
 
 def _rule(args: argparse.Namespace) -> Rule:
@@ -162,6 +189,11 @@ def _gate(plan: RunPlan, gate: Gate, out: Path, executor: Executor) -> int:
     if result.budget_stop:
         console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")
     code = finish_comparison(result.comparison, out, result.to_dict())
+    factor = injected_factor(pythons["B"])
+    if factor is not None:
+        for line in summary_lines(factor, self_test_cells(result.comparison, result.run_b)):
+            console.print(escape(line))
+        code = 0 if code == 1 else code  # a caught slowdown is the self-test working
     if result.interrupted:
         print_error(
             f"kbench: interrupted by {result.interrupted}: the comparison covers the processes "

@@ -72,11 +72,20 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
         default=rule.accuracy_tolerance,
         help="largest fall in test accuracy that is not flagged",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="test that B is slower than A by more than the threshold (default: that B is "
+        "slower than A, and flag it when the estimated slowdown is above the threshold)",
+    )
 
 
 def rule_from_args(args: argparse.Namespace) -> Rule:
     return Rule(
-        alpha=args.alpha, threshold=args.threshold, accuracy_tolerance=args.accuracy_tolerance
+        alpha=args.alpha,
+        threshold=args.threshold,
+        accuracy_tolerance=args.accuracy_tolerance,
+        strict=args.strict,
     )
 
 

@@ -30,6 +30,7 @@ from harness.gate.sequential import (
     Room,
     SoFar,
     could_reject,
+    futility_level,
     mean_process_seconds,
     next_look_size,
     plan_first_look,
@@ -91,6 +92,7 @@ class _GateRun:
     comparison: Comparison | None = None
     family: int = 0  # the cells the first look timed: every look's Holm family
     planned: list[int] = field(default_factory=list)  # per look: processes per side, in all
+    most: int | None = None  # processes per side at full information (set at look 2)
 
     @property
     def rule(self) -> Rule:
@@ -106,6 +108,7 @@ class _GateRun:
             runs = zip(SIDES, self.gate.progress.runs, strict=True)
             self.processes = {side: resumable(run) for side, run in runs}
             self.planned = list(self.gate.progress.planned)
+            self.most = self.gate.progress.most
 
     def take_looks(self) -> str | None:
         """Every look the design and the budget allow; why the budget stopped them, if it
@@ -122,7 +125,10 @@ class _GateRun:
             look = Look(number, plan.level, so_far.processes + plan.size, keys)
             decided = self._decide(look)
             so_far = self._record(look, decided, so_far)
-            keys = [c.key for c in decided.cells if unsure(c, self.rule.threshold, self.test)]
+            futility = futility_level(self.gate.design.looks)
+            keys = [
+                c.key for c in decided.cells if unsure(c, self.rule.threshold, self.test, futility)
+            ]
             if self.stopped is not None or not keys:
                 return None
             if plan.last and number < most:
@@ -163,7 +169,8 @@ class _GateRun:
                 f"budget ({spent / 60:.0f} min spent)"
             )
         whole = next_look_size(costs, keys, repeats * left, remaining, 1)
-        look = LaterLook(number, so_far, self.family, Room(shared, whole), fixed)
+        look = LaterLook(number, so_far, self.family, Room(shared, whole), fixed, self.most)
+        self.most = look.full
         return plan_later_look(design, self.rule.alpha, self.test, look)
 
     def _run(self, keys: list[str], repeats: range) -> None:
@@ -175,29 +182,29 @@ class _GateRun:
 
     def _decide(self, look: Look) -> Comparison:
         """The look's cells decided at its level on their first processes (Holm over
-        every cell the first look timed)."""
+        every cell the first look timed, tested or not)."""
         runs = [
             _first_processes(_only(run, look.cells), look.processes_per_side) for run in self.runs()
         ]
+        self.family = self.family or _timed_cells(*runs)
         rule = replace(self.rule, alpha=look.level, looks=1)
-        family = self.family or None
         return compare_runs(
-            *runs, rule, self.gate.labels, check_fingerprint=False, family_size=family
+            *runs, rule, self.gate.labels, check_fingerprint=False, family_size=self.family
         )
 
     def _record(self, look: Look, decided: Comparison, so_far: SoFar) -> SoFar:
         """Keep the look and its verdicts; what the looks so far have run and spent (a
         look that could not reject spends nothing: its share goes to the next look)."""
-        self.family = self.family or sum(c.p_value is not None for c in decided.cells)
-        self.looks.append(look)
         done, level = look.processes_per_side, look.level
+        can_reject = could_reject(done, self.family, level, self.test)
+        self.looks.append(replace(look, can_reject=can_reject))
         if self.comparison is None:
             self.comparison = decided
         else:
             note = f"(look {look.number}: {done} a side)"
             notes = [replace(c, reason=f"{c.reason} {note}") for c in decided.cells]
             self.comparison = replace_cells(self.comparison, notes)
-        if not could_reject(done, self.family, level, self.test):
+        if not can_reject:
             return SoFar(done, so_far.spent)
         return SoFar(done, so_far.spent + level)
 
@@ -212,6 +219,7 @@ class _GateRun:
             looks=self.looks,
             elapsed_s=time.monotonic() - self.started,
             planned=self.planned,
+            most=self.most,
             budget_stop=budget_stop,
             interrupted=self.stopped,
         )
@@ -274,6 +282,13 @@ def _first_processes(run: RunResult, count: int) -> RunResult:
             )
         cells.append(cell)
     return replace(run, cells=cells)
+
+
+def _timed_cells(a: RunResult, b: RunResult) -> int:
+    """The cells with step times on both sides: the gate's Holm family, whether or not a
+    look could test them yet (one process pair cannot be)."""
+    timed = [{c.cell.key for c in run.cells if c.ok and c.step_time_ms} for run in (a, b)]
+    return len(timed[0] & timed[1])
 
 
 def _only(run: RunResult, keys: Sequence[str]) -> RunResult:

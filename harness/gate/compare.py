@@ -56,6 +56,12 @@ class Rule:
     correction: str = "holm"
     looks: int = 1  # kbench ab: the most looks, alpha spent over them (gate.sequential)
     spending: str | None = None  # how: obrien-fleming, pocock or equal (None: one look)
+    strict: bool = False  # test "B slower than A x (1 + threshold)", not "B slower than A"
+
+    @property
+    def null_shift(self) -> float:
+        """What the one-sided test's null puts B at: A's times, or A's x (1 + threshold)."""
+        return self.threshold if self.strict else 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "test", TimingTestName.parse(self.test))  # a file's string
@@ -133,7 +139,7 @@ def compare_runs(
     drafts = []
     for key in keys:
         old, new = cells_a.get(key), cells_b.get(key)
-        draft = _draft(old, new, rule.timing_test)
+        draft = _draft(old, new, rule)
         if draft.verdict == "" and check_fingerprint:
             changed = fingerprint_differences(fingerprint(a, old), fingerprint(b, new), ignore)
             if changed:
@@ -143,9 +149,10 @@ def compare_runs(
     return Comparison(rule, Side.of(labels[0], a), Side.of(labels[1], b), decided)
 
 
-def _draft(old: CellResult | None, new: CellResult | None, test: TimingTest) -> CellComparison:
-    """The cell's figures under ``test``, with a verdict only where the timing test does not
-    decide."""
+def _draft(old: CellResult | None, new: CellResult | None, rule: Rule) -> CellComparison:
+    """The cell's figures under the rule's test, with a verdict only where the timing test
+    does not decide."""
+    test = rule.timing_test
     some = new or old
     assert some is not None
     base = CellComparison(some.cell.key, some.plugin, some.backend, some.device, verdict="")
@@ -177,7 +184,7 @@ def _draft(old: CellResult | None, new: CellResult | None, test: TimingTest) -> 
         ratio=test.ratio(a_samples, b_samples),
         ratio_ci_low=interval[0] if interval else None,
         ratio_ci_high=interval[1] if interval else None,
-        p_value=test.p_slower(a_samples, b_samples),
+        p_value=test.p_slower(a_samples, b_samples, shift=rule.null_shift),
         p_faster=test.p_faster(a_samples, b_samples),
         n_a=len(a_samples),
         n_b=len(b_samples),
@@ -222,11 +229,15 @@ def detectable(
     cell: CellComparison, rule: Rule, bound: float, size: int | None = None
 ) -> float | None:
     """The slowdown the cell's own spread lets the test flag in 95% of comparisons with
-    ``size`` processes per side (default: as many as it has) at ``bound``."""
+    ``size`` processes per side (default: as many as it has) at ``bound``. Under the strict
+    reading the test's null is A x (1 + threshold), so what it flags is that much larger:
+    (1 + threshold)(1 + d) - 1, d what a test against A itself flags (with no threshold)."""
     looks = 1 if size else rule.looks
-    return rule.timing_test.detectable_slowdown(
-        cell.a_samples, cell.b_samples, bound, rule.threshold, size, looks
-    )
+    a, b = cell.a_samples, cell.b_samples
+    if not rule.strict:
+        return rule.timing_test.detectable_slowdown(a, b, bound, rule.threshold, size, looks)
+    beyond = rule.timing_test.detectable_slowdown(a, b, bound, 0.0, size, looks)
+    return None if beyond is None else (1.0 + rule.threshold) * (1.0 + beyond) - 1.0
 
 
 def _timing_verdict(cell: CellComparison, rule: Rule) -> dict[str, str]:

@@ -30,6 +30,7 @@ class Look:
     level: float
     processes_per_side: int
     cells: list[str]
+    can_reject: bool = True  # False: a futility-only look (its size cannot reach its level)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class Look:
             "level": self.level,
             "processes_per_side": self.processes_per_side,
             "cells": self.cells,
+            "can_reject": self.can_reject,
         }
 
 
@@ -53,6 +55,7 @@ class AbResult:
     looks: list[Look]
     elapsed_s: float
     planned: list[int] = field(default_factory=list)  # processes per side each look set out for
+    most: int | None = None  # processes per side at full information (the spending's 1)
     budget_stop: str | None = None  # why no further look was taken, when the budget said so
     interrupted: str | None = None  # the signal that stopped the gate before it finished
 
@@ -76,6 +79,7 @@ class AbResult:
                 "elapsed_s": self.elapsed_s,
                 "looks": [look.to_dict() for look in self.looks],
                 "planned_processes_per_side": self.planned,
+                "full_information_per_side": self.most,
                 "confirmation_batch": self.confirmed,
                 **({"budget_stop": self.budget_stop} if self.budget_stop else {}),
                 **({"interrupted": self.interrupted} if self.interrupted else {}),
@@ -92,6 +96,7 @@ class GateProgress:
     runs: tuple[RunResult, RunResult]
     elapsed_s: float = 0.0
     planned: list[int] = field(default_factory=list)
+    most: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,5 +143,7 @@ def stopped_gate(record: dict[str, Any], path: Any) -> Gate:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HarnessError(f"Comparison file {path} is malformed: {error!r}") from None
     planned = [int(n) for n in ab.get("planned_processes_per_side") or []]
-    progress = GateProgress(previous, float(ab.get("elapsed_s") or 0.0), planned)
+    most = ab.get("full_information_per_side")
+    elapsed = float(ab.get("elapsed_s") or 0.0)
+    progress = GateProgress(previous, elapsed, planned, int(most) if most else None)
     return Gate(pythons, rule, design, progress)

@@ -2,20 +2,21 @@
 go on to the next look, and whether the budget affords it (pure).
 
 A gate takes up to ``looks`` looks at its data. The first look has R processes per side of
-every cell; each later look adds R more per side to the cells still *unsure* and decides
-them on everything they have so far. A cell stops once it is decided: a regression, a
-significant change within the threshold (``slower``, ``faster``), or a slowdown shown to be
-below the threshold (:func:`clearly_within`). Each look tests at its own level ``alpha_k``
-(Holm across the gate's cells), the increments of an alpha-spending function at
-information fraction k / looks (Lan and DeMets); the levels add up to alpha, so by the
-union bound the gate's false-alarm rate stays at most alpha whichever cells go on and
-however many processes each look gets. A look whose processes cannot reach its Holm bound
-spends nothing and carries its share to the next look (:func:`look_level`). A later look
-adds R processes per side, or fewer so that it and the looks left after it fit in the time
-budget (:func:`next_look_size`), or more where fewer could not reach its Holm bound; when
-not even the whole budget left could, it is the last look, at all the alpha left
-(:func:`plan_later_look`). A look without room for one process per side is not taken and
-its alpha is left unspent.
+every cell; each later look adds processes to the cells still *unsure* and decides them on
+everything they have so far. A cell stops once it is decided: a regression, a significant
+change within the threshold (``slower``, ``faster``), or a slowdown shown to be below the
+threshold (:func:`clearly_within`, at :func:`futility_level`). Alpha is spent by a
+Lan-DeMets spending function f at each look's *information fraction*: R / (R x looks) at
+the first look, then processes per side so far over ``most``, the processes per side the
+whole budget affords (fixed when the second look is planned, from the processes' costs).
+Look k tests at f(t_k) less what the looks before it spent, Holm across the gate's cells;
+the last look at all the alpha left. The levels add up to at most alpha, so by the union
+bound (Bonferroni over the looks; conservative, as it ignores their correlation) the
+gate's false-alarm rate stays at most alpha. A look whose processes cannot reach its Holm
+bound is a *futility-only* look: it spends nothing (:func:`look_level`) and only stops
+cells shown within the threshold. A later look takes its share of the budget left
+(:func:`next_look_size`); which cells share it depends on the earlier looks' verdicts of
+the other cells, so the bound assumes cells whose tests are independent of each other.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from harness.records.schema import CellComparison, CellResult
 from harness.stats import TimingTest
 
 SPENDING = ("obrien-fleming", "pocock", "equal")
-FUTILITY_LEVEL = 0.05  # "clearly within the threshold": B below A x (1 + threshold) at this p
+FUTILITY_LEVEL = 0.05  # the most a cell exactly at the threshold is stopped as "within" it
 
 
 def spent(alpha: float, fraction: float, spending: str) -> float:
@@ -105,13 +106,21 @@ class Room:
 @dataclass(frozen=True)
 class LaterLook:
     """What a later look is planned from: its number (> 1), the looks before it, the
-    gate's Holm family, the budget's room, and a resumed gate's recorded size (``fixed``)."""
+    gate's Holm family, the budget's room, a resumed gate's recorded size (``fixed``), and
+    the processes per side at full information (``most``; None: what the room affords)."""
 
     number: int
     so_far: SoFar
     family: int
     room: Room
     fixed: int | None = None
+    most: int | None = None
+
+    @property
+    def full(self) -> int:
+        """Processes per side at full information (at least one more than so far)."""
+        most = self.most or self.so_far.processes + self.room.whole
+        return max(most, self.so_far.processes + 1)
 
 
 @dataclass(frozen=True)
@@ -136,26 +145,26 @@ def plan_first_look(design: Design, alpha: float, size: int) -> LookPlan:
 
 
 def plan_later_look(design: Design, alpha: float, test: TimingTest, look: LaterLook) -> LookPlan:
-    """Look ``look.number`` after ``look.so_far``. It adds ``look.room.shared`` processes
-    per side (or ``look.fixed``), or more, up to ``look.room.whole``, so that its processes
-    can reach its Holm bound. When even all of it cannot, it becomes the last look and
-    tests at all the alpha left (what the looks after it would have spent). Sizes and
-    levels depend on the budget and the processes' costs, never on the p-values."""
+    """Look ``look.number`` after ``look.so_far``: it adds ``look.room.shared`` processes per
+    side (or a resumed gate's ``look.fixed``) and tests at the spending function's value at
+    its information fraction, (so far + added) / ``look.full``, less what the looks before it
+    spent; the last look (by number, or at full information) at all the alpha left. Sizes
+    and levels depend on the budget and the processes' costs, never on the p-values."""
     number, done, spent_before = look.number, look.so_far.processes, look.so_far.spent
-    level = look_level(alpha, design.looks, design.spending, number, spent_before)
+    size = look.fixed if look.fixed is not None else look.room.shared
+    last = number >= design.looks or done + size >= look.full
+    if last:
+        return LookPlan(size, max(0.0, alpha - spent_before), True)
+    fraction = (done + size) / look.full
+    return LookPlan(size, max(0.0, spent(alpha, fraction, design.spending) - spent_before), False)
 
-    def reaches(size: int) -> bool:
-        return could_reject(done + size, look.family, level, test)
 
-    size = look.fixed
-    if size is None:
-        size = look.room.shared
-        while size < look.room.whole and not reaches(size):
-            size += 1
-    if number < design.looks and not reaches(size):
-        rest = look_level(alpha, design.looks, design.spending, design.looks, spent_before)
-        return LookPlan(size, rest, True)
-    return LookPlan(size, level, number >= design.looks)
+def futility_level(looks: int) -> float:
+    """The futility test's level at each look that can stop a cell (every look but the
+    last): ``FUTILITY_LEVEL`` split over them, so that a cell whose slowdown is exactly the
+    threshold is stopped as "within" at some look with probability at most
+    ``FUTILITY_LEVEL`` (Bonferroni over the looks)."""
+    return FUTILITY_LEVEL / max(looks - 1, 1)
 
 
 def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
@@ -165,21 +174,27 @@ def look_levels(alpha: float, looks: int, spending: str) -> list[float]:
     return [high - low for low, high in itertools.pairwise(edges)]
 
 
-def clearly_within(cell: CellComparison, threshold: float, test: TimingTest) -> bool:
-    """Whether B is shown faster than A slowed by the threshold: the rule's one-sided test
-    that B's times lie below A's x (1 + threshold), at ``FUTILITY_LEVEL``."""
+def clearly_within(
+    cell: CellComparison, threshold: float, test: TimingTest, level: float = FUTILITY_LEVEL
+) -> bool:
+    """Whether B is shown faster than A slowed by the threshold: the rule's own test, one
+    sided, that B's times lie below A's x (1 + threshold) (the shifted signed-rank test
+    for process pairs, the shifted Mann-Whitney test otherwise), at ``level``."""
     if not cell.a_samples or not cell.b_samples:
         return False
     p = test.p_faster(cell.a_samples, cell.b_samples, shift=threshold)
-    return p is not None and p < FUTILITY_LEVEL
+    return p is not None and p < level
 
 
-def unsure(cell: CellComparison, threshold: float, test: TimingTest) -> bool:
+def unsure(
+    cell: CellComparison, threshold: float, test: TimingTest, level: float = FUTILITY_LEVEL
+) -> bool:
     """Whether the cell needs another look: a slowdown above the threshold that the test
-    cannot support yet (``inconclusive``), or a ``same`` that has not excluded one."""
+    cannot support yet (``inconclusive``), or a ``same`` that has not excluded one at the
+    futility ``level``."""
     if cell.verdict == "inconclusive":
         return True
-    return cell.verdict == "same" and not clearly_within(cell, threshold, test)
+    return cell.verdict == "same" and not clearly_within(cell, threshold, test, level)
 
 
 def next_look_cost(per_process_s: Mapping[str, float], keys: Sequence[str], repeats: int) -> float:

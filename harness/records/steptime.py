@@ -145,6 +145,7 @@ class StepTimeStats:
     long_teardown_s: list[float] | None = None
     teardown_ms_per_step: float | None = None  # what the teardown adds per step, on average
     with_teardown_ms: float | None = None  # median + teardown_ms_per_step
+    injected: dict[str, float | None] | None = None  # kbench ab --self-test's work per batch
 
     @classmethod
     def from_fits(

@@ -25,7 +25,13 @@ __all__, __getattr__ = lazy_exports(
             "timing_test",
         ),
         "mann_whitney": ("MannWhitney",),
-        "signed_rank": ("SignedRank", "log_ratios", "rank_sum_needed"),
+        "signed_rank": (
+            "SignedRank",
+            "log_ratios",
+            "rank_sum_needed",
+            "walsh_averages",
+            "walsh_interval",
+        ),
         "shared": (
             "CONFIDENCE",
             "POWER",

@@ -5,8 +5,10 @@ once and took the CPU in turns, so a slow spell of the machine moved both. The u
 process pair's log ratio d_k = log(B_k / A_k) of their per-process median step times; what
 the two processes shared cancels in it. The test is Wilcoxon's signed-rank test on the d_k,
 one-sided and exact (2^n equally likely sign patterns under the null that the d_k are
-symmetric about 0, which alternating the sides' order makes true of an A/A process pair);
-the effect is the median ratio over the process pairs.
+symmetric about 0, which alternating the sides' order makes true of an A/A process pair).
+The effect is the estimate that goes with that test: the Hodges-Lehmann estimate, the median
+of the Walsh averages (d_i + d_j) / 2 (i <= j), as a ratio exp(.), with its exact interval,
+sorted Walsh averages cut where the signed-rank null puts 2.5% on either side.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-from harness.stats.shared import POWER, median_ci
+from harness.stats.shared import CONFIDENCE, POWER
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,13 @@ class SignedRank:
         return list(a[:count]), list(b[:count])
 
     def ratio(self, a: Sequence[float], b: Sequence[float]) -> float:
-        """The median over process pairs of b_k / a_k: above 1 means B is slower."""
-        return math.exp(statistics.median(log_ratios(a, b)))
+        """exp of the Hodges-Lehmann estimate of the process pairs' log ratios (the median
+        of their Walsh averages): above 1 means B is slower."""
+        return math.exp(statistics.median(walsh_averages(log_ratios(a, b))))
 
     def ratio_ci(self, a: Sequence[float], b: Sequence[float]) -> tuple[float, float] | None:
-        """95% percentile-bootstrap interval of the median ratio (resampling process pairs)."""
-        interval = median_ci(log_ratios(a, b))
+        """The exact 95% interval that goes with the signed-rank test (None: < 2 pairs)."""
+        interval = walsh_interval(log_ratios(a, b))
         return None if interval is None else (math.exp(interval[0]), math.exp(interval[1]))
 
     def p_slower(self, a: Sequence[float], b: Sequence[float], shift: float = 0.0) -> float | None:
@@ -71,6 +74,31 @@ class SignedRank:
 def log_ratios(a: Sequence[float], b: Sequence[float]) -> list[float]:
     """log(b_k / a_k) of each process pair (the first min(len) processes of each side)."""
     return [math.log(y / x) for x, y in zip(a, b, strict=False) if x > 0 and y > 0]
+
+
+def walsh_averages(d: Sequence[float]) -> list[float]:
+    """(d_i + d_j) / 2 for every i <= j, sorted."""
+    values = list(d)
+    return sorted((x + y) / 2.0 for i, x in enumerate(values) for y in values[i:])
+
+
+def walsh_interval(
+    d: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float] | None:
+    """The exact interval for the centre of symmetry of ``d`` (Hodges-Lehmann's, from the
+    signed-rank test): the k-th smallest and k-th largest Walsh averages, k - 1 the largest
+    W+ whose one-sided null probability P(W+ <= k - 1) is at most (1 - confidence) / 2.
+    Its coverage is at least ``confidence``; below 6 values no k does, so it is the range
+    of the Walsh averages (coverage 1 - 2^(1 - n)). None below two values."""
+    if len(d) < 2:
+        return None
+    walsh = walsh_averages(d)
+    n = len(d)
+    null = _null_distribution(tuple(range(2, 2 * n + 1, 2)))  # doubled ranks, no ties
+    lower_tail = np.cumsum(null)[::2]  # P(W+ <= w), w = 0, 1, ... in ranks
+    within = np.nonzero(lower_tail <= (1.0 - confidence) / 2.0)[0]
+    k = int(within[-1]) + 1 if len(within) else 1  # below 6 values: the range
+    return walsh[k - 1], walsh[-k]
 
 
 def _signed_rank(d: Sequence[float], center: float, alternative: str) -> float | None:
@@ -122,7 +150,7 @@ def detectable_slowdown(
     comparison like this one: the process pairs' log ratios, centred on their median, drawn with
     replacement into ``count`` new process pairs (default: as many as here) and shifted by
     log(1 + delta). A draw is flagged when its exact signed-rank p is below ``bound`` and
-    its median ratio is above 1 + ``threshold``. W+ counts the Walsh averages
+    its Hodges-Lehmann ratio is above 1 + ``threshold``. W+ counts the Walsh averages
     (d_i + d_j) / 2, i <= j, above zero, so each draw's smallest flagged shift is minus its
     k-th largest Walsh average, k the W+ the bound needs. None: no delta is flagged, or
     fewer than two process pairs.
@@ -133,12 +161,12 @@ def detectable_slowdown(
     if len(d) < 2 or needed is None:
         return None
     rng = np.random.default_rng(seed)
-    drawn = rng.choice(d - np.median(d), size=(draws, n))
+    drawn = rng.choice(d - statistics.median(walsh_averages(d)), size=(draws, n))
     upper = np.triu_indices(n)
     walsh = (drawn[:, :, None] + drawn[:, None, :])[:, upper[0], upper[1]] / 2.0
     kth_largest = -np.partition(-walsh, needed - 1, axis=1)[:, needed - 1]
     significant = -kth_largest
-    large = math.log1p(threshold) - np.median(drawn, axis=1)
+    large = math.log1p(threshold) - np.median(walsh, axis=1)
     shift = np.maximum(significant, large)
     delta = math.expm1(float(np.quantile(shift, power, method="higher")))
     return max(delta, 0.0)

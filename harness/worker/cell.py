@@ -21,7 +21,7 @@ from harness.backends.worker import WorkerBackend, worker_backend
 from harness.plugin import ModelPlugin
 from harness.records.files import write_json_atomic
 from harness.records.schema import CellResult, Status
-from harness.records.steptime import StepTimeSummary
+from harness.records.steptime import StepTimeStats, StepTimeSummary
 from harness.registry import discover
 from harness.run.child import die_with_parent
 from harness.run.profiles import get_profile
@@ -30,7 +30,7 @@ from harness.run.turns import turns_from_env
 from harness.synthetic import SpecData
 from harness.worker.efficiency import measure
 from harness.worker.model import inputs_targets
-from harness.worker.session import Session, predict_fields
+from harness.worker.session import Session
 
 SPEC_TRAIN, SPEC_TEST = 8192, 2048  # synthetic split sizes under a profile without limits
 
@@ -173,6 +173,16 @@ def _memory(framework: WorkerBackend, device: str) -> dict[str, float | None]:
     return {
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "device_peak": framework.device_peak_memory_mb(device),
+    }
+
+
+def predict_fields(predict: StepTimeStats | None) -> dict[str, Any]:
+    """A cell record's predict figures from the predict window pairs (None: not timed):
+    ``predict_step_ms``, the summary, and ``predict_ms_per_batch``, its median."""
+    summary = StepTimeSummary.from_processes([predict]) if predict is not None else None
+    return {
+        "predict_step_ms": summary,
+        "predict_ms_per_batch": summary.median if summary is not None else None,
     }
 
 

@@ -21,11 +21,12 @@ from harness.backends.worker import worker_backend
 from harness.errors import PluginError
 from harness.plugin import ModelPlugin
 from harness.records.schema import higher_is_better
-from harness.records.steptime import Contention, StepTimeStats, StepTimeSummary
+from harness.records.steptime import Contention, StepTimeStats
 from harness.run.settings import RunSettings
 from harness.run.timing import WindowPlan
 from harness.run.turns import NO_TURNS, NoTurns
 from harness.worker.contention import Snapshot
+from harness.worker.injected import Injection
 from harness.worker.model import (
     build_model,
     compile_model,
@@ -63,6 +64,8 @@ class Session:
         self.epochs = settings.epochs or plugin.training.epochs
         self.jit_used: Any = None
         self.turns: NoTurns = NO_TURNS  # a process pair's turns (harness.run.turns)
+        self.injection = Injection.from_env()  # kbench ab --self-test's work per batch
+        self._busy = [self.injection.callback(keras)] if self.injection else []
 
     def build(self, num_classes: int = 10) -> Any:
         """A freshly seeded, compiled model."""
@@ -78,7 +81,6 @@ class Session:
         The clock stops in ``on_train_end``, so the fit's teardown is left out: on
         TensorFlow, shutting down the tf.data iterator waits for its autotune thread in
         quanta of about 0.3 s, a random fixed cost that would not cancel in T(2N) - T(N).
-        Only ``on_train_end`` is overridden, so Keras keeps its asynchronous dispatch.
         """
         return self.timed_fit_and_teardown(model, x, y, **kwargs)[0]
 
@@ -90,16 +92,14 @@ class Session:
         clock = self._end_clock()
         self.framework.sync(model)
         start = time.perf_counter()
-        model.fit(x, y, batch_size=self.batch_size, verbose=0, callbacks=[clock], **kwargs)
+        callbacks = [clock, *self._busy]
+        model.fit(x, y, batch_size=self.batch_size, verbose=0, callbacks=callbacks, **kwargs)
         returned = time.perf_counter()
         return clock.stopped_at - start, returned - clock.stopped_at
 
     def timed_predict_and_teardown(self, model: Any, x: np.ndarray) -> tuple[float, float]:
-        """Seconds from the ``predict`` call to ``on_predict_end`` (after a barrier), and from
-        there to its return (the outputs concatenated into numpy arrays, the iterator's
-        teardown): :meth:`timed_fit_and_teardown` for ``predict``. Keras flushes the batches'
-        (asynchronous) callback dispatch before ``on_predict_end``, and the barrier waits for
-        whatever the device still runs."""
+        """:meth:`timed_fit_and_teardown` for ``predict``: to ``on_predict_end`` (Keras flushes
+        the batches' async callbacks first; then a barrier), and from there to its return."""
         clock = self._end_clock()
         self.framework.sync(model)
         start = time.perf_counter()
@@ -147,8 +147,10 @@ class Session:
         steps = window_steps or self.turns.window_steps(
             lambda: self.calibrate_window_steps(model, x, y)
         )
+        self._size_injection(model, x, y, steps, calibrated=window_steps is None)
         t2 = time.perf_counter()
         stats = self._time_window_pairs(model, x, y, steps, windows)
+        stats = replace(stats, injected=self.injection.record() if self.injection else None)
         self.turns.take("rest")
         t3 = time.perf_counter()
         predict_stats = self.time_predict(model, x, y) if predict else None
@@ -167,6 +169,15 @@ class Session:
             "phases": phases,
             "params": count_params(model),
         }
+
+    def _size_injection(self, model: Any, x: Any, y: Any, steps: int, calibrated: bool) -> None:
+        """A self-test worker's work per batch (:meth:`Injection.size_in_turn`)."""
+        if self.injection is not None:
+
+            def fit(k: int) -> float:
+                return self.timed_fit(model, *cycle_samples(x, y, k * steps * self.batch_size))
+
+            self.injection.size_in_turn(self.turns, calibrated, fit, steps)
 
     def _time_window_pairs(
         self, model: Any, x: Any, y: Any, steps: int, windows: int | None
@@ -364,16 +375,6 @@ def _rough_step_s(timed: Callable[[int], float], k: int = 10) -> float:
     noisy call cannot make the windows absurdly long."""
     short, long = timed(k), timed(3 * k)
     return max((long - short) / (2 * k), long / (3 * k) / 4)
-
-
-def predict_fields(predict: StepTimeStats | None) -> dict[str, Any]:
-    """A cell record's predict figures from the predict window pairs (None: not timed):
-    ``predict_step_ms``, the summary, and ``predict_ms_per_batch``, its median."""
-    summary = StepTimeSummary.from_processes([predict]) if predict is not None else None
-    return {
-        "predict_step_ms": summary,
-        "predict_ms_per_batch": summary.median if summary is not None else None,
-    }
 
 
 def quality_figure(plugin: ModelPlugin, metrics: dict[str, float]) -> dict[str, Any] | None:

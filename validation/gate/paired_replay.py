@@ -132,31 +132,43 @@ def load_pool(sources: list[str], raw: bool = False) -> tuple[Pool, dict[str, fl
 
 
 def replay_gate(
-    pool: Pool, costs: dict[str, float], case: Case, delta: float, rng: np.random.Generator
+    pool: Pool,
+    costs: dict[str, float],
+    case: Case,
+    delta: float,
+    rng: np.random.Generator,
+    strict: bool = False,
 ) -> tuple[dict[str, bool], float, int]:
-    """One replayed live-paired gate: which cells it flagged, its minutes, its looks."""
-    rule, keys = Rule(test=TimingTestName.PAIRED), list(pool)
+    """One replayed live-paired gate: which cells it flagged, its minutes, its looks
+    (``strict``: the rule's strict reading, tested against A x (1 + threshold))."""
+    rule, keys = Rule(test=TimingTestName.PAIRED, strict=strict), list(pool)
     size = case.design.looks * case.repeats
     draws = {k: Draws(pool[k], rng, 1, size, replace=True) for k in keys}
 
     def draft(key: str, done: int) -> CellComparison:
-        return _draft(key, draws[key].first(done)[0] + math.log1p(delta))
+        return _draft(key, draws[key].first(done)[0] + math.log1p(delta), rule.null_shift)
 
     return replay_looks(keys, costs, case, rule, draft)
 
 
-def _draft(key: str, d: np.ndarray) -> CellComparison:
+def _draft(key: str, d: np.ndarray, shift: float = 0.0) -> CellComparison:
     """A process pair's log ratios as samples of the paired test: A at 1, B at exp(d)."""
-    return draft_cell(key, [1.0] * len(d), [math.exp(v) for v in d], SIGNED_RANK)
+    return draft_cell(key, [1.0] * len(d), [math.exp(v) for v in d], SIGNED_RANK, shift)
 
 
 def replay_design(
-    pool: Pool, costs: dict[str, float], case: Case, delta: float, sims: int, seed: int
+    pool: Pool,
+    costs: dict[str, float],
+    case: Case,
+    delta: float,
+    sims: int,
+    seed: int,
+    strict: bool = False,
 ) -> dict:
     """``sims`` replayed gates of one design at one delta: flag rates, minutes, looks."""
     rng = np.random.default_rng(seed)
-    results = [replay_gate(pool, costs, case, delta, rng) for _ in range(sims)]
-    return replay_summary(case, delta, list(pool), results)
+    results = [replay_gate(pool, costs, case, delta, rng, strict) for _ in range(sims)]
+    return {**replay_summary(case, delta, list(pool), results), "strict": strict}
 
 
 def main() -> None:
@@ -178,6 +190,12 @@ def main() -> None:
         action="store_true",
         help="replay the recorded log ratios as they are (neither centred nor symmetrised)",
     )
+    parser.add_argument("--deltas", type=float, nargs="+", default=list(DELTAS))
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="also replay the rule's strict reading (tested against A x (1 + threshold))",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     pool, costs, medians = load_pool(args.pool, raw=args.raw_pool)
@@ -186,9 +204,12 @@ def main() -> None:
     print("seconds per pair: " + ", ".join(f"{k} {2 * v:.1f}" for k, v in costs.items()))
     rows = []
     for case in designs:
-        for delta in DELTAS:
+        for delta in args.deltas:
             rows.append(replay_design(pool, costs, case, delta, args.sims, args.seed))
             print("paired   " + line(rows[-1]), flush=True)
+            if args.strict:
+                rows.append(replay_design(pool, costs, case, delta, args.sims, args.seed, True))
+                print("strict   " + line(rows[-1]), flush=True)
             if args.unpaired:
                 row = unpaired.replay_design(medians, costs, case, delta, args.sims, args.seed)
                 rows.append({**row, "unpaired": True})

@@ -38,6 +38,7 @@ from harness.gate import (
     SoFar,
     could_reject,
     decide,
+    futility_level,
     next_look_cost,
     next_look_size,
     plan_first_look,
@@ -160,7 +161,8 @@ def replay_looks(
     which cells it flagged, its minutes, and the looks it took."""
     r, design, family, test = case.repeats, case.design, len(keys), rule.timing_test
     flagged = dict.fromkeys(keys, False)
-    seconds, going, taken, so_far = 0.0, keys, 0, SoFar()
+    seconds, going, taken, so_far, most = 0.0, keys, 0, SoFar(), None
+    futility = futility_level(design.looks)
     for number in range(1, design.looks + 1):
         if number == 1:
             plan = plan_first_look(design, rule.alpha, r)
@@ -171,7 +173,8 @@ def replay_looks(
             if shared == 0:
                 break
             whole = next_look_size(costs, going, r * left, remaining, 1)
-            look = LaterLook(number, so_far, family, Room(shared, whole))
+            look = LaterLook(number, so_far, family, Room(shared, whole), most=most)
+            most = look.full  # fixed at the second look, as kbench ab does
             plan = plan_later_look(design, rule.alpha, test, look)
         seconds += next_look_cost(costs, going, plan.size)
         done, taken, level = so_far.processes + plan.size, number, plan.level
@@ -181,17 +184,22 @@ def replay_looks(
         so_far = SoFar(done, spent)
         for cell in decided:
             flagged[cell.key] = cell.verdict == "regression"
-        going = [c.key for c in decided if unsure(c, rule.threshold, test)]
+        going = [c.key for c in decided if unsure(c, rule.threshold, test, futility)]
         if not going or plan.last:
             break
     return flagged, seconds / 60, taken
 
 
 def draft_cell(
-    key: str, a: Sequence[float], b: Sequence[float], test: TimingTest = MANN_WHITNEY
+    key: str,
+    a: Sequence[float],
+    b: Sequence[float],
+    test: TimingTest = MANN_WHITNEY,
+    shift: float = 0.0,
 ) -> CellComparison:
-    """A cell's verdict before Holm, as the gate drafts it: ``test``'s ratio and p on the
-    sides' samples (the replays of both pairings build their looks from it)."""
+    """A cell's verdict before Holm, as the gate drafts it: ``test``'s ratio and p (against
+    A x (1 + ``shift``): the rule's ``null_shift``) on the sides' samples (the replays of
+    both pairings build their looks from it)."""
     a_list, b_list = [float(v) for v in a], [float(v) for v in b]
     return CellComparison(
         key,
@@ -200,7 +208,7 @@ def draft_cell(
         "",
         "",
         ratio=test.ratio(a_list, b_list),
-        p_value=test.p_slower(a_list, b_list),
+        p_value=test.p_slower(a_list, b_list, shift=shift),
         a_samples=a_list,
         b_samples=b_list,
     )

@@ -1,0 +1,80 @@
+"""``kbench ab --self-test 1.10``: what the gate catches on this machine, today.
+
+Both sides run this interpreter (or ``--python-a``) with the same code path; side B's
+workers do busy CPU work before every training batch of their timed fits, sized in each
+process as a share of its own step time (``harness.worker.injected``), and side A's do none.
+The gate then runs as always; a cell is *caught* when its verdict is ``regression``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.gate.compare import Comparison
+from harness.records.schema import RunResult
+
+ENV = "KBENCH_SELF_TEST_SLOWDOWN"  # read by the workers (harness.worker.injected)
+
+
+def self_test_pythons(base: Sequence[str], factor: float) -> dict[str, tuple[str, ...]]:
+    """Side A's and side B's commands: ``base`` with no injected work, and with
+    ``factor - 1`` of each step's time added as work (``env`` sets the variable)."""
+    return {
+        "A": ("env", f"{ENV}=0", *base),
+        "B": ("env", f"{ENV}={factor - 1.0:g}", *base),
+    }
+
+
+def injected_factor(python_b: Sequence[str]) -> float | None:
+    """The factor a gate's side-B command injects (None: not a self-test)."""
+    for part in python_b:
+        if part.startswith(f"{ENV}="):
+            return 1.0 + float(part.split("=", 1)[1])
+    return None
+
+
+@dataclass(frozen=True)
+class SelfTestCell:
+    """One cell of a self-test: caught or not, what the gate measured, and what the workers
+    of side B were given (busy work / their own step time, median over processes)."""
+
+    key: str
+    caught: bool
+    verdict: str
+    ratio: float | None
+    given: float | None
+
+
+def self_test_cells(comparison: Comparison, run_b: RunResult) -> list[SelfTestCell]:
+    """Per timed cell: caught (verdict ``regression``) or not."""
+    given = {cell.cell.key: _given_share(cell) for cell in run_b.cells}
+    return [
+        SelfTestCell(c.key, c.verdict == "regression", c.verdict, c.ratio, given.get(c.key))
+        for c in comparison.cells
+        if c.ratio is not None
+    ]
+
+
+def _given_share(cell: object) -> float | None:
+    step = getattr(cell, "step_time_ms", None)
+    shares = [
+        p.injected["busy_ms"] / p.injected["base_ms"]
+        for p in (step.processes if step is not None else [])
+        if p.injected and p.injected.get("base_ms") and p.injected.get("busy_ms") is not None
+    ]
+    return statistics.median(shares) if shares else None
+
+
+def summary_lines(factor: float, cells: Sequence[SelfTestCell]) -> list[str]:
+    """What to print: one line per cell, then the count caught."""
+    lines = []
+    for cell in cells:
+        mark = "caught" if cell.caught else "not caught"
+        given = f", work given {cell.given:+.1%} of a step" if cell.given is not None else ""
+        seen = f"measured x{cell.ratio:.3f}" if cell.ratio is not None else "not timed"
+        lines.append(f"{cell.key}: {mark} ({cell.verdict}; {seen}{given})")
+    caught = sum(c.caught for c in cells)
+    lines.append(f"self-test x{factor:g}: {caught} of {len(cells)} cells caught")
+    return lines

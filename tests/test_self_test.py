@@ -1,0 +1,119 @@
+"""``kbench ab --self-test``: the injected work (worker side, with a real backend in a fresh
+process) and the gate's self-test commands and summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness.gate.compare import Comparison, Rule, Side
+from harness.gate.self_test import (
+    ENV,
+    SelfTestCell,
+    injected_factor,
+    self_test_cells,
+    self_test_pythons,
+    summary_lines,
+)
+from harness.records.schema import CellComparison, RunResult
+from harness.worker import injected
+from harness.worker.injected import Injection
+
+CHILD = r"""
+import json
+import keras
+import numpy as np
+from harness import registry
+from harness.run import RunSettings
+from harness.worker import Session
+from harness.worker import injected
+
+calls = []
+original = injected.busy
+injected.busy = lambda n: calls.append(n) or original(n)
+plugin = registry.discover()["dense_mlp"].plugin
+session = Session(keras, plugin, RunSettings(batch_size=32), "jax")
+x = np.random.default_rng(0).random((256, 784), dtype=np.float32)
+y = np.arange(256) % 10
+timing = session.time_steps(x, y, 10, window_steps=4, windows=2, predict=False)
+lists = keras.callbacks.CallbackList(session._busy, model=session.build())
+print(json.dumps({"injected": timing["step"].injected, "calls": calls,
+                  "iterations": session.injection.iterations, "async": lists._async_train}))
+"""
+
+
+def test_a_self_test_worker_does_its_share_of_work_before_every_timed_batch():
+    env = {**os.environ, "KERAS_BACKEND": "jax", ENV: "0.5"}
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    record, iterations = measured["injected"], measured["iterations"]
+    assert record["slowdown"] == 0.5
+    assert record["base_ms"] > 0
+    assert record["busy_ms"] == pytest.approx(0.5 * record["base_ms"], rel=1e-3, abs=1e-3)
+    assert iterations > 0
+    # every batch of the timed window pairs (2 x (4 + 8) steps at least) worked the same
+    worked = [n for n in measured["calls"] if n != injected.SAMPLE]  # less the rate samples
+    assert len(worked) >= 2 * (4 + 8)
+    assert set(worked) == {iterations}
+    assert measured["async"] is True  # the hook leaves Keras's async dispatch on
+
+
+def test_a_worker_outside_a_self_test_injects_nothing(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    assert Injection.from_env() is None
+    monkeypatch.setenv(ENV, "0")
+    zero = Injection.from_env()
+    assert zero is not None
+    assert zero.iterations == 0
+
+
+@pytest.mark.parametrize("text", ["-0.1", "12", "fast"])
+def test_a_bad_slowdown_in_the_environment_is_refused(monkeypatch, text):
+    monkeypatch.setenv(ENV, text)
+    with pytest.raises(ValueError, match="must be a fraction"):
+        injected.requested()
+
+
+def test_the_work_is_sized_from_the_process_own_step_time():
+    injection = Injection(0.10, rate=1e6)
+    injection.size(0.020)  # 20 ms a step
+    assert injection.iterations == 2000  # 2 ms of work at a million iterations a second
+    assert injection.record() == {"slowdown": 0.10, "base_ms": 20.0, "busy_ms": 2.0}
+
+
+def test_both_sides_run_one_interpreter_and_only_b_is_given_work():
+    pythons = self_test_pythons(("/venv/bin/python",), 1.10)
+    assert pythons["A"] == ("env", f"{ENV}=0", "/venv/bin/python")
+    assert pythons["B"] == ("env", f"{ENV}=0.1", "/venv/bin/python")
+    assert injected_factor(pythons["B"]) == pytest.approx(1.10)
+    assert injected_factor(pythons["A"]) == 1.0
+    assert injected_factor(("/venv/bin/python",)) is None
+
+
+def _comparison(*cells: CellComparison) -> Comparison:
+    side = Side("A", {}, {})
+    return Comparison(Rule(), side, side, list(cells))
+
+
+def test_caught_means_a_regression_verdict():
+    cells = [
+        CellComparison("m/jax/cpu", "m", "jax", "cpu", verdict="regression", ratio=1.11),
+        CellComparison("m/torch/cpu", "m", "torch", "cpu", verdict="inconclusive", ratio=1.08),
+        CellComparison("n/jax/cpu", "n", "jax", "cpu", verdict="missing"),
+    ]
+    found = self_test_cells(_comparison(*cells), RunResult("", {}, {}, []))
+    assert [(c.key, c.caught) for c in found] == [("m/jax/cpu", True), ("m/torch/cpu", False)]
+    lines = summary_lines(1.10, found)
+    assert lines[0].startswith("m/jax/cpu: caught (regression; measured x1.110")
+    assert lines[1].startswith("m/torch/cpu: not caught")
+    assert lines[-1] == "self-test x1.1: 1 of 2 cells caught"
+
+
+def test_the_summary_shows_the_work_the_workers_were_given():
+    cell = SelfTestCell("m/jax/cpu", True, "regression", 1.12, 0.1)
+    assert "work given +10.0% of a step" in summary_lines(1.1, [cell])[0]
