@@ -20,6 +20,7 @@ __all__, __getattr__ = lazy_exports(
     {
         "contention": ("HostTimes", "Snapshot"),
         "session": ("Session",),
+        "injected": ("Injection",),
         "model": ("count_params", "cycle_samples", "inputs_targets"),
         "flops": ("LayerCall", "StepSpec", "count_step"),
         "layer_costs": ("layer_cost",),
