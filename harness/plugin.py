@@ -145,6 +145,12 @@ class ModelPlugin:
             get it: ``{"keras_hub": "pip install keras-hub"}``. Where one cannot be
             imported, the plugin's cells are ``unavailable`` with that reason and no worker
             starts (:meth:`unmet_requirement`).
+        native: ``kbench run --native`` times, beside each Keras cell, the same network
+            and training step written in the backend's own framework (``harness.native``:
+            torch eager and compiled, a jitted JAX step with optax, a TensorFlow
+            ``tf.function`` with and without XLA), built from the Keras model's layers and
+            initial weights and checked to give the same outputs and losses. For a
+            ``Sequential`` of Dense, Conv1D/2D, pooling, global average pooling, Flatten.
     """
 
     name: str
@@ -164,6 +170,7 @@ class ModelPlugin:
     task: Task | None = None
     load: Callable[[int], tuple[Any, Any, Any, Any]] | None = None
     requires: Mapping[str, str] = field(default_factory=dict)
+    native: bool = False
 
     def __post_init__(self) -> None:
         if self.training is None:

@@ -58,6 +58,7 @@ def build_cnn_bn(input_shape: tuple[int, ...], num_classes: int) -> Any:
 
 CNN = ModelPlugin(
     name="cnn",
+    native=True,
     family="cnn",
     description="Conv 32,32 / pool / Conv 64,64, GAP, Dense 256",
     input_kind="image",

@@ -33,6 +33,7 @@ def build_dense_dropout(input_shape: tuple[int, ...], num_classes: int) -> Any:
 
 DENSE_MLP = ModelPlugin(
     name="dense_mlp",
+    native=True,
     family="dense",
     description="Dense 512 sigmoid / 128 tanh / 32 relu / 10 softmax",
     input_kind="flat",

@@ -75,6 +75,7 @@ def build_bilstm_text(inputs: InputArray, task: Task) -> Any:
 
 CONV1D_REGRESSION = ModelPlugin(
     name="conv1d_regression",
+    native=True,
     family="zoo",
     description="Conv1D 16/32 over a 64x3 time series, pooled, Dense 32, one float target",
     build=build_conv1d_regression,

@@ -15,7 +15,7 @@ HARNESS = Path(__file__).resolve().parent.parent / "harness"
 LAYERS = (
     ("errors", "_lazy"),
     ("declarations",),
-    ("plugin", "stats"),
+    ("plugin", "stats", "native"),
     ("registry", "datasets", "synthetic", "plugin_data"),
     ("backends",),
     ("records",),

@@ -117,3 +117,32 @@ def test_caught_means_a_regression_verdict():
 def test_the_summary_shows_the_work_the_workers_were_given():
     cell = SelfTestCell("m/jax/cpu", True, "regression", 1.12, 0.1)
     assert "work given +10.0% of a step" in summary_lines(1.1, [cell])[0]
+
+
+@pytest.mark.e2e
+def test_kbench_ab_self_test_end_to_end(tmp_path, capsys):
+    from harness import cli
+
+    out = tmp_path / "self-test.json"
+    args = ["ab", "--self-test", "1.5", "-p", "dense_mlp", "-b", "torch", "--profile", "smoke"]
+    args += ["--dataset", "synthetic", "--device", "cpu", "--repeats", "3", "--no-confirm"]
+    assert cli.main([*args, "--out", str(out)]) == 0  # a caught slowdown is not a failure
+    shown = capsys.readouterr().out
+    assert "self-test x1.5: " in shown
+    assert "dense_mlp/torch/cpu: " in shown
+    record = json.loads(out.read_text())
+    assert record["ab"]["python_b"][:2] == ["env", f"{ENV}=0.5"]
+    given = [p["injected"] for p in record["runs"]["b"]["cells"][0]["step_time_ms"]["processes"]]
+    assert all(g["slowdown"] == 0.5 and g["busy_ms"] > 0 for g in given)
+    untouched = record["runs"]["a"]["cells"][0]["step_time_ms"]["processes"]
+    assert all(p["injected"]["busy_ms"] == 0 for p in untouched)
+
+
+def test_self_test_with_a_second_interpreter_is_a_one_line_error(capsys):
+    from harness import cli
+
+    args = ["ab", "--self-test", "1.1", "--python-b", sys.executable, "-p", "dense_mlp"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--python-a only" in err

@@ -127,6 +127,12 @@ def add_run_options(
             metavar="K/N",
             help="run only the K-th of N balanced slices of the cells (a CI matrix; kbench merge)",
         )
+        run.add_argument(
+            "--native",
+            action="store_true",
+            help="also time each plugin's network written natively in each backend's framework "
+            "(torch eager/compiled, JAX jit, TensorFlow function/XLA), beside its Keras cell",
+        )
     if report:
         run.add_argument(
             "--report",

@@ -17,7 +17,12 @@ from harness.cli.resume import resumed_plan
 from harness.plugin import unmet_requirement
 from harness.records.files import exclusive, read_run, write_json_or_fallback
 from harness.records.schema import RunResult, Status
-from harness.report.console import problems_table, results_table, statistics_table
+from harness.report.console import (
+    native_table,
+    problems_table,
+    results_table,
+    statistics_table,
+)
 from harness.report.markdown import STEP_SUMMARY_ENV
 from harness.run.driver import default_out, execute, load_data
 from harness.run.interrupt import deferred, exit_code
@@ -129,6 +134,9 @@ def print_run(run: RunResult) -> None:
     """The results table, the statistics across processes, what failed (with the command
     that reruns it), and busy-machine notes."""
     console.print(results_table(run))
+    natives = native_table(run)
+    if natives is not None:
+        console.print(natives)
     if any(c.step_time_ms and c.step_time_ms.n_processes > 1 for c in run.cells):
         console.print(statistics_table(run))
     problems = problems_table(run)

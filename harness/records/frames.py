@@ -70,6 +70,8 @@ _CELL_COLUMNS: dict[str, tuple[str, ...]] = {
     "flops_optimizer": ("flops", "optimizer"),
     "bytes_per_step": ("flops", "bytes_moved"),
     "bandwidth_gbs": ("peak", "memory", "rate"),
+    "native": ("native", "variant"),  # a native reference's cell (kbench run --native)
+    "native_framework": ("native", "framework"),
 }
 _INT_COLUMNS = (
     "sweep_batch",
@@ -90,6 +92,8 @@ _TEXT_COLUMNS = (
     "keras_version",
     "step_ms_cv_of",
     "quality_name",
+    "native",
+    "native_framework",
 )
 
 
@@ -114,11 +118,43 @@ def cells_frame(run: RunResult | dict[str, Any]) -> pd.DataFrame:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
         elif name not in _TEXT_COLUMNS and name != "jit_compile_used":
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-    keys = [cell_key(c["plugin"], c["backend"], c["device"], c.get("batch_size")) for c in cells]
+    keys = [
+        cell_key(c["plugin"], c["backend"], c["device"], c.get("batch_size"), _variant(c))
+        for c in cells
+    ]
     frame.insert(3, "key", keys)
+    frame["keras_key"] = [
+        cell_key(c["plugin"], c["backend"], c["device"], c.get("batch_size")) for c in cells
+    ]
+    frame = with_native_ratio(frame)
     frame["predict_samples_per_s"] = frame["batch_size"] / (frame["predict_ms_median"] / 1000.0)
     frame["malloc"] = (run.get("config") or {}).get("malloc", MALLOC_UNRECORDED)
     return with_efficiency(with_quality(frame), cells)
+
+
+def _variant(cell: dict[str, Any]) -> str | None:
+    native = cell.get("native")
+    return native.get("variant") if isinstance(native, dict) else None
+
+
+def with_native_ratio(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each native reference's row with its Keras cell's median (``keras_ms``) and
+    ``keras_over_native``, Keras's median step time over the native one (above 1: Keras
+    is slower); NaN on Keras rows and where either is missing."""
+    keras_rows = frame[frame["native"].isna()]
+    keras_ms = dict(zip(keras_rows["key"], keras_rows["step_ms_median"], strict=True))
+    native = frame["native"].notna()
+    frame["keras_ms"] = [
+        keras_ms.get(k, math.nan) if is_native else math.nan
+        for k, is_native in zip(frame["keras_key"], native, strict=True)
+    ]
+    frame["keras_over_native"] = frame["keras_ms"] / frame["step_ms_median"]
+    return frame
+
+
+def keras_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The Keras cells of a cells frame (without native references' rows)."""
+    return frame[frame["native"].isna()] if "native" in frame else frame
 
 
 def with_quality(frame: pd.DataFrame) -> pd.DataFrame:

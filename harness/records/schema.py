@@ -64,22 +64,34 @@ class Status(str, enum.Enum):
 @dataclass(frozen=True)
 class Cell:
     """One unit of work: a plugin under one backend on one device; in a batch-size sweep
-    (``--batch-size 1,32,256``), also at one of its batch sizes (None: not a sweep)."""
+    (``--batch-size 1,32,256``), also at one of its batch sizes (None: not a sweep); with
+    ``native``, the plugin's network written natively in the backend's framework, in that
+    variant (``kbench run --native``), instead of its Keras model."""
 
     plugin: str
     backend: str
     device: str
     batch_size: int | None = None
+    native: str | None = None
 
     @property
     def key(self) -> str:
+        return cell_key(self.plugin, self.backend, self.device, self.batch_size, self.native)
+
+    @property
+    def keras_key(self) -> str:
+        """The key of the Keras cell this cell stands beside (itself for a Keras cell)."""
         return cell_key(self.plugin, self.backend, self.device, self.batch_size)
 
 
-def cell_key(plugin: str, backend: str, device: str, batch_size: Any = None) -> str:
-    """``plugin/backend/device``, and ``/b<size>`` for a cell of a batch-size sweep."""
+def cell_key(
+    plugin: str, backend: str, device: str, batch_size: Any = None, native: str | None = None
+) -> str:
+    """``plugin/backend/device``, ``/b<size>`` for a cell of a batch-size sweep, and
+    ``/native-<variant>`` for a native reference's cell."""
     key = f"{plugin}/{backend}/{device}"
-    return key if batch_size is None else f"{key}/b{int(batch_size)}"
+    key = key if batch_size is None else f"{key}/b{int(batch_size)}"
+    return key if native is None else f"{key}/native-{native}"
 
 
 @dataclass(frozen=True)
@@ -130,10 +142,13 @@ class CellResult:
     # steady-state ms per predict batch, timed as the training step (window pairs of predict)
     predict_step_ms: StepTimeSummary | None = None
     batch_size: int | None = None  # the cell's batch size in a batch-size sweep (else absent)
+    # a native reference's cell: {"variant", "framework", "same_model": {...}} (else absent)
+    native: dict[str, Any] | None = None
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.plugin, self.backend, self.device, self.batch_size)
+        variant = self.native.get("variant") if self.native else None
+        return Cell(self.plugin, self.backend, self.device, self.batch_size, variant)
 
     @property
     def ok(self) -> bool:
@@ -182,12 +197,13 @@ class CellResult:
             status,
             error=reason,
             batch_size=cell.batch_size,
+            native={"variant": cell.native} if cell.native else None,
         )
 
 
 # CellResult fields left out of its dict when unset: a task's quality figure and a sweep's
 # batch size (a run without them writes its cells as before either existed)
-_ABSENT_WHEN_NONE = ("quality", "batch_size")
+_ABSENT_WHEN_NONE = ("quality", "batch_size", "native")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from rich.text import Text
 from harness import stats
 from harness.records.frames import cells_frame
 from harness.records.schema import CellResult, RunResult
-from harness.report import listings, tables, verdicts
+from harness.report import listings, native, tables, verdicts
 from harness.report.tables import STATUS_STYLE, WIDE_CV, Cell, Table
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "catalogue_table",
     "comparison_table",
     "describe_cell",
+    "native_table",
     "parity_table",
     "problems_table",
     "render",
@@ -93,6 +94,12 @@ def results_table(run: RunResult) -> RichTable:
     """A row per plugin; per backend x device: median ms/step and test accuracy
     (``tables.results_table``)."""
     return render(tables.results_table(cells_frame(run)))
+
+
+def native_table(run: RunResult) -> RichTable | None:
+    """Each Keras cell beside its native references (None: the run timed none)."""
+    table = native.native_table(cells_frame(run))
+    return None if table is None else render(table)
 
 
 def statistics_table(run: RunResult) -> RichTable:

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from harness.records.files import read_comparison, read_parity, read_run_data
-from harness.records.frames import cells_frame, comparison_frame, history_frame
-from harness.report import charts, efficiency, listings, roofline, tables, verdicts
+from harness.records.frames import cells_frame, comparison_frame, history_frame, keras_cells
+from harness.report import charts, efficiency, listings, native, roofline, tables, verdicts
 from harness.report import html as report_html
 from harness.report import markdown as report_markdown
 from harness.report.html import Chart, Section
@@ -90,7 +90,7 @@ def write_report(
 def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
     """Per plugin the training curves (when a cell trained) and the step-time chart; the
     comparison chart when a comparison is given."""
-    cells, history = inputs.cells, history_frame(inputs.run)
+    cells, history = keras_cells(inputs.cells), history_frame(inputs.run)
     rendered = []
     for plugin in inputs.plugins:
         stem = folder / _slug(plugin)
@@ -106,6 +106,9 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
             rendered.append(
                 _chart(figure, stem.with_name(f"{stem.name}-scaling"), plugin, "scaling")
             )
+    ratios = native.native_chart(inputs.cells)
+    if ratios is not None:
+        rendered.append(_chart(ratios, folder / "keras-vs-native", "native", "native"))
     if not roofline.plotted(cells).empty:
         figure = roofline.roofline_chart(cells)
         rendered.append(_chart(figure, folder / "roofline", "efficiency", "roofline"))
@@ -155,6 +158,9 @@ _CAPTIONS = {
     "line per backend / device: fit (the training step) solid, predict dashed. A line falling "
     "as 1 / batch size is dispatch-bound (each step's fixed cost dominates); where it "
     "flattens, the arithmetic dominates.",
+    "native": "Per native reference, the Keras cell's median ms/step over the native one's: "
+    "above 1 (red) Keras is slower than the same network written in the framework itself "
+    "(docs/native.md).",
     "comparison": "Median step-time ratio B / A per cell with its 95% CI, coloured by verdict; "
     "dashed line: the regression threshold.",
     "roofline": "Each counted, timed cell at its arithmetic intensity and achieved GFLOP/s; "
@@ -211,6 +217,8 @@ def _run_tables(cells: pd.DataFrame) -> list[tables.Table]:
     """The results table; the step-time statistics when a cell ran in several processes (as
     the console shows them); the cells that did not run to the end."""
     shown = [tables.results_table(cells)]
+    natives = native.native_table(cells)
+    shown += [natives] if natives is not None else []
     if (cells["n_processes"] > 1).any():
         shown.append(tables.statistics_table(cells))
     problems = tables.problems_table(cells)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.records.frames import keras_cells
+
 WIDE_CV = 0.25  # CV above which a step time is marked ``~``: too spread out to trust
 STYLES = ("best", "ok", "bad", "error", "warn", "wide", "dim", "slower", "new", "unmatched")
 AT_CHANCE = "?"  # marks an accuracy within CHANCE_MARGIN of the majority-class share
@@ -122,7 +124,8 @@ def results_table(cells: pd.DataFrame) -> Table:
     batch (when timed), the test accuracy, and the achieved GFLOP/s with its share of the
     device's measured peak when the cells were counted. ``*`` marks the row's fastest cell,
     ``~`` a CV above ``WIDE_CV``; a row whose backends count different parameters lists
-    every count."""
+    every count. Native references' cells are left to :mod:`harness.report.native`."""
+    cells = keras_cells(cells)
     efficiency, named, predict = has_efficiency(cells), named_quality(cells), has_predict(cells)
     headers = [h for h, shown in _HEADERS if shown(efficiency, predict)]
     headers = ["quality" if h == "acc" and named else h for h in headers]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness import registry
 from harness.backends.parent import BACKENDS, resolve_devices
 from harness.errors import UsageError
+from harness.native import VARIANTS
 from harness.plugin import ModelPlugin
 from harness.records.schema import Cell
 from harness.run.settings import RunSettings
@@ -33,6 +34,8 @@ def plan_run(settings: RunSettings, gpu_present: bool | None = None) -> RunPlan:
     plugins = registry.select(found, settings.plugins)
     devices = resolve_devices(settings.device, gpu_present)
     cells = expand(plugins, select_backends(settings.backends), devices, settings.sweep)
+    if settings.native:
+        cells = with_native(plugins, cells)
     if settings.shard is not None:
         by_name = {p.name: p for p in plugins}
         cells = Shard.parse(settings.shard).select(cells, expected_costs(cells, by_name))
@@ -68,6 +71,18 @@ def expand(
         for d in devices
         for b in backends
     ]
+
+
+def with_native(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> list[Cell]:
+    """The cells, each Keras cell of a plugin with native references followed by a cell per
+    native variant of its backend (``harness.native.VARIANTS``)."""
+    by_name = {p.name: p for p in plugins}
+    out: list[Cell] = []
+    for cell in cells:
+        out.append(cell)
+        if by_name[cell.plugin].native:
+            out += [replace(cell, native=v) for v in VARIANTS.get(cell.backend, ())]
+    return out
 
 
 def skip_reasons(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> dict[str, str]:

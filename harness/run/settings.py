@@ -22,7 +22,7 @@ DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16", "flo
 MALLOC_CHOICES = ("fixed", "system")  # glibc thresholds fixed by the harness, or glibc's own
 # The fields a results file records under ``config`` (the rest is the selection, recorded
 # there in its resolved form: plugins, backends, devices, dataset, repeats).
-RECORDED = (*MEASURED_SETTINGS, "timeout_s", "max_memory_gb", "shard")
+RECORDED = (*MEASURED_SETTINGS, "timeout_s", "max_memory_gb", "shard", "native")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class RunSettings:
     timing: WindowPlan | None = None
     max_memory_gb: float | None = None  # a worker whose resident memory grows past it is killed
     shard: str | None = None  # "K/N": only the K-th of N balanced slices of the cells
+    native: bool = False  # also time each plugin's native references (kbench run --native)
 
     def __post_init__(self) -> None:
         _check_choice("jit_compile", self.jit_compile, JIT_CHOICES)
@@ -114,6 +115,7 @@ class RunSettings:
             timeout_s=args.timeout,
             max_memory_gb=args.max_memory_gb,
             shard=getattr(args, "shard", None),
+            native=getattr(args, "native", False),
         )
 
     @property
@@ -163,7 +165,7 @@ class RunSettings:
                 words += [option, _option_text(value)]
         for path in self.plugin_paths:
             words += ["--plugin-path", path]
-        return words
+        return [*words, "--native"] if self.native else words
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RunSettings:

@@ -30,6 +30,7 @@ from harness.run.turns import turns_from_env
 from harness.synthetic import SpecData
 from harness.worker.efficiency import measure
 from harness.worker.model import inputs_targets
+from harness.worker.native_cell import time_native
 from harness.worker.session import Session
 
 SPEC_TRAIN, SPEC_TEST = 8192, 2048  # synthetic split sizes under a profile without limits
@@ -91,6 +92,8 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
     train = inputs_targets(plugin, data.x_train, data.y_train)
     test = inputs_targets(plugin, data.x_test, data.y_test)
     phases = {"import": import_s, "setup": time.perf_counter() - setup_started}
+    if cell.native:
+        return _native_record(spec, session, data, train, phases, gpus)
     timing = session.time_steps(
         *train, data.num_classes, process.window_steps, process.windows, predict=process.train
     )
@@ -130,6 +133,38 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         peak=peak,
         quality=quality,
         batch_size=cell.batch_size,
+    ).to_dict()
+
+
+def _native_record(
+    spec: WorkerSpec,
+    session: Session,
+    data: datasets.Dataset | SpecData,
+    train: tuple[Any, Any],
+    phases: dict[str, float],
+    gpus: list[str],
+) -> dict[str, Any]:
+    """A native reference's cell: its check, its step time, no training or evaluation."""
+    cell, framework = spec.cell, worker_backend(spec.cell.backend)
+    started = time.perf_counter()
+    timing = time_native(session, cell.native, *train, data.num_classes, spec.process.windows)
+    phases["timed"] = time.perf_counter() - started
+    step = StepTimeSummary.from_processes([replace(timing.pop("step"), phases_s=phases)])
+    return CellResult(
+        plugin=cell.plugin,
+        backend=cell.backend,
+        device=cell.device,
+        dataset=data.name,
+        status=Status.OK,
+        params=timing.pop("params"),
+        step_time_ms=step,
+        samples_per_s=session.batch_size / (step.median / 1000.0),
+        timings_s={"build": timing.pop("build"), "first_step": timing.pop("first_step")},
+        fairness=session.fairness(cell.device, gpus),
+        memory_mb=_memory(framework, cell.device),
+        versions=framework.versions(),
+        batch_size=cell.batch_size,
+        native=timing.pop("native"),
     ).to_dict()
 
 
