@@ -41,6 +41,7 @@ from rich.table import Table
 from harness import datasets
 from harness.backends import MALLOC_ENV, worker_env
 from harness.records import read_run_data, write_json_atomic
+from harness.stats import MANN_WHITNEY
 
 BATCH = 32
 TRAIN_LIMIT = 6000  # the default (quick) profile's train split
@@ -237,15 +238,31 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         "kbench_median_ms": k_med,
         "plain_median_ms": p_med,
         "ratio": k_med / p_med if k_med and p_med else None,
+        **_ratio_interval(p_ms, k_ms),
         "date": time.strftime("%Y-%m-%d"),
     }
+
+
+def _ratio_interval(plain_ms: list[float], kbench_ms: list[float]) -> dict[str, Any]:
+    """The ratio of medians' 95% bootstrap interval over processes, and the two-sided
+    Mann-Whitney p that the sides differ (``harness.stats``; None below 2 a side)."""
+    interval = MANN_WHITNEY.ratio_ci(plain_ms, kbench_ms)
+    slower, faster = (
+        MANN_WHITNEY.p_slower(plain_ms, kbench_ms),
+        MANN_WHITNEY.p_faster(plain_ms, kbench_ms),
+    )
+    p_two = None if slower is None or faster is None else min(1.0, 2 * min(slower, faster))
+    return {"ratio_ci": list(interval) if interval else None, "p_two_sided": p_two}
 
 
 def results_table(result: dict[str, Any]) -> Table:
     """Per side the per-process ms/step and the median; the ratio kbench / plain."""
     ratio = result["ratio"]
     title = f"{result['plugin']} / {result['backend']}, batch {BATCH}: kbench vs a plain script"
-    table = Table(title=title + (f", ratio {ratio:.2f}" if ratio else ""))
+    interval = result.get("ratio_ci")
+    shown = f", ratio {ratio:.2f}" if ratio else ""
+    shown += f" (95% CI {interval[0]:.2f}-{interval[1]:.2f})" if interval else ""
+    table = Table(title=title + shown)
     for column in ("side", "ms/step per process", "median ms"):
         table.add_column(column, justify="right")
     for side in ("kbench", "plain"):
@@ -286,11 +303,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--plain-windows", type=int, default=7, help="window pairs (harness plan)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON")
+    parser.add_argument(
+        "--summarize", nargs="+", type=Path, metavar="FILE", help="one table of earlier --out files"
+    )
     return parser
+
+
+def summary_table(paths: list[Path]) -> Table:
+    """One row per ``--out`` file: both sides' medians, the ratio and its interval."""
+    table = Table(title="kbench cells against a plain script, ms/step")
+    for column in ("cell", "processes a side", "kbench", "plain", "kbench / plain", "95% CI", "p"):
+        table.add_column(column, justify="right")
+    for path in paths:
+        found = json.loads(path.read_text())
+        interval = (
+            found.get("ratio_ci")
+            or _ratio_interval(found["plain_ms"], found["kbench_ms"])["ratio_ci"]
+        )
+        p_two = found.get("p_two_sided")
+        if p_two is None:
+            p_two = _ratio_interval(found["plain_ms"], found["kbench_ms"])["p_two_sided"]
+        table.add_row(
+            f"{found['plugin']} / {found['backend']}",
+            f"{len(found['kbench_ms'])} / {len(found['plain_ms'])}",
+            f"{found['kbench_median_ms']:.2f}",
+            f"{found['plain_median_ms']:.2f}",
+            f"{found['ratio']:.2f}",
+            f"{interval[0]:.2f}-{interval[1]:.2f}" if interval else "",
+            f"{p_two:.2f}" if p_two is not None else "",
+        )
+    return table
 
 
 def main() -> int:
     args = build_parser().parse_args()
+    if args.summarize:
+        console.print(summary_table(args.summarize))
+        return 0
     result = compare(args)
     console.print(results_table(result))
     if args.out:
