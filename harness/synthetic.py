@@ -4,10 +4,15 @@ the model trained).
 
 Made inside the worker (large inputs never travel from the parent); numpy only. The rule:
 
-* float inputs are standard normal; token ids uniform over the vocabulary;
+* float inputs have unit variance: a vector is standard normal; an image or a series is a
+  level per channel in each of 4 segments along its first axis (stripes of an image, spans
+  of a series), carrying ``STRUCTURE`` of its standard deviation, plus standard normal noise
+  (so a model sees its signal in every pixel, as a convnet does in a real image);
+  token ids are uniform over the vocabulary;
 * each input gives a few linear features: a vector input its projection, a longer one the
-  means of 4 segments along its first axis (per channel), token ids the mean of a fixed
-  random vector per token; a fixed random matrix mixes them into scores ``z``;
+  means of its 4 segments (per channel), token ids the mean of a fixed random vector per
+  token; each feature scaled to unit variance; a fixed random matrix mixes them into
+  scores ``z``;
 * classification: the label is ``argmax(z)``; binary: ``z > 0``; regression: ``z`` itself
   (about unit variance, so an untrained model's mean squared error is about 1);
 * a language model's sequences follow a fixed successor of each token 80% of the time (a
@@ -27,6 +32,7 @@ from harness.plugin import InputArray, Inputs, Task, input_arrays
 
 NAME = "spec_synthetic"  # the ``dataset`` recorded for a cell that ran on this data
 SEGMENTS = 4
+STRUCTURE = 0.8  # the share of an image's or series' standard deviation its segment levels carry
 FOLLOW = 0.8  # a language model's share of tokens that follow their fixed successor
 MAX_BYTES = 512 * 2**20  # the inputs of both splits together, at most
 
@@ -82,7 +88,19 @@ def chance_accuracy(task: Task, targets: np.ndarray) -> float | None:
 def _draw(rng: np.random.Generator, array: InputArray, n: int) -> np.ndarray:
     if array.is_tokens:
         return rng.integers(0, array.vocab_size or 2, (n, *array.shape)).astype(array.dtype)
-    return rng.standard_normal((n, *array.shape)).astype(array.dtype)
+    noise = rng.standard_normal((n, *array.shape))
+    if len(array.shape) < 2:
+        return noise.astype(array.dtype)
+    steps, channels = array.shape[0], array.shape[-1]
+    levels = rng.standard_normal((n, min(SEGMENTS, steps), channels))
+    segment = np.concatenate(
+        [
+            np.full(len(part), i)
+            for i, part in enumerate(np.array_split(np.arange(steps), len(levels[0])))
+        ]
+    )
+    level = levels[:, segment].reshape(n, steps, *([1] * (len(array.shape) - 2)), channels)
+    return (STRUCTURE * level + math.sqrt(1 - STRUCTURE**2) * noise).astype(array.dtype)
 
 
 def _width(task: Task) -> int:
@@ -112,13 +130,16 @@ def _scores(
 
 
 def _features(x: np.ndarray) -> np.ndarray:
-    """A vector as it is; else per channel the means of ``SEGMENTS`` stretches of the first
-    axis, scaled back to unit variance."""
+    """A vector as it is; else per channel the means of its ``SEGMENTS`` segments along the
+    first axis (``_draw``'s levels, plus the noise's mean), scaled to unit variance."""
     if x.ndim == 2:
         return x
     n, steps = x.shape[:2]
     parts = np.array_split(x.reshape(n, steps, -1, x.shape[-1]), min(SEGMENTS, steps), axis=1)
-    means = [p.mean(axis=(1, 2)) * math.sqrt(p.shape[1] * p.shape[2]) for p in parts]
+    spread = [
+        math.sqrt(STRUCTURE**2 + (1 - STRUCTURE**2) / (p.shape[1] * p.shape[2])) for p in parts
+    ]
+    means = [p.mean(axis=(1, 2)) / sd for p, sd in zip(parts, spread, strict=True)]
     return np.concatenate(means, axis=1)
 
 

@@ -162,3 +162,18 @@ def test_large_inputs_are_cut_to_fit_in_memory():
     assert n_train + n_test <= synthetic.MAX_BYTES // (224 * 224 * 3 * 4)
     assert n_train == pytest.approx(4 * n_test, rel=0.01)
     assert synthetic.fit_in_memory({"x": floats(8)}, 100, 10) == (100, 10)
+
+
+def test_an_image_carries_its_signal_in_every_pixel_of_a_stripe():
+    """Pixels of one stripe share a level (correlation STRUCTURE^2), pixels of different
+    stripes do not; every pixel has unit variance; a series is made the same way."""
+    x = synthetic.generate(floats(8, 8, 3), classification(4), 4000, 0, seed=1).x_train
+    assert 0.9 < x.std() < 1.1
+    same = np.corrcoef(x[:, 0, 0, 0], x[:, 1, 5, 0])[0, 1]  # rows 0 and 1: stripe 0
+    other = np.corrcoef(x[:, 0, 0, 0], x[:, 6, 0, 0])[0, 1]  # row 6: stripe 3
+    channels = np.corrcoef(x[:, 0, 0, 0], x[:, 0, 0, 1])[0, 1]
+    assert same == pytest.approx(synthetic.STRUCTURE**2, abs=0.05)
+    assert abs(other) < 0.05
+    assert abs(channels) < 0.05
+    series = synthetic.generate(floats(64, 3), regression(1), 4000, 0, seed=1).x_train
+    assert np.corrcoef(series[:, 0, 0], series[:, 15, 0])[0, 1] > 0.5  # one span of 16
