@@ -42,7 +42,7 @@ y = np.arange(256) % 10
 timing = session.time_steps(x, y, 10, window_steps=4, windows=2, predict=False)
 lists = keras.callbacks.CallbackList(session._busy, model=session.build())
 print(json.dumps({"injected": timing["step"].injected, "calls": calls,
-                  "iterations": session.injection.iterations, "async": lists._async_train}))
+                  "seconds": session.injection.seconds, "async": lists._async_train}))
 """
 
 
@@ -51,16 +51,16 @@ def test_a_self_test_worker_does_its_share_of_work_before_every_timed_batch():
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout.strip().splitlines()[-1])
-    record, iterations = measured["injected"], measured["iterations"]
+    record, seconds = measured["injected"], measured["seconds"]
     assert record["slowdown"] == 0.5
     assert record["base_ms"] > 0
     assert record["busy_ms"] == pytest.approx(0.5 * record["base_ms"], rel=1e-3, abs=1e-3)
-    assert iterations > 0
+    assert seconds > 0
     # every batch of the timed window pairs (2 x (4 + 8) steps at least) worked the same
-    worked = [n for n in measured["calls"] if n != injected.SAMPLE]  # less the rate samples
+    worked = measured["calls"]
     assert len(worked) >= 2 * (4 + 8)
-    assert set(worked) == {iterations}
-    assert measured["async"] is True  # the hook leaves Keras's async dispatch on
+    assert set(worked) == {seconds}
+    assert measured["async"] is False  # Keras waits for each step before the work
 
 
 def test_a_worker_outside_a_self_test_injects_nothing(monkeypatch):
@@ -69,7 +69,7 @@ def test_a_worker_outside_a_self_test_injects_nothing(monkeypatch):
     monkeypatch.setenv(ENV, "0")
     zero = Injection.from_env()
     assert zero is not None
-    assert zero.iterations == 0
+    assert zero.seconds == 0
 
 
 @pytest.mark.parametrize("text", ["-0.1", "12", "fast"])
@@ -80,10 +80,19 @@ def test_a_bad_slowdown_in_the_environment_is_refused(monkeypatch, text):
 
 
 def test_the_work_is_sized_from_the_process_own_step_time():
-    injection = Injection(0.10, rate=1e6)
+    injection = Injection(0.10)
     injection.size(0.020)  # 20 ms a step
-    assert injection.iterations == 2000  # 2 ms of work at a million iterations a second
-    assert injection.record() == {"slowdown": 0.10, "base_ms": 20.0, "busy_ms": 2.0}
+    assert injection.seconds == pytest.approx(0.002)
+    assert injection.record() == pytest.approx({"slowdown": 0.10, "base_ms": 20.0, "busy_ms": 2.0})
+
+
+def test_the_work_spins_the_cpu_for_its_time():
+    import time
+
+    cpu = time.process_time()
+    turns = injected.busy(0.05)
+    assert turns > 0
+    assert time.process_time() - cpu > 0.02  # computing, not sleeping
 
 
 def test_both_sides_run_one_interpreter_and_only_b_is_given_work():

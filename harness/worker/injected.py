@@ -1,15 +1,15 @@
-"""A known slowdown for ``kbench ab --self-test``: busy CPU work at the start of every
-training batch of the timed fits (worker side).
+"""A known slowdown for ``kbench ab --self-test``: busy CPU work after every training batch
+of the timed fits (worker side).
 
 Side B's workers get ``KBENCH_SELF_TEST_SLOWDOWN=0.10`` in their environment, side A's
 ``KBENCH_SELF_TEST_SLOWDOWN=0``: both install the same callback and take the same code path;
-A's does no work. The work is a fixed count of Python loop iterations (computation, not a
-sleep), sized in each process as ``slowdown`` x that process's own step time, measured with
-the callback in place and idle before the timed window pairs. It runs in
-``on_train_batch_begin``, the hook Keras calls on the training thread before each step
-without converting the logs, so Keras keeps its asynchronous dispatch; on JAX part of the
-work may overlap the previous step's computation. What the workers actually see is measured,
-not assumed (``python -m validation.gate.self_test``).
+A's does no work. The work spins the CPU (a busy loop on the clock, not a sleep) for
+``slowdown`` x that process's own step time, measured with the callback in place and idle
+before the timed window pairs. It runs in ``on_train_batch_end``: a callback with that hook
+makes Keras convert each step's logs to Python numbers, which waits for the step, so the
+work cannot overlap the step's computation (on JAX, work before a batch did: on cnn it
+added nothing measurable). Both sides therefore run Keras's synchronous callback path. What
+the workers see is measured, not assumed (``python -m validation.gate.injected_size``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 ENV = "KBENCH_SELF_TEST_SLOWDOWN"
-SAMPLE = 200_000  # loop iterations per rate measurement
 
 
 def requested() -> float | None:
@@ -38,22 +37,12 @@ def requested() -> float | None:
     return value
 
 
-def busy(iterations: int) -> int:
-    """``iterations`` turns of a small integer loop on this thread (holds the GIL)."""
-    total = 0
-    for i in range(iterations):
-        total ^= i
-    return total
-
-
-def iterations_per_s() -> float:
-    """The loop's speed on this thread: the fastest of three samples."""
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        busy(SAMPLE)
-        best = max(best, SAMPLE / max(time.perf_counter() - start, 1e-9))
-    return best
+def busy(seconds: float) -> int:
+    """Spin this thread for ``seconds`` (holding the GIL); the loop turns it took."""
+    turns, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        turns += 1
+    return turns
 
 
 @dataclass
@@ -61,19 +50,18 @@ class Injection:
     """The work each training batch does: zero until :meth:`size` sets it."""
 
     slowdown: float
-    rate: float  # loop iterations per second on this thread
-    iterations: int = 0
+    seconds: float = 0.0  # of busy work per batch
     base_ms: float | None = None
 
     @classmethod
     def from_env(cls) -> Injection | None:
         slowdown = requested()
-        return None if slowdown is None else cls(slowdown, iterations_per_s())
+        return None if slowdown is None else cls(slowdown)
 
     def size(self, base_step_s: float) -> None:
         """Work of ``slowdown`` x ``base_step_s`` per batch (measured with the hook idle)."""
         self.base_ms = base_step_s * 1000.0
-        self.iterations = round(self.slowdown * base_step_s * self.rate)
+        self.seconds = self.slowdown * base_step_s
 
     def size_in_turn(
         self, turns: Any, calibrated: bool, fit: Callable[[int], float], steps: int
@@ -84,21 +72,20 @@ class Injection:
         that in a process pair the other side is not timing meanwhile."""
         if not calibrated:
             turns.take("calibrate")
-        self.iterations = 0
+        self.seconds = 0.0
         self.size(max((fit(2) - fit(1)) / steps, 0.0))
 
     def callback(self, keras: Any) -> Any:
-        """The Keras callback that does the work before each training batch."""
+        """The Keras callback that does the work after each training batch."""
         injection = self
 
-        class BusyBeforeBatch(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-                if injection.iterations:
-                    busy(injection.iterations)
+        class BusyAfterBatch(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                if injection.seconds:
+                    busy(injection.seconds)
 
-        return BusyBeforeBatch()
+        return BusyAfterBatch()
 
     def record(self) -> dict[str, float | None]:
         """What was injected, for the process's record."""
-        busy_ms = self.iterations / self.rate * 1000.0 if self.rate else 0.0
-        return {"slowdown": self.slowdown, "base_ms": self.base_ms, "busy_ms": busy_ms}
+        return {"slowdown": self.slowdown, "base_ms": self.base_ms, "busy_ms": self.seconds * 1e3}

@@ -10,8 +10,7 @@ then timed in alternating blocks with the work on and off, each block a window p
 and 2N steps ((T(2N) - T(N)) / N, the harness's estimator), the order alternating. The
 seen factor is, per block pair, on / off; the figure is the Hodges-Lehmann estimate over
 all block pairs of all processes with its exact 95% interval (``harness.stats``), beside
-the work given (busy ms / base ms). Keras's asynchronous dispatch stays on, so on JAX the
-work may overlap the previous step. Results go to ``--out``.
+the work given (busy ms / base ms). Results go to ``--out``.
 """
 
 from __future__ import annotations
@@ -57,14 +56,14 @@ def child(plugin_name: str, backend: str, pairs: int) -> dict:
         return (session.timed_fit(model, *long) - session.timed_fit(model, *short)) / steps
 
     injection.size(max(block(), 0.0))
-    work = injection.iterations
+    work = injection.seconds
     on_ms: list[float] = []
     off_ms: list[float] = []
     for i in range(pairs):
-        for iterations, out in [(work, on_ms), (0, off_ms)][:: 1 if i % 2 == 0 else -1]:
-            injection.iterations = iterations
+        for seconds, out in [(work, on_ms), (0.0, off_ms)][:: 1 if i % 2 == 0 else -1]:
+            injection.seconds = seconds
             out.append(block() * 1000.0)
-    injection.iterations = work
+    injection.seconds = work
     return {"on_ms": on_ms, "off_ms": off_ms, "window_steps": steps, **injection.record()}
 
 
