@@ -52,11 +52,11 @@ found = check(model, reference, x, y, 32)
 print(json.dumps(found.to_dict()))
 """
 
-SLOW = pytest.mark.slow  # the default tier checks dense_mlp's; the costly tier every one
+SLOW = pytest.mark.slow  # the default tier checks one; the costly tier every one
 CASES = [
-    ("jax", "jit", "dense_mlp"),
-    ("tensorflow", "function", "dense_mlp"),
     ("torch", "eager", "dense_mlp"),
+    pytest.param("jax", "jit", "dense_mlp", marks=SLOW),
+    pytest.param("tensorflow", "function", "dense_mlp", marks=SLOW),
     pytest.param("tensorflow", "xla", "cnn", marks=SLOW),
     pytest.param("jax", "jit", "cnn", marks=SLOW),
     pytest.param("tensorflow", "function", "cnn", marks=SLOW),

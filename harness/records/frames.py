@@ -140,7 +140,8 @@ def _variant(cell: dict[str, Any]) -> str | None:
 def with_native_ratio(frame: pd.DataFrame) -> pd.DataFrame:
     """Each native reference's row with its Keras cell's median (``keras_ms``) and
     ``keras_over_native``, Keras's median step time over the native one (above 1: Keras
-    is slower); NaN on Keras rows and where either is missing."""
+    is slower); NaN on Keras rows and where either is missing. A native row takes its
+    Keras cell's counted FLOPs, so its GFLOP/s and share of peak are on the same count."""
     keras_rows = frame[frame["native"].isna()]
     keras_ms = dict(zip(keras_rows["key"], keras_rows["step_ms_median"], strict=True))
     native = frame["native"].notna()
@@ -149,7 +150,22 @@ def with_native_ratio(frame: pd.DataFrame) -> pd.DataFrame:
         for k, is_native in zip(frame["keras_key"], native, strict=True)
     ]
     frame["keras_over_native"] = frame["keras_ms"] / frame["step_ms_median"]
+    counted = keras_rows.set_index("key")
+    for column in _FLOP_COLUMNS:  # the same network: the Keras cell's counted FLOPs
+        known = counted[column].to_dict()
+        mapped = frame["keras_key"].map(known)
+        frame.loc[native, column] = frame.loc[native, column].fillna(mapped[native])
     return frame
+
+
+_FLOP_COLUMNS = (
+    "flops_per_step",
+    "flops_forward",
+    "flops_backward",
+    "flops_loss",
+    "flops_optimizer",
+    "bytes_per_step",
+)
 
 
 def keras_cells(frame: pd.DataFrame) -> pd.DataFrame:
