@@ -149,8 +149,12 @@ class ModelPlugin:
             and training step written in the backend's own framework (``harness.native``:
             torch eager and compiled, a jitted JAX step with optax, a TensorFlow
             ``tf.function`` with and without XLA), built from the Keras model's layers and
-            initial weights and checked to give the same outputs and losses. For a
-            ``Sequential`` of Dense, Conv1D/2D, pooling, global average pooling, Flatten.
+            initial weights and checked to give the same outputs and losses. ``True``:
+            the harness's references, for a ``Sequential`` of Dense, Conv1D/2D, pooling,
+            global average pooling, Flatten. Or the plugin's own, by framework and variant:
+            ``{"torch": {"eager": make}}``, ``make(model, loss)`` returning a
+            ``harness.native.Reference`` built from the Keras ``model``'s initial weights
+            (``loss``: ``"sparse_ce"`` or ``"mse"``); checked the same way.
     """
 
     name: str
@@ -170,7 +174,7 @@ class ModelPlugin:
     task: Task | None = None
     load: Callable[[int], tuple[Any, Any, Any, Any]] | None = None
     requires: Mapping[str, str] = field(default_factory=dict)
-    native: bool = False
+    native: bool | Mapping[str, Mapping[str, Callable[[Any, str], Any]]] = False
 
     def __post_init__(self) -> None:
         if self.training is None:

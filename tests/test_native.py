@@ -160,3 +160,61 @@ def test_kbench_run_native_end_to_end(tmp_path, capsys):
     natives = [c for c in cells if c.get("native")]
     assert {c["native"]["variant"] for c in natives} == {"jit", "eager", "compiled"}
     assert all(c["status"] == "ok" and c["native"]["same_model"]["passed"] for c in natives)
+
+
+OWN_REFERENCE = """
+from harness.native import make_reference
+from harness.native.spec import layer_specs
+from harness.plugin import ModelPlugin
+from plugins.dense import build_dense_mlp
+
+
+def make_mine(model, loss):
+    return make_reference("torch", "eager", layer_specs(model), loss)
+
+
+MINE = ModelPlugin(
+    name="mine",
+    family="dense",
+    description="dense_mlp with its own torch reference",
+    input_kind="flat",
+    build=build_dense_mlp,
+    native={"torch": {"handmade": make_mine}},
+)
+"""
+
+CHILD_OWN = r"""
+import json, sys
+import keras
+import numpy as np
+from harness import registry
+from harness.run import RunSettings
+from harness.worker import Session
+from harness.worker.native_cell import time_native
+
+plugin = registry.discover([sys.argv[1]])["mine"].plugin
+session = Session(keras, plugin, RunSettings(batch_size=32), "torch")
+x = np.random.default_rng(0).random((320, 784), dtype=np.float32)
+y = np.arange(320) % 10
+found = time_native(session, "handmade", x, y, 10, windows=2)
+print(json.dumps({**found["native"], "ms": found["step"].median}))
+"""
+
+
+def test_a_plugin_gives_its_own_native_reference(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text(OWN_REFERENCE)
+    settings = RunSettings(plugins=("mine",), plugin_paths=(str(path),), device="cpu", native=True)
+    keys = [c.key for c in plan_run(settings).cells]
+    assert "mine/torch/cpu/native-handmade" in keys
+    assert not any(k.startswith("mine/jax/cpu/native") for k in keys)
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_OWN, str(path)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["variant"] == "handmade"
+    assert found["framework"] == "torch"
+    assert found["same_model"]["passed"]
+    assert found["ms"] > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from harness import registry
@@ -75,14 +75,22 @@ def expand(
 
 def with_native(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> list[Cell]:
     """The cells, each Keras cell of a plugin with native references followed by a cell per
-    native variant of its backend (``harness.native.VARIANTS``)."""
+    native variant of its backend (``harness.native.VARIANTS``, or the plugin's own)."""
     by_name = {p.name: p for p in plugins}
     out: list[Cell] = []
     for cell in cells:
         out.append(cell)
-        if by_name[cell.plugin].native:
-            out += [replace(cell, native=v) for v in VARIANTS.get(cell.backend, ())]
+        out += [
+            replace(cell, native=v) for v in native_variants(by_name[cell.plugin], cell.backend)
+        ]
     return out
+
+
+def native_variants(plugin: ModelPlugin, backend: str) -> tuple[str, ...]:
+    """The native variants a ``--native`` run times for the plugin under ``backend``."""
+    if isinstance(plugin.native, Mapping):
+        return tuple(plugin.native.get(backend, {}))
+    return VARIANTS.get(backend, ()) if plugin.native else ()
 
 
 def skip_reasons(plugins: Sequence[ModelPlugin], cells: Sequence[Cell]) -> dict[str, str]:

@@ -11,6 +11,7 @@ a barrier at its end; N from a rough step time as the Keras cell calibrates its 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from harness.native import NativeUnsupported, make_reference
@@ -36,6 +37,20 @@ def loss_kind(plugin: ModelPlugin) -> str:
     raise NativeUnsupported(f"loss {loss!r}")
 
 
+def _reference(session: Session, model: Any, variant: str, loss: str) -> Any:
+    """The plugin's own reference for the backend and variant, else the harness's."""
+    own = session.plugin.native
+    if isinstance(own, Mapping):
+        make = own.get(session.backend, {}).get(variant)
+        if make is None:
+            raise NativeUnsupported(f"the plugin gives no {variant!r} for {session.backend}")
+        reference = make(model, loss)
+        reference.framework = reference.framework or session.backend
+        reference.variant = variant
+        return reference
+    return make_reference(session.backend, variant, layer_specs(model), loss)
+
+
 def time_native(
     session: Session, variant: str, x: Any, y: Any, num_classes: int, windows: int | None
 ) -> dict[str, Any]:
@@ -46,7 +61,7 @@ def time_native(
     model = session.build(num_classes)
     params = count_params(model)
     kind = loss_kind(session.plugin)
-    reference = make_reference(session.backend, variant, layer_specs(model), kind)
+    reference = _reference(session, model, variant, kind)
     build_s = time.perf_counter() - started
     batch = session.batch_size
     same = check(model, reference, x, y, batch)
