@@ -61,7 +61,13 @@ def look_level(alpha: float, looks: int, spending: str, number: int, spent_befor
     A look at which no cell could reach significance (:func:`could_reject`) spends nothing,
     so its share is carried to the next look; the levels of the looks that could reject
     still add up to at most alpha."""
-    cumulative = alpha if number >= looks else spent(alpha, number / looks, spending)
+    return level_at(alpha, 1.0 if number >= looks else number / looks, spending, spent_before)
+
+
+def level_at(alpha: float, fraction: float, spending: str, spent_before: float) -> float:
+    """A look's level at information ``fraction`` (1: the last look, all the alpha left)
+    when the looks before it could spend ``spent_before``."""
+    cumulative = alpha if fraction >= 1.0 else spent(alpha, fraction, spending)
     return max(0.0, cumulative - spent_before)
 
 
@@ -153,10 +159,8 @@ def plan_later_look(design: Design, alpha: float, test: TimingTest, look: LaterL
     number, done, spent_before = look.number, look.so_far.processes, look.so_far.spent
     size = look.fixed if look.fixed is not None else look.room.shared
     last = number >= design.looks or done + size >= look.full
-    if last:
-        return LookPlan(size, max(0.0, alpha - spent_before), True)
-    fraction = (done + size) / look.full
-    return LookPlan(size, max(0.0, spent(alpha, fraction, design.spending) - spent_before), False)
+    fraction = 1.0 if last else (done + size) / look.full
+    return LookPlan(size, level_at(alpha, fraction, design.spending, spent_before), last)
 
 
 def futility_level(looks: int) -> float:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from harness.native.reference import ADAM, Batches, Reference
-from harness.native.spec import LayerSpec, NativeUnsupported
+from harness.native.spec import LayerSpec, NativeUnsupported, applied_activation
 
 
 class JaxReference(Reference):
@@ -21,6 +21,7 @@ class JaxReference(Reference):
 
         self.jax, self.variant, self.loss_kind = jax, variant, loss
         self.specs = list(specs)
+        self.activations = [applied_activation(self.specs, i) for i in range(len(self.specs))]
         self.params = [tuple(jax.numpy.asarray(w) for w in s.weights) for s in self.specs]
         self.optimizer = optax.adam(ADAM.learning_rate, *ADAM.betas, eps=ADAM.epsilon)
         self.state = self.optimizer.init(self.params)
@@ -42,7 +43,6 @@ class JaxReference(Reference):
 
     def _apply(self, params: Any, x: Any) -> Any:
         jnp, lax = self.jax.numpy, self.jax.lax
-        last = len(self.specs) - 1
         for index, (spec, weights) in enumerate(zip(self.specs, params, strict=True)):
             if spec.kind == "dense":
                 x = x @ weights[0] + weights[1]
@@ -76,9 +76,9 @@ class JaxReference(Reference):
                 x = x.reshape(x.shape[0], -1)
             else:
                 raise NativeUnsupported(f"{spec.kind} in jax")
-            if spec.activation != "linear" and not (index == last and spec.activation == "softmax"):
+            if self.activations[index]:
                 x = {"relu": self.jax.nn.relu, "sigmoid": self.jax.nn.sigmoid, "tanh": jnp.tanh}[
-                    spec.activation
+                    self.activations[index]
                 ](x)
         return x
 

@@ -34,6 +34,18 @@ class LayerSpec:
     weights: tuple[np.ndarray, ...] = ()
 
 
+def applied_activation(specs: list[LayerSpec], index: int) -> str | None:
+    """The activation the reference applies after layer ``index``: None for a linear one
+    and for the last layer's softmax (left to the loss, on logits); a softmax anywhere else
+    is not rebuilt."""
+    activation = specs[index].activation
+    if activation == "linear" or (activation == "softmax" and index == len(specs) - 1):
+        return None
+    if activation == "softmax":
+        raise NativeUnsupported(f"a softmax before the last layer (layer {index})")
+    return activation
+
+
 def layer_specs(model: Any) -> list[LayerSpec]:
     """The model's layers as specifications, with their current weights."""
     specs = [_spec(layer) for layer in model.layers]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.native.reference import ADAM, Batches, Reference
-from harness.native.spec import LayerSpec, NativeUnsupported
+from harness.native.spec import LayerSpec, NativeUnsupported, applied_activation
 
 
 class TensorFlowReference(Reference):
@@ -21,6 +21,7 @@ class TensorFlowReference(Reference):
 
         self.tf, self.variant, self.loss_kind = tf, variant, loss
         self.specs = list(specs)
+        self.activations = [applied_activation(self.specs, i) for i in range(len(self.specs))]
         self.weights = [tuple(tf.Variable(w) for w in s.weights) for s in self.specs]
         flat = [v for layer in self.weights for v in layer]
         self.slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in flat]
@@ -51,7 +52,6 @@ class TensorFlowReference(Reference):
 
     def _apply(self, x: Any) -> Any:
         tf = self.tf
-        last = len(self.specs) - 1
         for index, (spec, weights) in enumerate(zip(self.specs, self.weights, strict=True)):
             if spec.kind == "dense":
                 x = tf.matmul(x, weights[0]) + weights[1]
@@ -68,8 +68,10 @@ class TensorFlowReference(Reference):
                 x = tf.reshape(x, (tf.shape(x)[0], -1))
             else:
                 raise NativeUnsupported(f"{spec.kind} in tensorflow")
-            if spec.activation != "linear" and not (index == last and spec.activation == "softmax"):
-                x = {"relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh}[spec.activation](x)
+            if self.activations[index]:
+                x = {"relu": tf.nn.relu, "sigmoid": tf.sigmoid, "tanh": tf.tanh}[
+                    self.activations[index]
+                ](x)
         return x
 
     def tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:

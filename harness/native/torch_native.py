@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from harness.native.reference import ADAM, Batches, Reference
-from harness.native.spec import LayerSpec, NativeUnsupported
+from harness.native.spec import LayerSpec, NativeUnsupported, applied_activation
 
 
 class TorchReference(Reference):
@@ -65,7 +65,7 @@ class TorchReference(Reference):
 
 def _modules(torch: Any, specs: Sequence[LayerSpec]) -> list[Any]:
     nn, modules, spatial = torch.nn, [], False
-    last = len(specs) - 1
+    specs = list(specs)
     for index, spec in enumerate(specs):
         if spec.kind == "dense":
             kernel, bias = spec.weights
@@ -93,15 +93,14 @@ def _modules(torch: Any, specs: Sequence[LayerSpec]) -> list[Any]:
             spatial = False
         elif spec.kind == "flatten":
             if spatial:  # channels last again first, so the order matches Keras's flatten
-                modules.append(_ChannelsLast())
+                modules.append(_channels_last(torch))
             modules.append(nn.Flatten())
             spatial = False
         else:
             raise NativeUnsupported(f"{spec.kind} in torch")
-        if spec.activation != "linear" and not (index == last and spec.activation == "softmax"):
-            modules.append(
-                {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[spec.activation]()
-            )
+        activation = applied_activation(specs, index)
+        if activation:
+            modules.append({"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[activation]())
     return modules
 
 
@@ -111,14 +110,11 @@ def _load(torch: Any, layer: Any, weight: np.ndarray, bias: np.ndarray) -> None:
         layer.bias.copy_(torch.from_numpy(bias))
 
 
-class _ChannelsLast:
-    """Moves channels back to the last axis (NCL -> NLC, NCHW -> NHWC)."""
+def _channels_last(torch: Any) -> Any:
+    """A module that moves channels back to the last axis (NCL -> NLC, NCHW -> NHWC)."""
 
-    def __new__(cls) -> Any:
-        import torch
+    class ChannelsLast(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return torch.movedim(x, 1, -1)
 
-        class ChannelsLast(torch.nn.Module):
-            def forward(self, x: Any) -> Any:
-                return torch.movedim(x, 1, -1)
-
-        return ChannelsLast()
+    return ChannelsLast()

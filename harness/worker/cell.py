@@ -111,29 +111,24 @@ def run_cell(spec: WorkerSpec) -> dict[str, Any]:
         phases["efficiency"] = time.perf_counter() - started
     step = StepTimeSummary.from_processes([replace(timing.pop("step"), phases_s=phases)])
     quality = training.pop("quality", None)  # before the rest of training joins timings_s
-    return CellResult(
-        plugin=cell.plugin,
-        backend=cell.backend,
-        device=cell.device,
-        dataset=data.name,
-        status=Status.OK,
+    return _timed_record(
+        spec,
+        session,
+        data.name,
+        step,
+        gpus,
         params=training.pop("params", timing.pop("params")),
-        step_time_ms=step,
-        samples_per_s=session.batch_size / (step.median / 1000.0),
         **predict_fields(timing.pop("predict")),
         metrics=_with_chance(training.pop("metrics", {}), plugin, data.y_test),
         history=training.pop("history", {}),
         epochs_run=training.pop("epochs_run", None),
         early_stopping=training.pop("early_stopping", None),
         timings_s={"import": import_s, **timing, **training},
-        fairness=session.fairness(cell.device, gpus),
         memory_mb=memory,
-        versions=framework.versions(),
         flops=flops,
         peak=peak,
         quality=quality,
-        batch_size=cell.batch_size,
-    ).to_dict()
+    )
 
 
 def _native_record(
@@ -145,26 +140,47 @@ def _native_record(
     gpus: list[str],
 ) -> dict[str, Any]:
     """A native reference's cell: its check, its step time, no training or evaluation."""
-    cell, framework = spec.cell, worker_backend(spec.cell.backend)
+    cell = spec.cell
     started = time.perf_counter()
     timing = time_native(session, cell.native, *train, data.num_classes, spec.process.windows)
     phases["timed"] = time.perf_counter() - started
     step = StepTimeSummary.from_processes([replace(timing.pop("step"), phases_s=phases)])
+    return _timed_record(
+        spec,
+        session,
+        data.name,
+        step,
+        gpus,
+        params=timing.pop("params"),
+        timings_s={"build": timing.pop("build"), "first_step": timing.pop("first_step")},
+        memory_mb=_memory(worker_backend(cell.backend), cell.device),
+        native=timing.pop("native"),
+    )
+
+
+def _timed_record(
+    spec: WorkerSpec,
+    session: Session,
+    dataset: str,
+    step: StepTimeSummary,
+    gpus: list[str],
+    **fields: Any,
+) -> dict[str, Any]:
+    """An ok cell's record: who and where, its step time and throughput, the fairness
+    settings and versions in effect, and ``fields``."""
+    cell = spec.cell
     return CellResult(
         plugin=cell.plugin,
         backend=cell.backend,
         device=cell.device,
-        dataset=data.name,
+        dataset=dataset,
         status=Status.OK,
-        params=timing.pop("params"),
         step_time_ms=step,
         samples_per_s=session.batch_size / (step.median / 1000.0),
-        timings_s={"build": timing.pop("build"), "first_step": timing.pop("first_step")},
         fairness=session.fairness(cell.device, gpus),
-        memory_mb=_memory(framework, cell.device),
-        versions=framework.versions(),
+        versions=worker_backend(cell.backend).versions(),
         batch_size=cell.batch_size,
-        native=timing.pop("native"),
+        **fields,
     ).to_dict()
 
 

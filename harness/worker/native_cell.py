@@ -68,25 +68,18 @@ def time_native(
     if not same.passed:
         raise NativeDiffers(f"{reference.label} is not the Keras model: {same.why()}")
 
-    def timed_steps(steps: int) -> float:
-        batches = reference.batches(*cycle_samples(x, y, steps * batch), batch)
-        reference.sync()
-        start = time.perf_counter()
-        reference.run(batches)
-        reference.sync()
-        return time.perf_counter() - start
-
-    steps = session.settings.timing.window_steps(_rough_step_s(timed_steps))
-    short = reference.batches(*cycle_samples(x, y, steps * batch), batch)
-    long = reference.batches(*cycle_samples(x, y, 2 * steps * batch), batch)
-
     def timed(batches: Any) -> tuple[float, float]:
         reference.sync()
         start = time.perf_counter()
         reference.run(batches)
         reference.sync()
-        return time.perf_counter() - start, 0.0
+        return time.perf_counter() - start, 0.0  # no teardown: the loop ends at the barrier
 
+    def batches(steps: int) -> Any:
+        return reference.batches(*cycle_samples(x, y, steps * batch), batch)
+
+    steps = session.settings.timing.window_steps(_rough_step_s(lambda k: timed(batches(k))[0]))
+    short, long = batches(steps), batches(2 * steps)
     step: StepTimeStats = session._window_pairs(timed, short, long, steps, windows)
     return {
         "step": step,

@@ -316,13 +316,10 @@ def summary_table(paths: list[Path]) -> Table:
         table.add_column(column, justify="right")
     for path in paths:
         found = json.loads(path.read_text())
-        interval = (
-            found.get("ratio_ci")
-            or _ratio_interval(found["plain_ms"], found["kbench_ms"])["ratio_ci"]
-        )
-        p_two = found.get("p_two_sided")
-        if p_two is None:
-            p_two = _ratio_interval(found["plain_ms"], found["kbench_ms"])["p_two_sided"]
+        figures = {"ratio_ci": found.get("ratio_ci"), "p_two_sided": found.get("p_two_sided")}
+        if figures["ratio_ci"] is None or figures["p_two_sided"] is None:  # an older file
+            figures = _ratio_interval(found["plain_ms"], found["kbench_ms"])
+        interval, p_two = figures["ratio_ci"], figures["p_two_sided"]
         table.add_row(
             f"{found['plugin']} / {found['backend']}",
             f"{len(found['kbench_ms'])} / {len(found['plain_ms'])}",
