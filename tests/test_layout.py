@@ -23,6 +23,7 @@ LAYERS = (
     ("worker", "executors"),  # siblings: the child's side and where children run
     ("gate", "parity"),
     ("report",),
+    ("history", "bisect"),  # read many runs / run many gates: above the report they render with
     ("cli", "__main__", "__init__"),
 )
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch", "ray")  # ray: only with --executor ray

@@ -15,6 +15,7 @@ from harness.gate.sequential import (
     SoFar,
     clearly_within,
     could_reject,
+    fewest_to_reject,
     futility_level,
     look_level,
     look_levels,
@@ -128,6 +129,33 @@ def test_a_later_look_spends_at_its_information_fraction_not_at_k_over_looks():
     full = plan(2, 5, Room(6, 6))  # the whole room at once: full information, the last look
     assert full.last
     assert math.isclose(full.level, alpha)
+
+
+def test_a_last_look_too_small_to_reject_is_raised_past_the_budget_to_the_fewest_that_can():
+    """A sitting of 2026-12-07: 5 pairs, then 1, then 2 (the budget's room) left all three
+    looks of six cells below the Holm bound: 8 pairs cannot give p < 0.01 / 6."""
+    design, alpha = Design(3, "obrien-fleming"), 0.01
+    fewest = fewest_to_reject(6, alpha, SIGNED_RANK)
+    assert fewest == 10  # 2^-10 < 0.01 / 6 < 2^-9
+    second = plan_later_look(
+        design, alpha, SIGNED_RANK, LaterLook(2, SoFar(5, 0.0), 6, Room(1, 3), fewest=fewest)
+    )
+    assert (second.size, second.last, second.past_budget) == (1, False, False)
+    third = plan_later_look(
+        design, alpha, SIGNED_RANK, LaterLook(3, SoFar(6, 0.0), 6, Room(2, 2), most=10, fewest=10)
+    )
+    assert (third.size, third.last, third.past_budget) == (4, True, True)
+    assert math.isclose(third.level, alpha)
+    assert could_reject(6 + third.size, 6, third.level, SIGNED_RANK)
+    broke = plan_later_look(  # the budget affords not one more pair: the last look, raised
+        design, alpha, SIGNED_RANK, LaterLook(2, SoFar(5, 0.0), 6, Room(0, 0), fewest=10)
+    )
+    assert (broke.size, broke.last, broke.past_budget) == (5, True, True)
+    resumed = plan_later_look(  # a resumed gate's recorded size is kept
+        design, alpha, SIGNED_RANK, LaterLook(3, SoFar(6, 0.0), 6, Room(2, 2), 2, 10, 10)
+    )
+    assert (resumed.size, resumed.past_budget) == (2, False)
+    assert fewest_to_reject(6, alpha, MANN_WHITNEY) == 6  # 1 / C(12, 6) < 0.01 / 6 < 1 / C(10, 5)
 
 
 def test_the_futility_rule_splits_its_error_over_the_looks_that_can_stop_a_cell():

@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from harness.cli import ab, catalogue, compare, merge, parity, report, run
+from harness.cli import ab, bisect, catalogue, compare, history, merge, parity, report, run
 from harness.cli.console import print_error
 from harness.cli.options import Parser
 from harness.errors import HarnessError
@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     catalogue.add_new_plugin_parser(sub)
     report.add_report_parser(sub)
     merge.add_merge_parser(sub)
+    history.add_history_parser(sub)
+    bisect.add_bisect_parser(sub)
     return parser
 
 

@@ -188,6 +188,13 @@ def _gate(plan: RunPlan, gate: Gate, out: Path, executor: Executor) -> int:
         result = run_ab(plan, data, gate, observe, executor)
     if result.budget_stop:
         console.print(f"[yellow]budget[/]: stopped before {result.budget_stop}")
+    for look in result.looks:
+        if look.past_budget:
+            console.print(
+                f"[yellow]budget[/]: look {look.number} ran {look.processes_per_side} "
+                f"{'pairs' if gate.live else 'processes per side'}, past the budget: fewer "
+                "could not reach its Holm bound, and the gate could flag nothing"
+            )
     code = finish_comparison(result.comparison, out, result.to_dict())
     factor = injected_factor(pythons["B"])
     if factor is not None:

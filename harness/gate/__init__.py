@@ -30,6 +30,7 @@ __all__, __getattr__ = lazy_exports(
             "Room",
             "SoFar",
             "could_reject",
+            "fewest_to_reject",
             "futility_level",
             "look_level",
             "look_levels",

@@ -30,6 +30,7 @@ from harness.gate.sequential import (
     Room,
     SoFar,
     could_reject,
+    fewest_to_reject,
     futility_level,
     mean_process_seconds,
     next_look_size,
@@ -123,6 +124,7 @@ class _GateRun:
             if self.stopped is not None and number > 1:
                 return None
             look = Look(number, plan.level, so_far.processes + plan.size, keys)
+            look = replace(look, past_budget=plan.past_budget)
             decided = self._decide(look)
             so_far = self._record(look, decided, so_far)
             futility = futility_level(self.gate.design.looks)
@@ -162,14 +164,16 @@ class _GateRun:
         costs, left = self.process_seconds(), design.looks - number + 1
         repeats = self.plan.settings.repeats
         shared = next_look_size(costs, keys, repeats, remaining, left)
-        if fixed is None and shared == 0:
+        fewest = fewest_to_reject(self.family, self.rule.alpha - so_far.spent, self.test) or 0
+        if fixed is None and shared == 0 and (so_far.spent > 0 or so_far.processes >= fewest):
             return LookPlan.not_taken(
                 f"look {number} of {design.looks}: not one more process per side of "
                 f"the {len(keys)} unsure cells fits in the {design.budget_s / 60:g} min "
                 f"budget ({spent / 60:.0f} min spent)"
             )
         whole = next_look_size(costs, keys, repeats * left, remaining, 1)
-        look = LaterLook(number, so_far, self.family, Room(shared, whole), fixed, self.most)
+        room = Room(shared, whole)
+        look = LaterLook(number, so_far, self.family, room, fixed, self.most, fewest)
         self.most = look.full
         return plan_later_look(design, self.rule.alpha, self.test, look)
 

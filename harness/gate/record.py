@@ -31,6 +31,7 @@ class Look:
     processes_per_side: int
     cells: list[str]
     can_reject: bool = True  # False: a futility-only look (its size cannot reach its level)
+    past_budget: bool = False  # the last look, raised past the budget so that it can reject
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class Look:
             "processes_per_side": self.processes_per_side,
             "cells": self.cells,
             "can_reject": self.can_reject,
+            **({"past_budget": True} if self.past_budget else {}),
         }
 
 

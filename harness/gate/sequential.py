@@ -78,6 +78,12 @@ def could_reject(per_side: int, family: int, level: float, test: TimingTest) -> 
     return test.smallest_p(per_side) * max(1, family) < level
 
 
+def fewest_to_reject(family: int, level: float, test: TimingTest, most: int = 1000) -> int | None:
+    """The fewest samples per side that can reach ``level``'s Holm bound for the first of
+    ``family`` cells (None: not even ``most``)."""
+    return next((n for n in range(2, most + 1) if could_reject(n, family, level, test)), None)
+
+
 @dataclass(frozen=True)
 class Design:
     """How many looks a gate may take, how alpha is spent over them, and its time budget
@@ -113,7 +119,8 @@ class Room:
 class LaterLook:
     """What a later look is planned from: its number (> 1), the looks before it, the
     gate's Holm family, the budget's room, a resumed gate's recorded size (``fixed``), and
-    the processes per side at full information (``most``; None: what the room affords)."""
+    the processes per side at full information (``most``; None: what the room affords),
+    and the fewest per side at which the last look can reject (``fewest``)."""
 
     number: int
     so_far: SoFar
@@ -121,12 +128,14 @@ class LaterLook:
     room: Room
     fixed: int | None = None
     most: int | None = None
+    fewest: int = 0
 
     @property
     def full(self) -> int:
-        """Processes per side at full information (at least one more than so far)."""
+        """Processes per side at full information: at least one more than so far, and at
+        least the fewest at which the last look can reject."""
         most = self.most or self.so_far.processes + self.room.whole
-        return max(most, self.so_far.processes + 1)
+        return max(most, self.so_far.processes + 1, self.fewest)
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,7 @@ class LookPlan:
     level: float
     last: bool
     stop: str | None = None
+    past_budget: bool = False  # raised past the budget to the fewest that can reject
 
     @classmethod
     def not_taken(cls, why: str) -> LookPlan:
@@ -154,13 +164,18 @@ def plan_later_look(design: Design, alpha: float, test: TimingTest, look: LaterL
     """Look ``look.number`` after ``look.so_far``: it adds ``look.room.shared`` processes per
     side (or a resumed gate's ``look.fixed``) and tests at the spending function's value at
     its information fraction, (so far + added) / ``look.full``, less what the looks before it
-    spent; the last look (by number, or at full information) at all the alpha left. Sizes
-    and levels depend on the budget and the processes' costs, never on the p-values."""
+    spent; the last look (by number, at full information, or when the budget affords no
+    more) at all the alpha left. A last look too small to reach its Holm bound would leave
+    the gate unable to flag anything: it is raised to ``look.fewest``, past the budget.
+    Sizes and levels depend on the budget and the processes' costs, never on the p-values."""
     number, done, spent_before = look.number, look.so_far.processes, look.so_far.spent
     size = look.fixed if look.fixed is not None else look.room.shared
-    last = number >= design.looks or done + size >= look.full
+    last = number >= design.looks or done + size >= look.full or size == 0
+    raised = last and look.fixed is None and done + size < look.fewest
+    size = look.fewest - done if raised else size
     fraction = 1.0 if last else (done + size) / look.full
-    return LookPlan(size, level_at(alpha, fraction, design.spending, spent_before), last)
+    level = level_at(alpha, fraction, design.spending, spent_before)
+    return LookPlan(size, level, last, past_budget=raised)
 
 
 def futility_level(looks: int) -> float:

@@ -38,6 +38,7 @@ from harness.gate import (
     SoFar,
     could_reject,
     decide,
+    fewest_to_reject,
     futility_level,
     next_look_cost,
     next_look_size,
@@ -170,10 +171,12 @@ def replay_looks(
             remaining = None if design.budget_s is None else design.budget_s - seconds
             left = design.looks - number + 1
             shared = next_look_size(costs, going, r, remaining, left)
-            if shared == 0:
+            fewest = fewest_to_reject(family, rule.alpha - so_far.spent, test) or 0
+            if shared == 0 and (so_far.spent > 0 or so_far.processes >= fewest):
                 break
             whole = next_look_size(costs, going, r * left, remaining, 1)
-            look = LaterLook(number, so_far, family, Room(shared, whole), most=most)
+            room = Room(shared, whole)
+            look = LaterLook(number, so_far, family, room, most=most, fewest=fewest)
             most = look.full  # fixed at the second look, as kbench ab does
             plan = plan_later_look(design, rule.alpha, test, look)
         seconds += next_look_cost(costs, going, plan.size)

@@ -1,0 +1,130 @@
+"""The gate's evidence from real gates over several sittings: A/A false alarms and self-test
+power per cell, with 95% Clopper-Pearson intervals.
+
+    python -m validation.gate.sittings [FOLDER] [--out FILE]
+
+``FOLDER`` (default ``validation/results/gates_37``) holds ``kbench ab --out`` files named
+``KIND-SITTING.json``: ``aa`` for an A/A gate (this interpreter on both sides), ``stNNN`` for
+``kbench ab --self-test N.NN`` (``st110``: a 10% slowdown injected on side B). A cell counts
+as caught (or, in an A/A gate, a false alarm) when its verdict is ``regression``. Prints each
+gate's verdicts and minutes, then one table: a row per cell, a column per kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from scipy import stats as scipy_stats
+
+from harness.records import read_comparison, write_json_atomic
+
+FOLDER = Path("validation/results/gates_37")
+NAME = re.compile(r"^(aa|st(\d{3}))-(.+)\.json$")
+
+
+def gate_files(folder: Path) -> list[tuple[float, str, Path]]:
+    """(injected factor: 1.0 for A/A, sitting, path) of every gate file in ``folder``."""
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        match = NAME.match(path.name)
+        if match:
+            factor = 1.0 if match.group(1) == "aa" else int(match.group(2)) / 100
+            found.append((factor, match.group(3), path))
+    return found
+
+
+def rate(hits: int, trials: int) -> dict:
+    """A proportion with its exact 95% interval."""
+    if trials == 0:
+        return {"hits": 0, "n": 0, "rate": None, "low": None, "high": None}
+    interval = scipy_stats.binomtest(hits, trials).proportion_ci(0.95, method="exact")
+    return {"hits": hits, "n": trials, "rate": hits / trials, "low": interval.low,
+            "high": interval.high}  # fmt: skip
+
+
+def summarize(folder: Path) -> dict:
+    """Per factor: per cell and over all cells, the share flagged; per gate its figures."""
+    flagged: dict[float, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    gates = []
+    for factor, sitting, path in gate_files(folder):
+        comparison = read_comparison(path)
+        ab = comparison.get("ab") or {}
+        cells = {}
+        for cell in comparison["cells"]:
+            if cell.get("ratio") is None:
+                continue
+            hit = cell["verdict"] == "regression"
+            flagged[factor][cell["key"]].append(hit)
+            cells[cell["key"]] = {
+                "verdict": cell["verdict"],
+                "ratio": cell["ratio"],
+                "ci": [cell.get("ratio_ci_low"), cell.get("ratio_ci_high")],
+                "pairs": cell.get("n_a"),
+                "p_adjusted": cell.get("p_adjusted"),
+            }
+        gates.append({"file": path.name, "factor": factor, "sitting": sitting,
+                      "created": comparison.get("created"),
+                      "minutes": float(ab.get("elapsed_s") or 0) / 60,
+                      "looks": len(ab.get("looks") or []), "cells": cells})  # fmt: skip
+    rates = {
+        f"{factor:.2f}": {
+            "cells": {key: rate(sum(hits), len(hits)) for key, hits in sorted(by_cell.items())},
+            "all": rate(sum(sum(h) for h in by_cell.values()), sum(map(len, by_cell.values()))),
+        }
+        for factor, by_cell in sorted(flagged.items())
+    }
+    return {"folder": str(folder), "gates": gates, "rates": rates}
+
+
+def table(summary: dict) -> str:
+    """Markdown: a row per cell, a column per factor (A/A: false alarms; else: caught)."""
+    factors = list(summary["rates"])
+    header = [
+        "cell",
+        *[("A/A false alarms" if f == "1.00" else f"caught at x{f}") for f in factors],
+    ]
+    keys = sorted({k for f in factors for k in summary["rates"][f]["cells"]})
+    rows = [[key.rsplit("/", 1)[0], *[_shown(summary["rates"][f]["cells"].get(key))
+                                       for f in factors]] for key in keys]  # fmt: skip
+    rows.append(["all cells", *[_shown(summary["rates"][f]["all"]) for f in factors]])
+    lines = [header, ["---"] + ["---:"] * len(factors), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def _shown(value: dict | None) -> str:
+    if not value or not value["n"]:
+        return ""
+    return (f"{value['hits']}/{value['n']} = {value['rate']:.0%} "
+            f"({value['low']:.0%}-{value['high']:.0%})")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=FOLDER)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    summary = summarize(args.folder)
+    if not summary["gates"]:
+        print(f"no gate files (aa-*.json, stNNN-*.json) in {args.folder}", file=sys.stderr)
+        return 2
+    for gate in summary["gates"]:
+        verdicts = ", ".join(
+            f"{k.rsplit('/', 1)[0]} {c['verdict']} x{c['ratio']:.3f} ({c['pairs']})"
+            for k, c in gate["cells"].items()
+        )
+        print(f"{gate['file']}: {gate['minutes']:.1f} min, {gate['looks']} looks; {verdicts}")
+    print()
+    print(table(summary))
+    out = args.out or args.folder / "summary.json"
+    write_json_atomic(out, summary)
+    print(json.dumps({"out": str(out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
