@@ -106,6 +106,7 @@ def test_kbench_bisect_over_a_real_range_of_the_package_index(tmp_path):
     code = cli.main(argv)
     record = json.loads((out / "bisect.json").read_text())
     assert record["candidates"] == ["3.15.0", "3.15.1"]
+    assert not record["skipped"], record["skipped"]
     assert record["steps"][0]["a"] == "3.15.0"
     assert record["steps"][0]["regressed"] in (True, False)
     assert Path(record["steps"][0]["file"]).is_file()

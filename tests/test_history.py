@@ -51,7 +51,9 @@ def _cell(
         step_time_ms=StepTimeSummary.from_processes(processes),
         fairness={"batch_size": 32},
         versions={"keras": keras, "jax": "0.10.2"},
-        peak=MeasuredPeak([Rate("matmul", "square", [8, 8, 8], "float32", 1.0, 1, peak)], None, "", 0.5)
+        peak=MeasuredPeak(
+            [Rate("matmul", "square", [8, 8, 8], "float32", 1.0, 1, peak)], None, "", 0.5
+        )
         if peak
         else None,
     )

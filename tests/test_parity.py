@@ -81,6 +81,7 @@ def _builtins(report: dict) -> list[dict]:
     return [r for r in report["results"] if r["plugin"] in BUILTINS]
 
 
+@pytest.mark.slow  # the shared parity run of every built-in on every backend: ~3 min
 def test_builtins_pass_every_check_on_every_backend(parity_report):
     _, report = parity_report
     results = _builtins(report)
@@ -89,6 +90,7 @@ def test_builtins_pass_every_check_on_every_backend(parity_report):
     assert all(r["status"] == "pass" for r in results), results
 
 
+@pytest.mark.slow  # the shared parity run of every built-in on every backend: ~3 min
 def test_measured_differences_are_reported(parity_report):
     _, report = parity_report
     results = _builtins(report)
@@ -101,6 +103,7 @@ def test_measured_differences_are_reported(parity_report):
     assert len({r["pair"] for r in portability}) == 9  # every ordered pair, and round trips
 
 
+@pytest.mark.slow  # the shared parity run of every built-in on every backend: ~3 min
 def test_backend_dependent_plugin_fails_naming_check_and_backends(parity_report):
     done, report = parity_report
     assert done.returncode == 1, done.stdout + done.stderr
@@ -187,6 +190,7 @@ def test_one_backend_alone_checks_what_it_can(tmp_path, backend):
     assert results["training", backend]["measured"] < 1e-2  # its own one-ulp floor
 
 
+@pytest.mark.slow  # the shared parity run of every built-in on every backend: ~3 min
 def test_declared_token_ids_and_floats_by_name_pass_every_check(parity_report):
     done, report = parity_report
     results = [r for r in report["results"] if r["plugin"] == "mixed_inputs"]

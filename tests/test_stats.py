@@ -195,3 +195,25 @@ def test_a_shift_scales_side_a_in_the_per_process_test():
     assert MANN_WHITNEY.p_faster(a, b, shift=0.05) == MANN_WHITNEY.p_faster(scaled, b)
     assert MANN_WHITNEY.p_slower(a, b, shift=0.05) == MANN_WHITNEY.p_slower(scaled, b)
     assert MANN_WHITNEY.aligned(a, b[:5]) == (a, b[:5])  # the sides need not match in size
+
+
+def test_the_cluster_test_takes_the_run_not_the_process_as_its_unit():
+    """Three processes in each of four runs a side, the runs' levels scattered by 10% and
+    the processes of a run within 0.5% of each other: at the run level the sides do not
+    differ; slowed by 1.5 they do. A side of one run is tested against the other's
+    prediction interval."""
+    from harness.stats import cluster_test
+
+    rng = np.random.default_rng(0)
+    levels = np.exp(0.10 * rng.standard_normal(8))
+    runs = [list(level * np.exp(0.005 * rng.standard_normal(3))) for level in levels]
+    same = cluster_test(runs[:4], runs[4:])
+    assert same.p > 0.05
+    assert same.ci[0] < 1 < same.ci[1]
+    slower = cluster_test(runs[:4], [[x * 1.5 for x in run] for run in runs[4:]])
+    assert slower.p < 0.01
+    assert slower.ci[0] < slower.ratio < slower.ci[1]
+    latest = cluster_test(runs[:6], [[x * 2.0 for x in runs[6]]])
+    assert (latest.clusters_a, latest.clusters_b) == (6, 1)
+    assert latest.p < 0.05
+    assert cluster_test(runs[:1], runs[1:2]).p is None

@@ -57,28 +57,27 @@ def build(package: str, candidate: Candidate, extras: str, cache: Path) -> Envir
     if (folder / BUILT_MARK).exists() and python.exists():
         return Environment(candidate, python)
     folder.mkdir(parents=True, exist_ok=True)
-    constraints = folder / "constraints.txt"
+    why = _run([sys.executable, "-m", "venv", "--clear", str(folder)])
+    if why:
+        return Environment(candidate, None, why)
+    constraints = folder / "constraints.txt"  # after the venv: --clear empties the folder
     constraints.write_text(pinned_constraints(package, CONSTRAINTS.read_text()))
-    steps = [
-        [sys.executable, "-m", "venv", "--clear", str(folder)],
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-e",
-            f"{PROJECT_ROOT}[{extras}]",
-            candidate.requirement,
-            "-c",
-            str(constraints),
-        ],
+    install = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "-e",
+        f"{PROJECT_ROOT}[{extras}]",
+        candidate.requirement,
+        "-c",
+        str(constraints),
     ]
-    for command in steps:
-        why = _run(command)
-        if why:
-            return Environment(candidate, None, why)
+    why = _run(install)
+    if why:
+        return Environment(candidate, None, why)
     (folder / BUILT_MARK).write_text(f"{candidate.requirement}\n")
     return Environment(candidate, python)
 

@@ -115,7 +115,10 @@ class Series:
 
     @property
     def settings_text(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.settings if v is not None)
+        """The settings in one line (the window plan, a nested setting, left out)."""
+        return ", ".join(
+            f"{k}={v}" for k, v in self.settings if v is not None and not isinstance(v, tuple)
+        )
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,16 @@ penalty ``PENALTY x sigma^2 x log(n)``, sigma the noise level estimated robustly
 differences of neighbouring groups (a step moves one difference, not their median).
 
 Testing: each candidate is tested on the per-process samples of the segments either side
-(the segment before it, back to the previous change point; the one after, up to the next)
-with the per-process test of ``kbench compare``: Mann-Whitney U, here two-sided (twice the
-smaller one-sided p), the ratio of the medians after/before with its bootstrap interval.
-Holm's correction runs over every candidate of the history. A step is reported when its
-corrected p is below ``alpha`` and its ratio lies beyond ``1 +- threshold``; a candidate
-that is not is listed as such. The candidate's place was chosen on the same data, so its p
-is optimistic; docs/history.md gives the false-step rate measured on A/A series.
+(the segment before it, back to the previous change point; the one after, up to the next):
+the processes of one run share its host, so the run is the unit that varies independently:
+each run's level is the mean of its processes' log step times, and the sides' levels are
+compared with Welch's t-test (the latest run alone: against the prediction interval of the
+segment before it), the ratio of their geometric means with its 95% interval
+(``harness.stats.cluster_test``). Holm's correction runs over every candidate of the history.
+A step is reported when its corrected p is below ``alpha`` and its ratio lies beyond
+``1 +- threshold``; a candidate that is not is listed as such. The candidate's place was
+chosen on the same data, so its p is optimistic; docs/history.md gives the false-step rate
+measured by replaying real A/A runs.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ class Step:
     at: int  # the index of the first group after it
     before: tuple[Group, ...]
     after: tuple[Group, ...]
-    ratio: float  # median after / median before, over the per-process samples
+    ratio: float  # geometric mean after / before, over the runs' levels
     ci: tuple[float, float] | None
-    p: float | None  # two-sided Mann-Whitney U
+    p: float | None  # two-sided, the run as the unit (harness.stats.cluster_test)
     p_adjusted: float | None = None
     verdict: str = UNSUPPORTED
     changes: tuple[str, ...] = ()
@@ -162,12 +165,10 @@ def _tested(
     after: tuple[Group, ...],
     latest: bool = False,
 ) -> Step:
-    """The candidate at ``at`` with the per-process test of its two sides."""
-    a = [s for g in before for s in g.samples]
-    b = [s for g in after for s in g.samples]
-    test = stats.MANN_WHITNEY
-    p_slower, p_faster = test.p_slower(a, b), test.p_faster(a, b)
-    p = None if p_slower is None else min(1.0, 2 * min(p_slower, p_faster))
+    """The candidate at ``at`` with the run-level test of its two sides' processes."""
+    a = [p.samples for g in before for p in g.points]
+    b = [p.samples for g in after for p in g.points]
+    test = stats.cluster_test(a, b)
     changes = what_changed(before[-1].points[-1], after[0].points[0])
     changes = tuple(changes + machine_changes(before, after))
     return Step(
@@ -175,9 +176,9 @@ def _tested(
         at,
         before,
         after,
-        test.ratio(a, b),
-        test.ratio_ci(a, b),
-        p,
+        test.ratio,
+        test.ci,
+        test.p,
         changes=changes,
         latest=latest,
     )

@@ -61,7 +61,8 @@ def steps_table(steps: list[Step], rule: StepRule) -> Table:
     caption = (
         "Candidates from a penalised piecewise-constant fit of each series, and each series' "
         "latest run against the segment before it (shown when it differs); each tested with "
-        "a two-sided Mann-Whitney U on the per-process samples of the segments either side, "
+        "Welch's t-test on the levels of the runs either side (a run's level: the mean log "
+        "step time of its processes), "
         f"Holm over all candidates. A step is reported at Holm p < {rule.alpha:g} with a ratio "
         f"beyond {1 + rule.threshold:g} or below {1 / (1 + rule.threshold):.3f}."
     )

@@ -4,6 +4,7 @@
   records) and :func:`timing_test` (the implementation a rule names)
 * ``mann_whitney``: the per-process test, Mann-Whitney U on per-process medians
 * ``signed_rank``: the paired test, signed-rank on the log ratios of process pairs
+* ``clustered``: two samples of clusters (runs of processes): Welch's t on the runs' levels
 * ``shared``: bootstrap intervals, Holm's correction, spread measures, ``POWER``
 
 Pure functions over plain sequences; imports numpy and scipy, never a framework.
@@ -32,6 +33,7 @@ __all__, __getattr__ = lazy_exports(
             "walsh_averages",
             "walsh_interval",
         ),
+        "clustered": ("ClusterTest", "cluster_levels", "cluster_test"),
         "shared": (
             "CONFIDENCE",
             "POWER",
