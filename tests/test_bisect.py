@@ -90,8 +90,9 @@ def test_bad_input_is_one_line(capsys):
     assert cli.main(argv) == 2
     assert cli.main([*argv[:4], "x.y", "--bad", "3.15.1", "-b", "jax"]) == 2
     assert cli.main([*argv[:6], "3.15.1", "-b", "mxnet"]) == 2
+    assert cli.main([*argv[:6], "3.15.1", "-b", "jax", "--gate-args", "--repeats '3"]) == 2
     err = capsys.readouterr().err
-    assert err.count("kbench: error:") == 3
+    assert err.count("kbench: error:") == 4
     assert "Traceback" not in err
 
 

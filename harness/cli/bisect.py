@@ -19,8 +19,6 @@ from harness.cli.console import console, print_error
 from harness.errors import HarnessError
 from harness.records.files import read_comparison, write_json_atomic
 
-DEFAULT_CELLS = ("-p", "dense_mlp", "--device", "cpu", "--dataset", "mnist_5k")
-
 
 def add_bisect_parser(sub: argparse._SubParsersAction) -> None:
     bisect_parser = sub.add_parser(
@@ -54,6 +52,12 @@ def add_bisect_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_bisect(args: argparse.Namespace) -> int:
     backends = _backends(args.backend)
+    try:
+        gate_options = shlex.split(args.gate_args)
+    except ValueError as error:
+        raise HarnessError(
+            f"--gate-args cannot be split: {error}. Received: {args.gate_args!r}"
+        ) from None
     cache = args.cache or default_cache()
     out = args.out or Path("results") / "bisect" / f"{args.package}-{args.good}-{args.bad}"
     if args.repo is not None:
@@ -81,7 +85,6 @@ def cmd_bisect(args: argparse.Namespace) -> int:
             console.print(f"  skipped: {escape(environment.reason)}", soft_wrap=True)
         return environment.reason
 
-    gate_options = [*shlex.split(args.gate_args)]
     cells = [
         "-p",
         args.plugin,
