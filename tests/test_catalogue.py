@@ -49,11 +49,13 @@ def catalogue_run():
     }
 
 
+@pytest.mark.slow  # the shared run of four catalogue plugins: ~2 min
 def test_catalogue_plugins_train(catalogue_run):
     for name, cell in catalogue_run.items():
         assert cell.status is Status.OK, f"{name}: {cell.error}\n{cell.log_tail}"
 
 
+@pytest.mark.slow  # the shared run of four catalogue plugins: ~2 min
 def test_two_heads_report_both_outputs(catalogue_run):
     cell = catalogue_run["dense_two_heads"]
     assert cell.metrics["test_accuracy"] == cell.metrics["test_label_accuracy"]
@@ -61,6 +63,7 @@ def test_two_heads_report_both_outputs(catalogue_run):
     assert {"label_accuracy", "group_accuracy", "val_label_accuracy"} <= set(cell.history)
 
 
+@pytest.mark.slow  # the shared run of four catalogue plugins: ~2 min
 def test_early_stopping_is_recorded(catalogue_run):
     cell = catalogue_run["dense_early_stopping"]
     stop = cell.early_stopping
