@@ -11,13 +11,14 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from harness.backends.parent import BACKENDS
 from harness.bisect.candidates import Candidate, checkout, commit_range, registry_versions
 from harness.bisect.environments import build, default_cache, extras_for
 from harness.bisect.search import GateFailed, GateStep, bisect
 from harness.cli.console import console, print_error
 from harness.errors import HarnessError
 from harness.records.files import read_comparison, write_json_atomic
+from harness.run.plan import select_backends
+from harness.run.settings import parse_selection
 
 
 def add_bisect_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,7 @@ def add_bisect_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bisect(args: argparse.Namespace) -> int:
-    backends = _backends(args.backend)
+    backends = select_backends(parse_selection([args.backend]))
     try:
         gate_options = shlex.split(args.gate_args)
     except ValueError as error:
@@ -148,13 +149,3 @@ def run_gate(
         return GateStep(a_label, b_label, None, str(target), str(error))
     regressed = bool((comparison.get("summary") or {}).get("regressed"))
     return GateStep(a_label, b_label, regressed, str(target))
-
-
-def _backends(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in BACKENDS]
-    if unknown or not names:
-        raise HarnessError(
-            f"Unknown backend. Expected some of: {', '.join(BACKENDS)}. Received: {text!r}"
-        )
-    return names

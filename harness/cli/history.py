@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from harness.cli.console import console, error_console
+from harness.cli.options import probability
 from harness.errors import UsageError
 from harness.history.series import ORDER_BY_TIME, read_history
 from harness.history.steps import SLOWER, StepRule, find_steps
@@ -32,7 +33,7 @@ def add_history_parser(sub: argparse._SubParsersAction) -> None:
     )
     history.add_argument(
         "--alpha",
-        type=float,
+        type=probability,
         default=StepRule.alpha,
         help="family-wise error over every candidate (Holm)",
     )
@@ -60,11 +61,8 @@ def add_history_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    if not 0 < args.alpha < 1 or args.threshold < 0:
-        raise UsageError(
-            f"Expected 0 < --alpha < 1 and --threshold >= 0. Received: alpha={args.alpha}, "
-            f"threshold={args.threshold}"
-        )
+    if args.threshold < 0:
+        raise UsageError(f"Expected --threshold >= 0. Received: threshold={args.threshold}")
     history = read_history(args.paths, args.order_by)
     for line in history.skipped:
         error_console.print(escape(line), soft_wrap=True, highlight=False)

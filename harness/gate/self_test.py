@@ -8,7 +8,6 @@ The gate then runs as always; a cell is *caught* when its verdict is ``regressio
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,22 +48,15 @@ class SelfTestCell:
 
 def self_test_cells(comparison: Comparison, run_b: RunResult) -> list[SelfTestCell]:
     """Per timed cell: caught (verdict ``regression``) or not."""
-    given = {cell.cell.key: _given_share(cell) for cell in run_b.cells}
+    given = {
+        cell.cell.key: cell.step_time_ms.injected_share if cell.step_time_ms else None
+        for cell in run_b.cells
+    }
     return [
         SelfTestCell(c.key, c.verdict == "regression", c.verdict, c.ratio, given.get(c.key))
         for c in comparison.cells
         if c.ratio is not None
     ]
-
-
-def _given_share(cell: object) -> float | None:
-    step = getattr(cell, "step_time_ms", None)
-    shares = [
-        p.injected["busy_ms"] / p.injected["base_ms"]
-        for p in (step.processes if step is not None else [])
-        if p.injected and p.injected.get("base_ms") and p.injected.get("busy_ms") is not None
-    ]
-    return statistics.median(shares) if shares else None
 
 
 def summary_lines(factor: float, cells: Sequence[SelfTestCell]) -> list[str]:

@@ -44,20 +44,10 @@ def _options(point: Point) -> dict[str, Any]:
     options = {f"option {name}": config.get(name) for name in CONFIG_FIELDS}
     sources = config.get("plugin_sources") or {}
     options[f"plugin {point.cell.plugin} source"] = sources.get(point.cell.plugin)
-    options["self-test work per step"] = _injected(point)
-    return options
-
-
-def _injected(point: Point) -> str | None:
-    """The busy work ``KBENCH_SELF_TEST_SLOWDOWN`` added per step (median over the cell's
-    processes, as a share of their own step time); None where none was asked for."""
     summary = point.cell.step_time_ms
-    shares = [
-        p.injected["busy_ms"] / p.injected["base_ms"]
-        for p in (summary.processes if summary else [])
-        if p.injected and p.injected.get("base_ms") and p.injected.get("busy_ms") is not None
-    ]
-    return f"{statistics.median(shares):+.0%}" if shares else None
+    share = summary.injected_share if summary else None
+    options["self-test work per step"] = None if share is None else f"{share:+.0%}"
+    return options
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

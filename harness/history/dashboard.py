@@ -3,7 +3,6 @@ scripts, nothing fetched) and ``summary.md`` for a CI job summary."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from harness.history.steps import SLOWER, Step, StepRule
 from harness.history.tables import series_table, steps_table
 from harness.report import charts as report_charts
 from harness.report import html, markdown
+from harness.report.document import slug
 from harness.report.html import Chart, Section
 
 CHART_CAPTION = (
@@ -49,7 +49,7 @@ def write_dashboard(history: History, steps: list[Step], rule: StepRule, out: Pa
 
 def _chart(history: History, steps: list[Step], index: int, folder: Path) -> Chart:
     series = history.series[index]
-    stem = folder / f"{index:03d}-{_slug(series.cell)}"
+    stem = folder / f"{index:03d}-{slug(series.cell)}"
     png, svg = report_charts.save(series_chart(series, steps), stem)
     return Chart(series.name, png, svg, CHART_CAPTION)
 
@@ -112,7 +112,3 @@ def markdown_summary(
         lines += ["", f"Dashboard with charts: `{html_path}`"]
     lines.append("")
     return "\n".join(lines)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

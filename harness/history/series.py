@@ -12,6 +12,7 @@ run is skipped with one line.
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,10 +58,6 @@ class Point:
         return list(self.cell.step_time_ms.process_medians) if self.cell.step_time_ms else []
 
     @property
-    def median(self) -> float:
-        return self.cell.step_time_ms.median if self.cell.step_time_ms else float("nan")
-
-    @property
     def environment(self) -> dict[str, Any]:
         return self.cell.machine or self.entry.environment
 
@@ -95,9 +92,7 @@ class Group:
 
     @property
     def median(self) -> float:
-        values = sorted(self.samples)
-        middle = len(values) // 2
-        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+        return statistics.median(self.samples)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ the change points with their tests."""
 
 from __future__ import annotations
 
-from harness.history.series import History, Series
+from harness.history.series import History
 from harness.history.steps import FASTER, SLOWER, WITHIN, Step, StepRule, segment_level, shown
 from harness.report.tables import Cell, Column, Table, columns_of
 
@@ -95,7 +95,3 @@ def _p(value: float | None) -> str:
 def _software(line: str) -> bool:
     """Whether a change line names the software or the run (not the machine's speed)."""
     return not line.startswith(("measured ", "steal: "))
-
-
-def series_label(series: Series) -> str:
-    return f"{series.cell} — {series.machine}"

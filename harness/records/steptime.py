@@ -283,6 +283,17 @@ class StepTimeSummary:
         """The first process's statistics (it also calibrated the window size)."""
         return self.processes[0]
 
+    @property
+    def injected_share(self) -> float | None:
+        """The busy work ``kbench ab --self-test`` gave each step, as a share of the process's
+        own step time, median over the processes that recorded it (None: none did)."""
+        shares = [
+            p.injected["busy_ms"] / p.injected["base_ms"]
+            for p in self.processes
+            if p.injected and p.injected.get("base_ms") and p.injected.get("busy_ms") is not None
+        ]
+        return statistics.median(shares) if shares else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -93,7 +93,7 @@ def render_charts(inputs: ReportInputs, folder: Path) -> list[Chart]:
     cells, history = keras_cells(inputs.cells), history_frame(inputs.run)
     rendered = []
     for plugin in inputs.plugins:
-        stem = folder / _slug(plugin)
+        stem = folder / slug(plugin)
         rendered += _curves(history[history["plugin"] == plugin], plugin, stem)
         mine = cells[cells["plugin"] == plugin]
         if mine[["step_ms_median", "build_s", "first_step_s"]].notna().any(axis=None):
@@ -175,7 +175,8 @@ def _chart(figure, stem: Path, name: str, kind: str, what: str | None = None) ->
     return Chart(f"{name}: {what or kind}", png, svg, _CAPTIONS[kind])
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """``name`` as a file name: runs of other characters become ``_``."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "plugin"
 
 
