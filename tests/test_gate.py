@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.gate.sequential import look_levels
+from harness.gate.sequential import fewest_to_reject, look_levels
 from harness.records.files import read_run
 from harness.records.steptime import PHASES
+from harness.stats import SignedRank
 
 RUN_ARGS = ["-p", "dense_mlp", "-b", "jax", "--profile", "smoke", "--dataset", "synthetic"]
 
@@ -135,16 +136,22 @@ def test_ab_runs_both_sides_interleaved_and_passes_an_aa_gate(tmp_path):
 
 
 @pytest.mark.e2e
-def test_ab_takes_no_look_its_budget_cannot_afford(tmp_path, capsys):
+def test_ab_past_its_budget_takes_only_the_look_that_can_reject(tmp_path, capsys):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--looks", "3", "--budget-minutes", "0.01"]
     assert cli.main(["ab", *RUN_ARGS, *design, "--out", str(out)]) == 0
-    assert "budget" in capsys.readouterr().out
+    printed = capsys.readouterr().out.replace("\n", " ")
+    assert "past the budget" in printed
     ab = json.loads(out.read_text())["ab"]
-    assert (ab["looks_planned"], ab["spending"], len(ab["looks"])) == (3, "obrien-fleming", 1)
-    assert ab["budget_stop"].startswith("look 2 of 3")
-    assert ab["looks"][0]["processes_per_side"] == 2
-    assert ab["looks"][0]["level"] == pytest.approx(look_levels(0.01, 3, "obrien-fleming")[0])
+    assert (ab["looks_planned"], ab["spending"], len(ab["looks"])) == (3, "obrien-fleming", 2)
+    first, raised = ab["looks"]  # look 1 (R = 2) cannot reject; look 2 is raised until it can
+    assert first["processes_per_side"] == 2
+    assert not first["can_reject"]
+    assert first["level"] == pytest.approx(look_levels(0.01, 3, "obrien-fleming")[0])
+    assert raised["past_budget"]
+    assert raised["can_reject"]
+    assert raised["processes_per_side"] == fewest_to_reject(1, 0.01, SignedRank())
+    assert ab["budget_stop"].startswith("look 3 of 3")
     assert 0 < ab["elapsed_s"] < 600
 
 
