@@ -15,6 +15,7 @@ from harness.records.baselines import BaselineInfo
 from harness.records.frames import cells_frame
 from harness.report import console, efficiency, html, listings, markdown, tables, verdicts
 from harness.report.tables import STYLES, Cell, Column, Table
+from harness.stats import TimingTestName
 
 
 def _cell(backend: str, median: float | None, **fields) -> dict:
@@ -121,6 +122,14 @@ COMPARISON = {
         },
     ],
 }
+
+
+def test_the_comparison_caption_names_the_estimator_that_goes_with_the_test():
+    paired = {**COMPARISON, "rule": {**COMPARISON["rule"], "test": TimingTestName.PAIRED.value}}
+    assert "Mann-Whitney U on per-process medians" in verdicts.comparison_table(COMPARISON).caption
+    caption = verdicts.comparison_table(paired).caption
+    assert "signed-rank" in caption
+    assert "B/A: Hodges-Lehmann estimate of the pair ratios" in caption
 
 
 def test_the_comparison_table_has_a_row_per_cell_from_the_comparison_dict():

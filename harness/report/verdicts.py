@@ -145,7 +145,10 @@ def _comparison_caption(rule: dict[str, Any]) -> str:
         level = f"< {alpha}{' per look' if looks > 1 else ''}"
     test = "Mann-Whitney U on per-process medians"
     if TimingTestName.parse(rule.get("test", "")) is TimingTestName.PAIRED:
-        test = "signed-rank on log(B/A) of live process pairs; B/A: median pair ratio"
+        test = (
+            "signed-rank on log(B/A) of live process pairs; "
+            "B/A: Hodges-Lehmann estimate of the pair ratios"
+        )
     return (
         f"regression: one-sided {test}, Holm-corrected "
         f"p {level}, and ratio > {1 + threshold:.2f}; detectable: the slowdown this "
