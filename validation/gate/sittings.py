@@ -7,7 +7,8 @@ power per cell, with 95% Clopper-Pearson intervals.
 ``KIND-SITTING.json``: ``aa`` for an A/A gate (this interpreter on both sides), ``stNNN`` for
 ``kbench ab --self-test N.NN`` (``st110``: a 10% slowdown injected on side B). A cell counts
 as caught (or, in an A/A gate, a false alarm) when its verdict is ``regression``. Prints each
-gate's verdicts and minutes, then one table: a row per cell, a column per kind.
+gate's verdicts and minutes, then one table (a row per cell, a column per kind) and, for
+the self-test gates, the work each cell was given and the slowdown the gate measured.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -47,6 +49,29 @@ def rate(hits: int, trials: int) -> dict:
             "high": interval.high}  # fmt: skip
 
 
+def given_shares(comparison: dict) -> dict[str, float]:
+    """Per cell of a self-test gate: the work given per step as a share of the step it was
+    added to, the median over process pairs of B's ``busy_ms`` over A's step time (what B's
+    worker sized from its own window pair, against what A measured)."""
+    runs = comparison.get("runs") or {}
+    sides = [{_key(c): c for c in (runs.get(s) or {}).get("cells", [])} for s in "ab"]
+    shares = {}
+    for key, b_cell in sides[1].items():
+        a_cell = sides[0].get(key)
+        if a_cell is None or not b_cell.get("step_time_ms") or not a_cell.get("step_time_ms"):
+            continue
+        a_runs, b_runs = (c["step_time_ms"]["processes"] for c in (a_cell, b_cell))
+        pairs = zip(a_runs, b_runs, strict=False)  # a stopped gate's last pair may be one-sided
+        ratios = [b["injected"]["busy_ms"] / a["median"] for a, b in pairs if b.get("injected")]
+        if ratios:
+            shares[key] = statistics.median(ratios)
+    return shares
+
+
+def _key(cell: dict) -> str:
+    return f"{cell['plugin']}/{cell['backend']}/{cell['device']}"
+
+
 def summarize(folder: Path) -> dict:
     """Per factor: per cell and over all cells, the share flagged; per gate its figures."""
     flagged: dict[float, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
@@ -54,6 +79,7 @@ def summarize(folder: Path) -> dict:
     for factor, sitting, path in gate_files(folder):
         comparison = read_comparison(path)
         ab = comparison.get("ab") or {}
+        given = given_shares(comparison)
         cells = {}
         for cell in comparison["cells"]:
             if cell.get("ratio") is None:
@@ -66,6 +92,7 @@ def summarize(folder: Path) -> dict:
                 "ci": [cell.get("ratio_ci_low"), cell.get("ratio_ci_high")],
                 "pairs": cell.get("n_a"),
                 "p_adjusted": cell.get("p_adjusted"),
+                "given": given.get(cell["key"]),
             }
         gates.append({"file": path.name, "factor": factor, "sitting": sitting,
                       "created": comparison.get("created"),
@@ -96,6 +123,21 @@ def table(summary: dict) -> str:
     return "\n".join("| " + " | ".join(line) + " |" for line in lines)
 
 
+def sizes(summary: dict) -> str:
+    """Markdown: per self-test gate and cell, the work given (a share of A's step) and the
+    slowdown the gate measured (B/A with its 95% interval)."""
+    lines = [["gate", "cell", "given", "measured B/A (95% CI)"], ["---", "---", "---:", "---:"]]
+    for gate in summary["gates"]:
+        for key, cell in gate["cells"].items():
+            if cell.get("given") is None:
+                continue
+            low, high = cell["ci"]
+            interval = f" ({low:.3f}-{high:.3f})" if low is not None else ""
+            shown = [gate["file"], key.rsplit("/", 1)[0], f"+{cell['given']:.1%}"]
+            lines.append([*shown, f"x{cell['ratio']:.3f}{interval}"])
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines) if len(lines) > 2 else ""
+
+
 def _shown(value: dict | None) -> str:
     if not value or not value["n"]:
         return ""
@@ -120,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{gate['file']}: {gate['minutes']:.1f} min, {gate['looks']} looks; {verdicts}")
     print()
     print(table(summary))
+    if sizes(summary):
+        print()
+        print(sizes(summary))
     out = args.out or args.folder / "summary.json"
     write_json_atomic(out, summary)
     print(json.dumps({"out": str(out)}))
