@@ -86,6 +86,23 @@ def test_the_work_is_sized_from_the_process_own_step_time():
     assert injection.record() == pytest.approx({"slowdown": 0.10, "base_ms": 20.0, "busy_ms": 2.0})
 
 
+def test_the_work_is_sized_from_the_median_of_warmed_window_pairs():
+    fits = iter([9.0, 18.0, 1.0, 2.0, 2.4, 1.0, 1.0, 2.2])  # 1 pair left out, then 3 pairs
+    injection = Injection(0.10)
+    injection.seconds = 5.0
+    work_during_fits = []
+
+    def fit(k: int) -> float:
+        work_during_fits.append(injection.seconds)
+        return next(fits)
+
+    injection.size_from_window_pairs(fit, steps=100)
+    assert set(work_during_fits) == {0.0}  # sized with the hook idle
+    assert injection.base_ms == pytest.approx(12.0)  # per step: 10, 14, 12 ms; not 90
+    assert injection.seconds == pytest.approx(0.0012)
+    assert next(fits, None) is None
+
+
 def test_the_work_spins_the_cpu_for_its_time():
     import time
 

@@ -5,22 +5,27 @@ Side B's workers get ``KBENCH_SELF_TEST_SLOWDOWN=0.10`` in their environment, si
 ``KBENCH_SELF_TEST_SLOWDOWN=0``: both install the same callback and take the same code path;
 A's does no work. The work spins the CPU (a busy loop on the clock, not a sleep) for
 ``slowdown`` x that process's own step time, measured with the callback in place and idle
-before the timed window pairs. It runs in ``on_train_batch_end``: a callback with that hook
-makes Keras convert each step's logs to Python numbers, which waits for the step, so the
-work cannot overlap the step's computation (on JAX, work before a batch did: on cnn it
-added nothing measurable). Both sides therefore run Keras's synchronous callback path. What
-the workers see is measured, not assumed (``python -m validation.gate.injected_size``).
+before the timed window pairs (the median of three window pairs after one left out). It
+runs in ``on_train_batch_end``: a callback with that hook makes Keras convert each step's
+logs to Python numbers, which waits for the step, so the work cannot overlap the step's
+computation (on JAX, work before a batch did: on cnn it added nothing measurable). Both
+sides therefore run Keras's synchronous callback path. What the workers see is measured,
+not assumed (``python -m validation.gate.injected_size``, and a self-test gate's own
+``python -m validation.gate.sittings``).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 ENV = "KBENCH_SELF_TEST_SLOWDOWN"
+SIZING_WARMUP = 1  # window pairs run and left out before sizing
+SIZING_PAIRS = 3  # window pairs whose median step sizes the work
 
 
 def requested() -> float | None:
@@ -66,14 +71,31 @@ class Injection:
     def size_in_turn(
         self, turns: Any, calibrated: bool, fit: Callable[[int], float], steps: int
     ) -> None:
-        """Size the work from one window pair, ``fit(2)`` - ``fit(1)`` (fits of 2N and N
-        steps, the hook idle) over N steps, inside a turn of the worker's own: the
+        """:meth:`size_from_window_pairs`, inside a turn of the worker's own: the
         calibration turn it holds, or one it takes (``calibrated`` False: N came given), so
         that in a process pair the other side is not timing meanwhile."""
         if not calibrated:
             turns.take("calibrate")
+        self.size_from_window_pairs(fit, steps)
+
+    def size_from_window_pairs(self, fit: Callable[[int], float], steps: int) -> None:
+        """Size the work from the median of ``SIZING_PAIRS`` window pairs, ``fit(2)`` -
+        ``fit(1)`` (fits of 2N and N steps, the hook idle) over N steps, after
+        ``SIZING_WARMUP`` pairs left out: the first pair after calibration ran x1.04-1.22
+        slower than the timed ones (validation notebook, 2026-12-07)."""
         self.seconds = 0.0
-        self.size(max((fit(2) - fit(1)) / steps, 0.0))
+        for _ in range(SIZING_WARMUP):
+            fit(1), fit(2)
+        per_step = []
+        for k in range(SIZING_PAIRS):  # which fit goes first alternates, as in timing
+            if k % 2 == 0:
+                short = fit(1)
+                long = fit(2)
+            else:
+                long = fit(2)
+                short = fit(1)
+            per_step.append((long - short) / steps)
+        self.size(max(statistics.median(per_step), 0.0))
 
     def callback(self, keras: Any) -> Any:
         """The Keras callback that does the work after each training batch."""

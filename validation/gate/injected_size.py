@@ -55,7 +55,10 @@ def child(plugin_name: str, backend: str, pairs: int) -> dict:
     def block() -> float:
         return (session.timed_fit(model, *long) - session.timed_fit(model, *short)) / steps
 
-    injection.size(max(block(), 0.0))
+    def fit(k: int) -> float:
+        return session.timed_fit(model, *(long if k == 2 else short))
+
+    injection.size_from_window_pairs(fit, steps)  # as a side-B worker sizes its work
     work = injection.seconds
     on_ms: list[float] = []
     off_ms: list[float] = []
