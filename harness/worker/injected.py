@@ -81,7 +81,7 @@ class Injection:
     def size_from_window_pairs(self, fit: Callable[[int], float], steps: int) -> None:
         """Size the work from the median of ``SIZING_PAIRS`` window pairs, ``fit(2)`` -
         ``fit(1)`` (fits of 2N and N steps, the hook idle) over N steps, after
-        ``SIZING_WARMUP`` pairs left out: the first pair after calibration ran x1.04-1.22
+        ``SIZING_WARMUP`` pairs left out: the first pair after calibration ran x1.01-1.26
         slower than the timed ones (validation notebook, 2026-12-07)."""
         self.seconds = 0.0
         for _ in range(SIZING_WARMUP):
