@@ -17,11 +17,12 @@ not assumed (``python -m validation.gate.injected_size``, and a self-test gate's
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from harness.records.steptime import marginal_step_cost
 
 ENV = "KBENCH_SELF_TEST_SLOWDOWN"
 SIZING_WARMUP = 1  # window pairs run and left out before sizing
@@ -86,16 +87,16 @@ class Injection:
         self.seconds = 0.0
         for _ in range(SIZING_WARMUP):
             fit(1), fit(2)
-        per_step = []
+        shorts: list[float] = []
+        longs: list[float] = []
         for k in range(SIZING_PAIRS):  # which fit goes first alternates, as in timing
             if k % 2 == 0:
-                short = fit(1)
-                long = fit(2)
+                shorts.append(fit(1))
+                longs.append(fit(2))
             else:
-                long = fit(2)
-                short = fit(1)
-            per_step.append((long - short) / steps)
-        self.size(max(statistics.median(per_step), 0.0))
+                longs.append(fit(2))
+                shorts.append(fit(1))
+        self.size(max(marginal_step_cost(shorts, longs, steps), 0.0))
 
     def callback(self, keras: Any) -> Any:
         """The Keras callback that does the work after each training batch."""
