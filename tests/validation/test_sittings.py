@@ -27,3 +27,19 @@ def test_a_rate_carries_its_exact_interval():
     assert (none_of_six["rate"], none_of_six["low"]) == (0.0, 0.0)
     assert none_of_six["high"] == pytest.approx(0.459, abs=1e-3)
     assert sittings.rate(0, 0)["rate"] is None
+
+
+def test_the_trials_that_could_show_a_rate_are_the_fewest_whose_interval_clears_it():
+    # Clopper-Pearson with no hits: upper = 1 - 0.025^(1/n); with all hits: lower = 0.025^(1/n)
+    assert sittings.trials_to_show(0.01, below=True) == 368  # ln 0.025 / ln 0.99 = 367.0...
+    assert sittings.trials_to_show(0.95, below=False) == 72  # ln 0.025 / ln 0.95 = 71.9...
+    assert sittings.rate(0, 367)["high"] > 0.01 >= sittings.rate(0, 368)["high"]
+    assert sittings.rate(71, 71)["low"] < 0.95 <= sittings.rate(72, 72)["low"]
+
+
+def test_the_target_line_prices_the_trials_in_gates_of_the_gates_own_size():
+    gate = {"cells": {key: {} for key in "abcdef"}, "minutes": 30.0}
+    summary = {"gates": [{**gate, "factor": 1.0}, {**gate, "factor": 1.1, "minutes": 36.0}]}
+    line = sittings.target_line(summary)
+    assert "368 cell trials with none flagged in A/A (62 gates of 6 cells, about 31 h)" in line
+    assert "72 cell trials with all caught in self-tests (12 gates of 6 cells, about 7 h)" in line

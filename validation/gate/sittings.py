@@ -8,7 +8,8 @@ power per cell, with 95% Clopper-Pearson intervals.
 ``kbench ab --self-test N.NN`` (``st110``: a 10% slowdown injected on side B). A cell counts
 as caught (or, in an A/A gate, a false alarm) when its verdict is ``regression``. Prints each
 gate's verdicts and minutes, then one table (a row per cell, a column per kind) and, for
-the self-test gates, the work each cell was given and the slowdown the gate measured.
+the self-test gates, the work each cell was given and the slowdown the gate measured, and
+how many cell trials would show the target (false alarms at most 1%, power at least 95%).
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ def rate(hits: int, trials: int) -> dict:
     interval = scipy_stats.binomtest(hits, trials).proportion_ci(0.95, method="exact")
     return {"hits": hits, "n": trials, "rate": hits / trials, "low": interval.low,
             "high": interval.high}  # fmt: skip
+
+
+def trials_to_show(bound: float, *, below: bool) -> int:
+    """The fewest trials whose exact 95% interval lies wholly below ``bound`` when none is a
+    hit (``below``: a false-alarm rate at most ``bound``), or wholly above it when every one
+    is (a power at least ``bound``): the best a run of that many trials can show."""
+    trials = 1
+    while True:
+        shown = rate(0 if below else trials, trials)
+        if (shown["high"] <= bound) if below else (shown["low"] >= bound):
+            return trials
+        trials += 1
 
 
 def given_shares(comparison: dict) -> dict[str, float]:
@@ -138,6 +151,22 @@ def sizes(summary: dict) -> str:
     return "\n".join("| " + " | ".join(line) + " |" for line in lines) if len(lines) > 2 else ""
 
 
+def target_line(summary: dict, false_alarms: float = 0.01, power: float = 0.95) -> str:
+    """What showing the target (false alarms at most 1%, power at least 95%) would take: cell
+    trials, and gates of this many cells at these gates' mean minutes."""
+    cells = max((len(g["cells"]) for g in summary["gates"]), default=1) or 1
+    parts = []
+    for below, bound in ((True, false_alarms), (False, power)):
+        trials = trials_to_show(bound, below=below)
+        minutes = [g["minutes"] for g in summary["gates"] if (g["factor"] == 1.0) == below]
+        gates = -(-trials // cells)
+        cost = f", about {gates * statistics.mean(minutes) / 60:.0f} h" if minutes else ""
+        what = "none flagged in A/A" if below else "all caught in self-tests"
+        parts.append(f"{'at most' if below else 'at least'} {bound:.0%}: {trials} cell trials "
+                     f"with {what} ({gates} gates of {cells} cells{cost})")  # fmt: skip
+    return "to show the target with exact 95% intervals: " + "; ".join(parts)
+
+
 def _shown(value: dict | None) -> str:
     if not value or not value["n"]:
         return ""
@@ -165,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     if sizes(summary):
         print()
         print(sizes(summary))
+    print()
+    print(target_line(summary))
     out = args.out or args.folder / "summary.json"
     write_json_atomic(out, summary)
     print(json.dumps({"out": str(out)}))
