@@ -3,6 +3,7 @@ process) and the gate's self-test commands and summary."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,12 +15,14 @@ from harness.gate.compare import Comparison, Rule, Side
 from harness.gate.self_test import (
     ENV,
     SelfTestCell,
+    given_of_a,
     injected_factor,
     self_test_cells,
     self_test_pythons,
     summary_lines,
 )
-from harness.records.schema import CellComparison, RunResult
+from harness.records import StepTimeStats, StepTimeSummary
+from harness.records.schema import CellComparison, CellResult, RunResult, Status
 from harness.worker import injected
 from harness.worker.injected import Injection
 
@@ -132,7 +135,8 @@ def test_caught_means_a_regression_verdict():
         CellComparison("m/torch/cpu", "m", "torch", "cpu", verdict="inconclusive", ratio=1.08),
         CellComparison("n/jax/cpu", "n", "jax", "cpu", verdict="missing"),
     ]
-    found = self_test_cells(_comparison(*cells), RunResult("", {}, {}, []))
+    empty = RunResult("", {}, {}, [])
+    found = self_test_cells(_comparison(*cells), empty, empty)
     assert [(c.key, c.caught) for c in found] == [("m/jax/cpu", True), ("m/torch/cpu", False)]
     lines = summary_lines(1.10, found)
     assert lines[0].startswith("m/jax/cpu: caught (regression; measured x1.110")
@@ -140,9 +144,40 @@ def test_caught_means_a_regression_verdict():
     assert lines[-1] == "self-test x1.1: 1 of 2 cells caught"
 
 
-def test_the_summary_shows_the_work_the_workers_were_given():
-    cell = SelfTestCell("m/jax/cpu", True, "regression", 1.12, 0.1)
-    assert "work given +10.0% of a step" in summary_lines(1.1, [cell])[0]
+def timed_run(medians: list[float], busy: list[float] | None = None) -> RunResult:
+    """A run of one cell whose processes timed ``medians`` ms/step and, on side B, were
+    given ``busy`` ms of work per step, sized from their own step."""
+    processes = []
+    for k, median in enumerate(medians):
+        stats = StepTimeStats.from_fits([0.0], [median / 1000.0], window_steps=1, warmup_windows=0)
+        if busy:
+            stats = dataclasses.replace(
+                stats, injected={"slowdown": 0.1, "base_ms": 10 * busy[k], "busy_ms": busy[k]}
+            )
+        processes.append(stats)
+    summary = StepTimeSummary.from_processes(processes)
+    cell = CellResult("m", "jax", "cpu", "synthetic", Status.OK, step_time_ms=summary)
+    return RunResult("", {}, {}, [cell])
+
+
+def test_the_work_given_is_a_share_of_the_paired_a_process_step():
+    run_a, run_b = timed_run([2.0, 4.0, 1.0]), timed_run([9, 9, 9, 9], [0.2, 0.2, 0.3, 5.0])
+    assert given_of_a(run_a, run_b) == {"m/jax/cpu": pytest.approx(0.1)}  # 10, 5, 30%; 4th alone
+    assert given_of_a(run_a, timed_run([2.0])) == {}  # a side with no work given
+    assert given_of_a(RunResult("", {}, {}, []), run_b) == {}
+
+
+def test_the_summary_shows_the_work_given_against_a_and_against_b_itself():
+    comparison = _comparison(
+        CellComparison("m/jax/cpu", "m", "jax", "cpu", verdict="regression", ratio=1.12)
+    )
+    run_a, run_b = timed_run([2.0, 4.0, 1.0]), timed_run([2.2, 4.4, 1.1], [0.2, 0.2, 0.3])
+    [cell] = self_test_cells(comparison, run_a, run_b)
+    assert (cell.given, cell.given_of_a) == (pytest.approx(0.1), pytest.approx(0.1))
+    line = summary_lines(1.1, [cell])[0]
+    assert "work given +10.0% of A's step (+10.0% of B's own)" in line
+    alone = SelfTestCell("m/jax/cpu", True, "regression", 1.12, 0.1)
+    assert "work given +10.0% of its own step" in summary_lines(1.1, [alone])[0]
 
 
 @pytest.mark.e2e
@@ -156,6 +191,7 @@ def test_kbench_ab_self_test_end_to_end(tmp_path, capsys):
     shown = capsys.readouterr().out
     assert "self-test x1.5: " in shown
     assert "dense_mlp/torch/cpu: " in shown
+    assert "of A's step (+50.0% of B's own)" in shown  # what B was given, against A too
     record = json.loads(out.read_text())
     assert record["ab"]["python_b"][:2] == ["env", f"{ENV}=0.5"]
     given = [p["injected"] for p in record["runs"]["b"]["cells"][0]["step_time_ms"]["processes"]]

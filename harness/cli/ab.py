@@ -198,7 +198,8 @@ def _gate(plan: RunPlan, gate: Gate, out: Path, executor: Executor) -> int:
     code = finish_comparison(result.comparison, out, result.to_dict())
     factor = injected_factor(pythons["B"])
     if factor is not None:
-        for line in summary_lines(factor, self_test_cells(result.comparison, result.run_b)):
+        cells = self_test_cells(result.comparison, result.run_a, result.run_b)
+        for line in summary_lines(factor, cells):
             console.print(escape(line))
         code = 0 if code == 1 else code  # a caught slowdown is the self-test working
     if result.interrupted:

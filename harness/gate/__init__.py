@@ -42,5 +42,6 @@ __all__, __getattr__ = lazy_exports(
         ),
         "record": ("AbResult", "Gate", "GateProgress", "Look", "stopped_gate"),
         "ab": ("run_ab",),
+        "self_test": ("SelfTestCell", "given_of_a", "self_test_cells"),
     },
 )

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from harness.records import read_comparison, write_json_atomic
+from harness.gate import given_of_a
+from harness.records import RunResult, read_comparison, write_json_atomic
 
 FOLDER = Path("validation/results/gates_37")
 NAME = re.compile(r"^(aa|st(\d{3}))-(.+)\.json$")
@@ -63,26 +64,12 @@ def trials_to_show(bound: float, *, below: bool) -> int:
 
 
 def given_shares(comparison: dict) -> dict[str, float]:
-    """Per cell of a self-test gate: the work given per step as a share of the step it was
-    added to, the median over process pairs of B's ``busy_ms`` over A's step time (what B's
-    worker sized from its own window pair, against what A measured)."""
+    """Per cell of a self-test gate: the work given per step as a share of A's step
+    (``harness.gate.given_of_a``: B's ``busy_ms`` over A's step, median over process pairs)."""
     runs = comparison.get("runs") or {}
-    sides = [{_key(c): c for c in (runs.get(s) or {}).get("cells", [])} for s in "ab"]
-    shares = {}
-    for key, b_cell in sides[1].items():
-        a_cell = sides[0].get(key)
-        if a_cell is None or not b_cell.get("step_time_ms") or not a_cell.get("step_time_ms"):
-            continue
-        a_runs, b_runs = (c["step_time_ms"]["processes"] for c in (a_cell, b_cell))
-        pairs = zip(a_runs, b_runs, strict=False)  # a stopped gate's last pair may be one-sided
-        ratios = [b["injected"]["busy_ms"] / a["median"] for a, b in pairs if b.get("injected")]
-        if ratios:
-            shares[key] = statistics.median(ratios)
-    return shares
-
-
-def _key(cell: dict) -> str:
-    return f"{cell['plugin']}/{cell['backend']}/{cell['device']}"
+    if not runs.get("a") or not runs.get("b"):
+        return {}
+    return given_of_a(RunResult.from_dict(runs["a"]), RunResult.from_dict(runs["b"]))
 
 
 def summarize(folder: Path) -> dict:
