@@ -142,8 +142,12 @@ def _wait_for_a_worker(run: Kbench, timeout_s: float = 120.0) -> None:
     while not run.workers() and time.monotonic() < deadline and run.proc.poll() is None:
         time.sleep(0.2)
     if not run.workers():
-        code, stdout, stderr = run.finish() if run.proc.poll() is not None else (None, "", "")
-        raise AssertionError(f"no worker started (kbench exit {code}): {stdout}{stderr}")
+        still_running = run.proc.poll() is None
+        if still_running:  # stop it, so that what it printed until now can be read
+            run.proc.kill()
+        code, stdout, stderr = run.finish()
+        state = f"still running after {timeout_s:.0f} s" if still_running else f"exit {code}"
+        raise AssertionError(f"no worker started (kbench {state}): {stdout}{stderr}")
 
 
 @pytest.mark.e2e
