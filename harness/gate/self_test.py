@@ -39,7 +39,8 @@ def injected_factor(python_b: Sequence[str]) -> float | None:
 class SelfTestCell:
     """One cell of a self-test: caught or not, what the gate measured, and what the workers
     of side B were given: ``given``, busy work over their own step time (median over
-    processes), and ``given_of_a``, the same work over A's step (``given_of_a``)."""
+    processes: the factor, by how the work is sized), and ``given_of_a``, the same work over
+    A's step, as the function ``given_of_a`` measures it."""
 
     key: str
     caught: bool
