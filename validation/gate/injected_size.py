@@ -52,11 +52,11 @@ def child(plugin_name: str, backend: str, pairs: int) -> dict:
     steps = session.calibrate_window_steps(model, x, y)
     short, long = (cycle_samples(x, y, k * steps * BATCH) for k in (1, 2))
 
-    def block() -> float:
-        return (session.timed_fit(model, *long) - session.timed_fit(model, *short)) / steps
-
     def fit(k: int) -> float:
         return session.timed_fit(model, *(long if k == 2 else short))
+
+    def block() -> float:
+        return (fit(2) - fit(1)) / steps
 
     injection.size_from_window_pairs(fit, steps)  # as a side-B worker sizes its work
     work = injection.seconds

@@ -178,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{gate['file']}: {gate['minutes']:.1f} min, {gate['looks']} looks; {verdicts}")
     print()
     print(table(summary))
-    if sizes(summary):
+    given = sizes(summary)
+    if given:
         print()
-        print(sizes(summary))
+        print(given)
     print()
     print(target_line(summary))
     out = args.out or args.folder / "summary.json"
