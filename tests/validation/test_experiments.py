@@ -195,3 +195,13 @@ def test_an_unpaired_look_past_the_processes_drawn_up_front_gets_every_one_it_as
         assert len(drafts[n].a_samples) == len(drafts[n].b_samples) == n
     assert drafts[30].a_samples[:5] == drafts[5].a_samples  # a look adds to the last
     assert len(set(drafts[30].a_samples + drafts[30].b_samples)) == 60  # distinct processes
+
+
+def test_the_paired_replay_adds_budgets_and_one_look_sizes_to_the_chosen_designs():
+    chosen = paired_replay.chosen_designs([3], [45, 90], [14])
+    assert chosen[0] == paired_replay.DESIGNS[3]
+    assert [c.design.budget_s for c in chosen[1:3]] == [45 * 60, 90 * 60]
+    assert all(c.design.looks == 3 and c.repeats == 5 for c in chosen[1:3])
+    assert (chosen[3].repeats, chosen[3].design.looks, chosen[3].design.budget_s) == (14, 1, None)
+    assert paired_replay.chosen_designs(None, [], []) == list(paired_replay.DESIGNS)
+    assert paired_replay.chosen_designs(None, [60], [], repeats=7)[0].repeats == 7

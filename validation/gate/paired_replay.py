@@ -171,6 +171,18 @@ def replay_design(
     return {**replay_summary(case, delta, list(pool), results), "strict": strict}
 
 
+def chosen_designs(
+    indices: list[int] | None, budgets: list[float], one_look: list[int], repeats: int = 5
+) -> list[Case]:
+    """The designs to replay: ``DESIGNS[i]`` for each index (all of them when neither indices
+    nor anything else is asked for), the default design with ``repeats`` pairs at its first
+    look at each budget in minutes, and a one-look design of each size."""
+    designs = [DESIGNS[i] for i in indices or []]
+    designs += [Case(repeats, Design(3, "obrien-fleming", m * 60)) for m in budgets]
+    designs += [Case(pairs, Design(1, "equal", None)) for pairs in one_look]
+    return designs or list(DESIGNS)
+
+
 def main() -> None:
     from validation.gate import sequential as unpaired
     from validation.gate.sequential import line
@@ -180,6 +192,26 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--designs", type=int, nargs="+", help="indices into DESIGNS")
+    parser.add_argument(
+        "--budgets",
+        type=float,
+        nargs="+",
+        metavar="MINUTES",
+        help="also kbench ab's default design (3 looks, O'Brien-Fleming) at these budgets",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="process pairs per cell at the first look of the --budgets designs (kbench ab's)",
+    )
+    parser.add_argument(
+        "--one-look",
+        type=int,
+        nargs="+",
+        metavar="PAIRS",
+        help="also one look of this many process pairs per cell, no budget",
+    )
     parser.add_argument(
         "--unpaired",
         action="store_true",
@@ -199,7 +231,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     pool, costs, medians = load_pool(args.pool, raw=args.raw_pool)
-    designs = [DESIGNS[i] for i in args.designs] if args.designs else DESIGNS
+    designs = chosen_designs(args.designs, args.budgets or [], args.one_look or [], args.repeats)
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in pool.items()))
     print("seconds per pair: " + ", ".join(f"{k} {2 * v:.1f}" for k, v in costs.items()))
     rows = []
