@@ -14,6 +14,7 @@ import pytest
 from harness.gate.compare import Comparison, Rule, Side
 from harness.gate.self_test import (
     ENV,
+    MORE_PAIRS,
     SelfTestCell,
     given_of_a,
     injected_factor,
@@ -141,7 +142,9 @@ def test_caught_means_a_regression_verdict():
     lines = summary_lines(1.10, found)
     assert lines[0].startswith("m/jax/cpu: caught (regression; measured x1.110")
     assert lines[1].startswith("m/torch/cpu: not caught")
-    assert lines[-1] == "self-test x1.1: 1 of 2 cells caught"
+    assert lines[-2] == "self-test x1.1: 1 of 2 cells caught"
+    assert lines[-1] == MORE_PAIRS  # a miss says how to buy power
+    assert summary_lines(1.10, found[:1])[-1] == "self-test x1.1: 1 of 1 cells caught"
 
 
 def timed_run(medians: list[float], busy: list[float] | None = None) -> RunResult:

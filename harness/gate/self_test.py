@@ -90,6 +90,12 @@ def self_test_cells(
     ]
 
 
+MORE_PAIRS = (
+    "to catch more: more process pairs per look (--repeats; each look adds at most that "
+    "many) and a larger --budget-minutes raise the power; docs/gate.md#evidence"
+)
+
+
 def summary_lines(factor: float, cells: Sequence[SelfTestCell]) -> list[str]:
     """What to print: one line per cell, then the count caught."""
     lines = []
@@ -100,6 +106,8 @@ def summary_lines(factor: float, cells: Sequence[SelfTestCell]) -> list[str]:
         lines.append(f"{cell.key}: {mark} ({cell.verdict}; {seen}{given})")
     caught = sum(c.caught for c in cells)
     lines.append(f"self-test x{factor:g}: {caught} of {len(cells)} cells caught")
+    if caught < len(cells):
+        lines.append(MORE_PAIRS)
     return lines
 
 
