@@ -97,7 +97,8 @@ MORE_PAIRS = (
 
 
 def summary_lines(factor: float, cells: Sequence[SelfTestCell]) -> list[str]:
-    """What to print: one line per cell, then the count caught."""
+    """What to print: one line per cell, the count caught, and how to catch more after a
+    miss."""
     lines = []
     for cell in cells:
         mark = "caught" if cell.caught else "not caught"
