@@ -20,7 +20,8 @@ import pytest
 from harness.backends.parent import BACKENDS, backend_installed
 from harness.cli import catalogue
 from harness.executors.local import LocalExecutor
-from harness.records.schema import Cell, RunResult
+from harness.records import StepTimeStats, StepTimeSummary
+from harness.records.schema import Cell, CellResult, RunResult, Status
 from harness.run import driver
 from harness.run.plan import plan_run
 from harness.run.settings import RunSettings
@@ -121,3 +122,28 @@ def describe_once() -> Describe:
 def list_describes_once(monkeypatch: pytest.MonkeyPatch, describe_once: Describe) -> None:
     """``kbench list`` counts parameters with the session's shared child process."""
     monkeypatch.setattr(catalogue, "describe_in_worker", describe_once)
+
+
+OneCellRun = Callable[..., RunResult]
+
+
+@pytest.fixture
+def one_cell_run() -> OneCellRun:
+    """Builds a run of one cell (m/jax/cpu) whose processes timed ``medians`` ms/step and, as
+    a self-test's side B, were given ``busy`` ms of work per step, sized from their own step."""
+
+    def build(medians: list[float], busy: list[float] | None = None) -> RunResult:
+        processes = []
+        for k, median in enumerate(medians):
+            stats = StepTimeStats.from_fits(
+                [0.0], [median / 1000.0], window_steps=1, warmup_windows=0
+            )
+            if busy:
+                given = {"slowdown": 0.1, "base_ms": 10 * busy[k], "busy_ms": busy[k]}
+                stats = replace(stats, injected=given)
+            processes.append(stats)
+        summary = StepTimeSummary.from_processes(processes)
+        cell = CellResult("m", "jax", "cpu", "synthetic", Status.OK, step_time_ms=summary)
+        return RunResult("", {}, {}, [cell])
+
+    return build

@@ -3,7 +3,6 @@ process) and the gate's self-test commands and summary."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -22,8 +21,7 @@ from harness.gate.self_test import (
     self_test_pythons,
     summary_lines,
 )
-from harness.records import StepTimeStats, StepTimeSummary
-from harness.records.schema import CellComparison, CellResult, RunResult, Status
+from harness.records.schema import CellComparison, RunResult
 from harness.worker import injected
 from harness.worker.injected import Injection
 
@@ -147,30 +145,16 @@ def test_caught_means_a_regression_verdict():
     assert summary_lines(1.10, found[:1])[-1] == "self-test x1.1: 1 of 1 cells caught"
 
 
-def timed_run(medians: list[float], busy: list[float] | None = None) -> RunResult:
-    """A run of one cell whose processes timed ``medians`` ms/step and, on side B, were
-    given ``busy`` ms of work per step, sized from their own step."""
-    processes = []
-    for k, median in enumerate(medians):
-        stats = StepTimeStats.from_fits([0.0], [median / 1000.0], window_steps=1, warmup_windows=0)
-        if busy:
-            stats = dataclasses.replace(
-                stats, injected={"slowdown": 0.1, "base_ms": 10 * busy[k], "busy_ms": busy[k]}
-            )
-        processes.append(stats)
-    summary = StepTimeSummary.from_processes(processes)
-    cell = CellResult("m", "jax", "cpu", "synthetic", Status.OK, step_time_ms=summary)
-    return RunResult("", {}, {}, [cell])
-
-
-def test_the_work_given_is_a_share_of_the_paired_a_process_step():
+def test_the_work_given_is_a_share_of_the_paired_a_process_step(one_cell_run):
+    timed_run = one_cell_run
     run_a, run_b = timed_run([2.0, 4.0, 1.0]), timed_run([9, 9, 9, 9], [0.2, 0.2, 0.3, 5.0])
     assert given_of_a(run_a, run_b) == {"m/jax/cpu": pytest.approx(0.1)}  # 10, 5, 30%; 4th alone
     assert given_of_a(run_a, timed_run([2.0])) == {}  # a side with no work given
     assert given_of_a(RunResult("", {}, {}, []), run_b) == {}
 
 
-def test_the_summary_shows_the_work_given_against_a_and_against_b_itself():
+def test_the_summary_shows_the_work_given_against_a_and_against_b_itself(one_cell_run):
+    timed_run = one_cell_run
     comparison = _comparison(
         CellComparison("m/jax/cpu", "m", "jax", "cpu", verdict="regression", ratio=1.12)
     )

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
-from harness.records import CellResult, RunResult, Status, StepTimeStats, StepTimeSummary
 from validation.gate import sittings
 
 
-def _side(medians: list[float], busy: list[float] | None = None) -> dict:
-    """A ``kbench ab --out`` file's side of one cell, as written (``RunResult.to_dict``)."""
-    processes = [
-        StepTimeStats.from_fits([0.0], [m / 1000.0], window_steps=1, warmup_windows=0)
-        for m in medians
-    ]
-    if busy:
-        processes = [
-            replace(p, injected={"busy_ms": b}) for p, b in zip(processes, busy, strict=True)
-        ]
-    summary = StepTimeSummary.from_processes(processes)
-    cell = CellResult("m", "jax", "cpu", "synthetic", Status.OK, step_time_ms=summary)
-    return RunResult("", {}, {}, [cell]).to_dict()
+def test_the_work_given_is_read_from_the_files_runs_as_a_share_of_a_step(one_cell_run):
+    def side(medians: list[float], busy: list[float] | None = None) -> dict:
+        return one_cell_run(medians, busy).to_dict()  # as a kbench ab --out file holds it
 
-
-def test_the_work_given_is_read_from_the_files_runs_as_a_share_of_a_step():
-    comparison = {"runs": {"a": _side([2.0, 4.0, 1.0]), "b": _side([9, 9, 9], [0.2, 0.2, 0.3])}}
+    comparison = {"runs": {"a": side([2.0, 4.0, 1.0]), "b": side([9, 9, 9], [0.2, 0.2, 0.3])}}
     assert sittings.given_shares(comparison) == {"m/jax/cpu": pytest.approx(0.1)}  # 10, 5, 30%
-    assert sittings.given_shares({"runs": {"a": _side([2.0]), "b": _side([2.0])}}) == {}
+    assert sittings.given_shares({"runs": {"a": side([2.0]), "b": side([2.0])}}) == {}
     assert sittings.given_shares({"runs": {}}) == {}
 
 
