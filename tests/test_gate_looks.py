@@ -1,0 +1,102 @@
+"""The gate's looks over scripted process pairs: where the budget stops them, decided by
+the same code as a real gate (``run_ab``) with an executor whose step times are given."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from harness.gate.ab import run_ab
+from harness.gate.compare import Rule
+from harness.gate.record import Gate
+from harness.gate.sequential import Design, fewest_to_reject, futility_level, unsure
+from harness.records.schema import Cell, CellResult, Status
+from harness.records.steptime import StepTimeStats, StepTimeSummary
+from harness.run.driver import load_data
+from harness.run.executor import Observer, Processes, WorkerJob
+from harness.run.plan import plan_run
+from harness.run.settings import RunSettings
+from harness.stats import SignedRank, TimingTestName
+
+A_MS = 10.0
+PROCESS_WALL_S = 60.0  # what each scripted process says it took: past any tiny budget
+
+
+@dataclass
+class ScriptedExecutor:
+    """Process k of side A times ``A_MS`` per step, of side B ``A_MS x b_over_a[k]``."""
+
+    b_over_a: Sequence[float]
+    gpu_present = None
+
+    def run_until_stopped(
+        self,
+        cells: Sequence[Cell],
+        jobs: Mapping[str, WorkerJob],
+        processes: Processes,
+        repeats: range,
+        observe: Observer | None = None,
+    ) -> str | None:
+        for repeat in repeats:
+            for cell in cells:
+                for side in jobs:
+                    ratio = self.b_over_a[repeat] if side == "B" else 1.0
+                    done = processes[side].setdefault(cell.key, [])
+                    done.append(_process(cell, A_MS * ratio))
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "scripted"}
+
+
+def _process(cell: Cell, median_ms: float) -> CellResult:
+    stats = StepTimeStats.from_fits([0.0], [median_ms / 1000.0], window_steps=1, warmup_windows=0)
+    stats = replace(stats, phases_s={"wall": PROCESS_WALL_S})
+    summary = StepTimeSummary.from_processes([stats])
+    return CellResult(
+        cell.plugin, cell.backend, cell.device, "synthetic", Status.OK, step_time_ms=summary
+    )
+
+
+def _gate(b_over_a: Sequence[float]):
+    settings = RunSettings(
+        plugins=("dense_mlp",), backends=("jax",), device="cpu", dataset="synthetic",
+        repeats=2, profile="smoke",
+    )  # fmt: skip
+    plan = plan_run(settings)
+    rule = Rule(test=TimingTestName.PAIRED)
+    design = Design(looks=3, budget_s=0.6)
+    gate = Gate({"A": ("python",), "B": ("python",)}, rule, design)
+    return run_ab(plan, load_data(plan), gate, executor=ScriptedExecutor(b_over_a)), rule
+
+
+def test_a_cell_still_unsure_after_the_raised_look_names_the_look_the_budget_stopped():
+    fewest = fewest_to_reject(1, 0.01, SignedRank())
+    # B slower by 10% in every pair but one, the smallest: one-sided p 2 / 2^n > 0.01
+    b_over_a = [1.10] * fewest
+    b_over_a[0] = 0.99
+    result, rule = _gate(b_over_a)
+    first, raised = result.looks
+    assert (first.processes_per_side, first.can_reject) == (2, False)
+    assert raised.processes_per_side == fewest
+    assert raised.past_budget
+    assert raised.can_reject
+    (cell,) = result.comparison.cells
+    assert cell.verdict == "inconclusive"
+    assert unsure(cell, rule.threshold, rule.timing_test, futility_level(3))
+    assert result.budget_stop is not None
+    assert result.budget_stop.startswith("look 3 of 3: look 2 took the budget")
+
+
+@pytest.mark.parametrize(("b_over_a", "verdict"), [(1.10, "regression"), (1.0, "same")])
+def test_a_cell_decided_at_the_raised_look_leaves_no_budget_stop(b_over_a, verdict):
+    fewest = fewest_to_reject(1, 0.01, SignedRank())
+    result, rule = _gate([b_over_a] * fewest)
+    assert len(result.looks) == 2
+    (cell,) = result.comparison.cells
+    assert cell.verdict == verdict
+    assert not unsure(cell, rule.threshold, rule.timing_test, futility_level(3))
+    assert result.budget_stop is None
