@@ -3,6 +3,7 @@ the same code as a real gate (``run_ab``) with an executor whose step times are 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from harness.gate.ab import run_ab
 from harness.gate.compare import Rule
-from harness.gate.record import Gate
+from harness.gate.record import SIDES, AbResult, Gate
 from harness.gate.sequential import Design, fewest_to_reject, futility_level, unsure
 from harness.records.schema import Cell, CellResult, Status
 from harness.records.steptime import StepTimeStats, StepTimeSummary
@@ -61,15 +62,14 @@ def _process(cell: Cell, median_ms: float) -> CellResult:
     )
 
 
-def _gate(b_over_a: Sequence[float]):
-    settings = RunSettings(
-        plugins=("dense_mlp",), backends=("jax",), device="cpu", dataset="synthetic",
-        repeats=2, profile="smoke",
-    )  # fmt: skip
+def _gate(b_over_a: Sequence[float]) -> tuple[AbResult, Rule]:
+    """A one-cell paired gate, R = 2, three looks, a budget no process fits in."""
+    cell = {"plugins": ("dense_mlp",), "backends": ("jax",), "device": "cpu"}
+    settings = RunSettings(**cell, dataset="synthetic", repeats=2, profile="smoke")
     plan = plan_run(settings)
     rule = Rule(test=TimingTestName.PAIRED)
     design = Design(looks=3, budget_s=0.6)
-    gate = Gate({"A": ("python",), "B": ("python",)}, rule, design)
+    gate = Gate({side: (sys.executable,) for side in SIDES}, rule, design)
     return run_ab(plan, load_data(plan), gate, executor=ScriptedExecutor(b_over_a)), rule
 
 
