@@ -125,6 +125,38 @@ def list_describes_once(monkeypatch: pytest.MonkeyPatch, describe_once: Describe
 
 
 OneCellRun = Callable[..., RunResult]
+TimedCell = Callable[..., CellResult]
+ONE_CELL = Cell("m", "jax", "cpu")
+
+
+def _timed_cell(
+    medians: list[float],
+    busy: list[float] | None = None,
+    cell: Cell = ONE_CELL,
+    wall_s: float | None = None,
+) -> CellResult:
+    """A cell whose processes timed ``medians`` ms/step and, as a self-test's side B, were
+    given ``busy`` ms of work per step, sized from their own step; each process's wall time
+    ``wall_s`` when given."""
+    processes = []
+    for k, median in enumerate(medians):
+        stats = StepTimeStats.from_fits([0.0], [median / 1000.0], window_steps=1, warmup_windows=0)
+        if busy:
+            given = {"slowdown": 0.1, "base_ms": 10 * busy[k], "busy_ms": busy[k]}
+            stats = replace(stats, injected=given)
+        if wall_s is not None:
+            stats = replace(stats, phases_s={"wall": wall_s})
+        processes.append(stats)
+    summary = StepTimeSummary.from_processes(processes)
+    return CellResult(
+        cell.plugin, cell.backend, cell.device, "synthetic", Status.OK, step_time_ms=summary
+    )
+
+
+@pytest.fixture
+def timed_cell() -> TimedCell:
+    """Builds a cell's record from the step times its processes are to have."""
+    return _timed_cell
 
 
 @pytest.fixture
@@ -133,17 +165,6 @@ def one_cell_run() -> OneCellRun:
     a self-test's side B, were given ``busy`` ms of work per step, sized from their own step."""
 
     def build(medians: list[float], busy: list[float] | None = None) -> RunResult:
-        processes = []
-        for k, median in enumerate(medians):
-            stats = StepTimeStats.from_fits(
-                [0.0], [median / 1000.0], window_steps=1, warmup_windows=0
-            )
-            if busy:
-                given = {"slowdown": 0.1, "base_ms": 10 * busy[k], "busy_ms": busy[k]}
-                stats = replace(stats, injected=given)
-            processes.append(stats)
-        summary = StepTimeSummary.from_processes(processes)
-        cell = CellResult("m", "jax", "cpu", "synthetic", Status.OK, step_time_ms=summary)
-        return RunResult("", {}, {}, [cell])
+        return RunResult("", {}, {}, [_timed_cell(medians, busy)])
 
     return build
