@@ -26,6 +26,7 @@ import json
 import math
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -175,10 +176,10 @@ def chosen_designs(
     indices: list[int] | None, budgets: list[float], one_look: list[int], repeats: int = 5
 ) -> list[Case]:
     """The designs to replay: ``DESIGNS[i]`` for each index (all of them when neither indices
-    nor anything else is asked for), the default design with ``repeats`` pairs at its first
+    nor anything else is asked for), kbench ab's default design with ``repeats`` pairs at its first
     look at each budget in minutes, and a one-look design of each size."""
     designs = [DESIGNS[i] for i in indices or []]
-    designs += [Case(repeats, Design(3, "obrien-fleming", m * 60)) for m in budgets]
+    designs += [Case(repeats, replace(Design(), budget_s=m * 60)) for m in budgets]
     designs += [Case(pairs, Design(1, "equal", None)) for pairs in one_look]
     return designs or list(DESIGNS)
 
