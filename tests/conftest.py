@@ -168,3 +168,22 @@ def one_cell_run() -> OneCellRun:
         return RunResult("", {}, {}, [_timed_cell(medians, busy)])
 
     return build
+
+
+GateDecided = Callable[[int, dict, str], None]
+VERDICTS = {"same", "faster", "slower", "inconclusive", "regression"}
+
+
+def _aa_gate_decided(returncode: int, record: dict, output: str = "") -> None:
+    """A real A/A gate ran to its verdicts: exit 1 exactly when a cell is a regression."""
+    verdicts = {cell["verdict"] for cell in record["cells"]}
+    assert verdicts <= VERDICTS, verdicts
+    assert returncode == (1 if "regression" in verdicts else 0), output
+
+
+@pytest.fixture
+def aa_gate_decided() -> GateDecided:
+    """Checks a real A/A gate's exit and verdicts without asking for one verdict: a false
+    alarm comes with probability up to alpha (docs/gate.md measures it), so tests of what a
+    gate does accept it; its verdicts are tested on scripted step times (test_gate_looks)."""
+    return _aa_gate_decided

@@ -277,7 +277,7 @@ def test_a_failed_cell_carries_the_command_that_reruns_it(smoke_run, crash_rerun
 
 
 @pytest.mark.e2e
-def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
+def test_a_stopped_gate_resumes_in_its_own_order(tmp_path, aa_gate_decided):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--looks", "2", "--pairing", "processes"]
     gate = Kbench(["ab", "-p", "dense_mlp", "-b", "jax", *SMOKE, *design, "--out", str(out)])
@@ -292,9 +292,9 @@ def test_a_stopped_gate_resumes_in_its_own_order(tmp_path):
     assert record["ab"]["planned_processes_per_side"] == [2]  # look 1 had begun, R = 2
     assert record["runs"]["a"]["cells"][0]["step_time_ms"]["n_processes"] == 1
     done = subprocess.run([*KBENCH, "ab", "--resume", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
     order = [line.split()[0] for line in done.stdout.splitlines() if " ok dense_mlp/" in line]
     record = json.loads(out.read_text())
+    aa_gate_decided(done.returncode, record, done.stdout + done.stderr)
     assert "interrupted" not in record["ab"]
     looks = record["ab"]["looks"]  # an unsure A/A cell gets a second look, large enough to reject
     total = looks[-1]["processes_per_side"]
@@ -320,7 +320,7 @@ def test_a_stopped_live_gate_kills_both_workers_and_resumes_as_pairs(tmp_path):
     counts = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]
     assert counts == [1, 1]  # a pair is kept whole or not at all
     done = subprocess.run([*KBENCH, "ab", "--resume", str(out)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # 2 pairs cannot reject
     record = json.loads(out.read_text())
     assert record["rule"]["test"].startswith("wilcoxon-signed-rank")
     counts = [record["runs"][s]["cells"][0]["step_time_ms"]["n_processes"] for s in "ab"]

@@ -137,13 +137,14 @@ def test_ab_runs_both_sides_interleaved_and_passes_an_aa_gate(tmp_path):
 
 
 @pytest.mark.e2e
-def test_ab_past_its_budget_takes_only_the_look_that_can_reject(tmp_path, capsys):
+def test_ab_past_its_budget_takes_only_the_look_that_can_reject(tmp_path, capsys, aa_gate_decided):
     out = tmp_path / "ab.json"
     design = ["--repeats", "2", "--looks", "3", "--budget-minutes", "0.01"]
-    assert cli.main(["ab", *RUN_ARGS, *design, "--out", str(out)]) == 0
+    code = cli.main(["ab", *RUN_ARGS, *design, "--out", str(out)])
     printed = capsys.readouterr().out.replace("\n", " ")
     assert "past the budget" in printed
     record = json.loads(out.read_text())
+    aa_gate_decided(code, record, printed)  # the raised look can reject, so can false-alarm
     ab = record["ab"]
     assert (ab["looks_planned"], ab["spending"], len(ab["looks"])) == (3, "obrien-fleming", 2)
     first, raised = ab["looks"]  # look 1 (R = 2) cannot reject; look 2 is raised until it can
