@@ -89,17 +89,21 @@ class Kbench:
         return self.proc.returncode, "".join(self.lines) + out, err
 
     def workers(self) -> list[int]:
-        """Pids of live processes that carry this run's tag (its workers)."""
+        """Pids of live workers (``python -m harness.*``) that carry this run's tag; the short
+        commands kbench runs on its own (``git rev-parse``) carry the tag too but are not
+        workers."""
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == self.proc.pid:
                 continue
             try:
                 environ = (entry / "environ").read_bytes()
+                command = (entry / "cmdline").read_bytes().split(b"\0")
                 state = (entry / "stat").read_text().split()[2]
             except OSError:
                 continue
-            if self.tag.encode() in environ and state != "Z":
+            worker = any(word.startswith(b"harness.") for word in command)
+            if self.tag.encode() in environ and worker and state != "Z":
                 found.append(int(entry.name))
         return found
 
@@ -138,15 +142,16 @@ def test_a_signal_keeps_every_finished_cell_and_stops_every_worker(tmp_path, sig
 
 
 def _wait_for_a_worker(run: Kbench, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not run.workers() and time.monotonic() < deadline and run.proc.poll() is None:
+    start = time.monotonic()
+    while not run.workers() and time.monotonic() < start + timeout_s and run.proc.poll() is None:
         time.sleep(0.2)
     if not run.workers():
         still_running = run.proc.poll() is None
+        waited = time.monotonic() - start
         if still_running:  # stop it, so that what it printed until now can be read
             run.proc.kill()
         code, stdout, stderr = run.finish()
-        state = f"still running after {timeout_s:.0f} s" if still_running else f"exit {code}"
+        state = f"still running after {waited:.0f} s" if still_running else f"exit {code}"
         raise AssertionError(f"no worker started (kbench {state}): {stdout}{stderr}")
 
 

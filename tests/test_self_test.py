@@ -41,7 +41,7 @@ plugin = registry.discover()["dense_mlp"].plugin
 session = Session(keras, plugin, RunSettings(batch_size=32), "jax")
 x = np.random.default_rng(0).random((256, 784), dtype=np.float32)
 y = np.arange(256) % 10
-timing = session.time_steps(x, y, 10, window_steps=4, windows=2, predict=False)
+timing = session.time_steps(x, y, 10, window_steps=32, windows=2, predict=False)
 lists = keras.callbacks.CallbackList(session._busy, model=session.build())
 print(json.dumps({"injected": timing["step"].injected, "calls": calls,
                   "seconds": session.injection.seconds, "async": lists._async_train}))
@@ -58,9 +58,9 @@ def test_a_self_test_worker_does_its_share_of_work_before_every_timed_batch():
     assert record["base_ms"] > 0
     assert record["busy_ms"] == pytest.approx(0.5 * record["base_ms"], rel=1e-3, abs=1e-3)
     assert seconds > 0
-    # every batch of the timed window pairs (2 x (4 + 8) steps at least) worked the same
+    # every batch of the timed window pairs (2 x (32 + 64) steps at least) worked the same
     worked = measured["calls"]
-    assert len(worked) >= 2 * (4 + 8)
+    assert len(worked) >= 2 * (32 + 64)
     assert set(worked) == {seconds}
     assert measured["async"] is False  # Keras waits for each step before the work
 
