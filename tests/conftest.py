@@ -1,11 +1,13 @@
 """Shared fixtures: user plugin files the tests write, and the real runs that tests only read.
 
 A test that needs a real run only to inspect its records, tables or output reads one of the
-session-scoped runs here instead of starting its own workers.
+session-scoped runs here instead of starting its own workers; xdist's workers share them.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import subprocess
 import sys
@@ -13,14 +15,16 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from filelock import FileLock
 
 from harness.backends.parent import BACKENDS, backend_installed
 from harness.cli import catalogue
 from harness.executors.local import LocalExecutor
 from harness.records import StepTimeStats, StepTimeSummary
+from harness.records.files import read_run
 from harness.records.schema import Cell, CellResult, RunResult, Status
 from harness.run import driver
 from harness.run.plan import plan_run
@@ -62,6 +66,28 @@ NAN_LOSS = ModelPlugin(
 """
 
 
+T = TypeVar("T")
+
+
+def _made_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    make: Callable[[], T],
+    save: Callable[[T, Path], object],
+    load: Callable[[Path], T],
+) -> T:
+    """``make()`` once per test session: under xdist the first worker to ask saves it in the
+    session's temp folder and the others, waiting on a lock, load it (pytest-xdist's recipe
+    for a session fixture made once)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return make()
+    path = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(f"{path}.lock"):
+        if not path.is_file():
+            save(make(), path)
+        return load(path)
+
+
 @pytest.fixture(scope="session")
 def user_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A --plugin-path file with a crashing, a hanging and a NaN-loss plugin."""
@@ -71,7 +97,7 @@ def user_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(user_plugins: Path) -> RunResult:
+def smoke_run(user_plugins: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     """dense_mlp on every backend, plus a crashing and a NaN-loss cell, in one real run."""
     settings = RunSettings(
         plugins=("dense_mlp",),
@@ -83,7 +109,11 @@ def smoke_run(user_plugins: Path) -> RunResult:
     plan = plan_run(settings)
     cells = [Cell("crashing", "jax", "cpu"), *plan.cells, Cell("nan_loss", "torch", "cpu")]
     plan = replace(plan, cells=cells)
-    return driver.execute(plan, driver.load_data(plan), LocalExecutor())
+
+    def run() -> RunResult:
+        return driver.execute(plan, driver.load_data(plan), LocalExecutor())
+
+    return _made_once(tmp_path_factory, "smoke_run.json", run, driver.save, read_run)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +133,7 @@ Describe = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture(scope="session")
-def describe_once() -> Describe:
+def describe_once(tmp_path_factory: pytest.TempPathFactory) -> Describe:
     """``describe_in_worker`` with one child process per backend and plugin paths for the
     whole session: the built-ins' counts are read by several tests."""
     found: dict[tuple[tuple[str, ...], str | None], dict[str, Any]] = {}
@@ -111,8 +141,16 @@ def describe_once() -> Describe:
     def describe(plugin_paths: Sequence[str] = (), backend: str | None = None) -> dict:
         backend = backend or next((b for b in BACKENDS if backend_installed(b)), None)
         key = (tuple(plugin_paths), backend)
-        if key not in found:
+        if key not in found and plugin_paths:  # a worker's own plugin files
             found[key] = describe_in_worker(list(plugin_paths), backend)
+        elif key not in found:
+            found[key] = _made_once(
+                tmp_path_factory,
+                f"described-{backend}.json",
+                lambda: describe_in_worker([], backend),
+                lambda described, path: path.write_text(json.dumps(described)),
+                lambda path: json.loads(path.read_text()),
+            )
         return found[key]
 
     return describe

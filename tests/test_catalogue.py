@@ -108,6 +108,7 @@ def test_skipped_cell_does_not_fail_the_run(tmp_path):
     assert {(c["status"], c["error"]) for c in cells} == {("skipped", "GPU only")}
 
 
+@pytest.mark.e2e
 def test_docs_example_and_skeleton_run_as_written(tmp_path):
     example = tmp_path / "my_models.py"
     example.write_text(doc_example("my_models.py"))

@@ -79,6 +79,7 @@ def test_list_json_names_plugins_and_backends(capsys, list_describes_once):
     assert set(info["backends"]) == {"jax", "tensorflow", "torch"}
 
 
+@pytest.mark.e2e
 def test_kbench_run_end_to_end_with_a_batch_size_sweep(tmp_path):
     out = tmp_path / "run.json"
     command = [sys.executable, "-m", "harness", "run", "-p", "dense_mlp", "-b", "torch"]
