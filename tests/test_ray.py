@@ -177,8 +177,11 @@ def _wait_for_sleepy_worker(run: subprocess.Popen, timeout_s: float = 120) -> tu
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for pid in workers():
-            spec = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-3]
-            cell = json.loads(Path(spec.decode()).read_text())["cell"]
+            try:  # a worker that ended since takes its spec file with it
+                spec = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[-3]
+                cell = json.loads(Path(spec.decode()).read_text())["cell"]
+            except (OSError, IndexError):
+                continue
             if cell["plugin"] == "sleepy":
                 return pid, f"{cell['plugin']}/{cell['backend']}/{cell['device']}"
         assert run.poll() is None, run.communicate()
