@@ -22,6 +22,7 @@ import pytest
 
 from harness import cli
 from harness.records import read_run
+from tests.live_workers import live_workers
 
 KBENCH = [sys.executable, "-m", "harness"]
 SMOKE = ["--profile", "smoke", "--dataset", "synthetic", "--device", "cpu"]
@@ -89,23 +90,8 @@ class Kbench:
         return self.proc.returncode, "".join(self.lines) + out, err
 
     def workers(self) -> list[int]:
-        """Pids of live workers (``python -m harness.*``) that carry this run's tag; the short
-        commands kbench runs on its own (``git rev-parse``) carry the tag too but are not
-        workers."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == self.proc.pid:
-                continue
-            try:
-                environ = (entry / "environ").read_bytes()
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-                state = (entry / "stat").read_text().split()[2]
-            except OSError:
-                continue
-            worker = any(word.startswith(b"harness.") for word in command)
-            if self.tag.encode() in environ and worker and state != "Z":
-                found.append(int(entry.name))
-        return found
+        """Pids of this run's live workers."""
+        return live_workers(self.tag)
 
 
 def _statuses(path: Path) -> dict[str, str]:

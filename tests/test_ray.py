@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.records import read_run
+from tests.live_workers import live_workers
 
 ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
 
@@ -100,17 +101,7 @@ def gone_within(pid: int, timeout_s: float) -> bool:
 
 def workers() -> list[int]:
     """Pids of the live worker processes the cluster started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            environ = (entry / "environ").read_bytes()
-            command = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if TAG.encode() in environ and b"harness.worker.cell" in command and state != "Z":
-            found.append(int(entry.name))
-    return found
+    return live_workers(TAG, "harness.worker.cell")
 
 
 @pytest.mark.e2e
