@@ -24,7 +24,7 @@ from harness.backends.parent import BACKENDS, backend_installed
 from harness.cli import catalogue
 from harness.executors.local import LocalExecutor
 from harness.records import StepTimeStats, StepTimeSummary
-from harness.records.files import read_run
+from harness.records.files import read_run, write_json_atomic
 from harness.records.schema import Cell, CellResult, RunResult, Status
 from harness.run import driver
 from harness.run.plan import plan_run
@@ -141,14 +141,16 @@ def describe_once(tmp_path_factory: pytest.TempPathFactory) -> Describe:
     def describe(plugin_paths: Sequence[str] = (), backend: str | None = None) -> dict:
         backend = backend or next((b for b in BACKENDS if backend_installed(b)), None)
         key = (tuple(plugin_paths), backend)
-        if key not in found and plugin_paths:  # a worker's own plugin files
+        if key in found:
+            return found[key]
+        if plugin_paths:  # this xdist worker's own plugin files
             found[key] = describe_in_worker(list(plugin_paths), backend)
-        elif key not in found:
+        else:  # the built-ins: the same for every worker
             found[key] = _made_once(
                 tmp_path_factory,
                 f"described-{backend}.json",
                 lambda: describe_in_worker([], backend),
-                lambda described, path: path.write_text(json.dumps(described)),
+                lambda described, path: write_json_atomic(path, described),
                 lambda path: json.loads(path.read_text()),
             )
         return found[key]
